@@ -1,0 +1,31 @@
+"""cryosim: ice-ball growth around cryoneurolysis probes.
+
+Pennes bioheat with phase change, in enthalpy form, solved by a fast
+finite-volume solver (1D radial and 2D axisymmetric, numba) and by finite
+elements on DOLFINx (axisymmetric and 3D, with bone, vessels and several
+probes). SI units throughout; temperatures in °C.
+
+Five lines from scenario to figures::
+
+    import cryosim
+    scenario = cryosim.default_scenario()
+    results = cryosim.run(scenario)
+    print(results.table())
+    results.save("out")
+"""
+
+from .checks import ScenarioError
+from .materials import Material, citations, get_material, material_names
+from .probe import COOLANTS, ISO_9626_OUTER_DIAMETER_MM, Probe
+from .protocol import Freeze, Protocol, Thaw
+from .results import Results
+from .scenario import Numerics, Scenario, Thermocouple, default_scenario, load_scenario
+from .simulation import run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ScenarioError", "Material", "citations", "get_material", "material_names", "COOLANTS",
+    "ISO_9626_OUTER_DIAMETER_MM", "Probe", "Freeze", "Protocol", "Thaw", "Results", "Numerics",
+    "Scenario", "Thermocouple", "default_scenario", "load_scenario", "run", "__version__",
+]

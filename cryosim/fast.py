@@ -1,0 +1,243 @@
+"""The fast solver: finite volumes on graded grids, compiled with numba.
+
+Two front-ends share :class:`~cryosim.stepping.Stepper`:
+
+* :func:`run_axisymmetric` -- a probe of finite active length on an insulated
+  shaft, in a cylinder of medium, in (r, z);
+* :func:`run_radial` -- 1D planar, cylindrical or spherical problems
+  (verification against exact solutions, quick estimates).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import fv
+from .checks import check_choice, check_range
+from .grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
+from .isotherms import Extent, extent_axisymmetric, extent_radial
+from .materials import Material
+from .protocol import ADIABATIC, CONVECTIVE, POWER, TEMPERATURE, Freeze, Protocol
+from .results import Recorder, Results
+from .scenario import Numerics, Scenario, Thermocouple
+from .stepping import BoundaryState, Stepper, StepperSettings
+
+__all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for", "domain_radius_m"]
+
+_KIND = {TEMPERATURE: fv.BC_TEMPERATURE, CONVECTIVE: fv.BC_CONVECTIVE, POWER: fv.BC_FLUX, ADIABATIC: fv.BC_ADIABATIC}
+
+#: Grid at resolution 1: first cell at the probe (m), growth ratio, largest cell (m).
+BASE_H0_M = 0.05e-3
+BASE_GROWTH = 0.15
+BASE_HMAX_M = 2.0e-3
+
+
+def domain_radius_m(scenario: Scenario) -> float:
+    """Size of the medium around the probe (m).
+
+    Far enough that the far boundary does not feel the probe: the probe
+    radius plus two frozen diffusion lengths (an upper bound on the ice
+    radius, since the Neumann constant is below 1 for these Stefan numbers)
+    plus six unfrozen ones (temperature disturbance ahead of the front below
+    erfc(3) ~ 2e-5 of the drop), over the whole protocol; at least 10 mm.
+    """
+    if scenario.numerics.domain_radius_m is not None:
+        return scenario.numerics.domain_radius_m
+    t = scenario.protocol.duration_s
+    m = scenario.medium
+    return max(10e-3, scenario.probe.radius_m + 2.0 * math.sqrt(m.diffusivity_frozen_m2_per_s * t)
+               + 6.0 * math.sqrt(m.diffusivity_unfrozen_m2_per_s * t))
+
+
+def _grid_params(n: Numerics) -> tuple[float, float, float]:
+    res = n.resolution
+    return BASE_H0_M / res, 1.0 + BASE_GROWTH / res, BASE_HMAX_M / res
+
+
+def axisymmetric_grid_for(scenario: Scenario) -> FVGrid:
+    h0, growth, hmax = _grid_params(scenario.numerics)
+    R = domain_radius_m(scenario)
+    return axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax)
+
+
+def _boundary_schedule(protocol: Protocol, far_temperature_C: float, shaft_h_W_per_m2_K: float,
+                       active_area_m2: float) -> Callable[[float], BoundaryState]:
+    def boundary(t: float) -> BoundaryState:
+        c = protocol.condition(t)
+        bc = BoundaryState()
+        bc.kind[ACTIVE] = _KIND[c.kind]
+        bc.temperature_C[ACTIVE] = c.temperature_C
+        bc.h_W_per_m2_K[ACTIVE] = max(c.heat_transfer_W_per_m2_K, 1.0)
+        bc.flux_W_per_m2[ACTIVE] = -c.power_W / active_area_m2 if c.kind == POWER else 0.0
+        cooling = c.kind in (TEMPERATURE, CONVECTIVE) and c.temperature_C < far_temperature_C
+        if shaft_h_W_per_m2_K > 0.0 and cooling:
+            bc.kind[SHAFT] = fv.BC_CONVECTIVE
+            bc.temperature_C[SHAFT] = c.temperature_C
+            bc.h_W_per_m2_K[SHAFT] = shaft_h_W_per_m2_K
+        bc.kind[FAR] = fv.BC_TEMPERATURE
+        bc.temperature_C[FAR] = far_temperature_C
+        return bc
+
+    return boundary
+
+
+def _settings(n: Numerics) -> StepperSettings:
+    return StepperSettings(temperature_tolerance_K=n.temperature_tolerance_K, max_step_s=n.max_step_s)
+
+
+def _nodal(stepper: Stepper) -> np.ndarray:
+    g = stepper.grid
+    ext = np.concatenate([stepper.T, stepper.surface_temperatures()])
+    return ext[g.point_source]  # type: ignore[index]
+
+
+class _ThermocoupleReader:
+    """Barycentric interpolation of the nodal field at fixed points."""
+
+    def __init__(self, grid: FVGrid, tcs: tuple[Thermocouple, ...]) -> None:
+        self.names = [t.name for t in tcs]
+        self.idx = np.zeros((len(tcs), 3), np.int64)
+        self.w = np.zeros((len(tcs), 3))
+        if not tcs:
+            return
+        P = grid.points_m[grid.triangles]  # type: ignore[index]  # (nt, 3, 2)
+        a, b, c = P[:, 0], P[:, 1], P[:, 2]
+        det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+        for k, tc in enumerate(tcs):
+            x, y = tc.r_m, tc.z_m
+            l1 = ((x - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (y - a[:, 1])) / det
+            l2 = ((b[:, 0] - a[:, 0]) * (y - a[:, 1]) - (x - a[:, 0]) * (b[:, 1] - a[:, 1])) / det
+            l0 = 1.0 - l1 - l2
+            inside = np.nonzero(np.minimum(np.minimum(l0, l1), l2) >= -1e-9)[0]
+            if inside.size == 0:
+                from .checks import ScenarioError
+
+                raise ScenarioError(f"thermocouples[{tc.name}]", (tc.r_m, tc.z_m), "a point inside the simulated medium")
+            e = inside[0]
+            self.idx[k] = grid.triangles[e]  # type: ignore[index]
+            self.w[k] = (l0[e], l1[e], l2[e])
+
+    def read(self, nodal: np.ndarray) -> dict[str, float]:
+        return {n: float(nodal[self.idx[k]] @ self.w[k]) for k, n in enumerate(self.names)}
+
+
+def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
+                     progress: Callable[[float, float], None] | None = None) -> Results:
+    """Run ``scenario`` on the fast axisymmetric solver.
+
+    With ``output_dir``, each time step is appended to
+    ``output_dir/timeseries.csv`` as it is computed.
+    """
+    if scenario.probe.tip_shape != "flat":
+        from .checks import ScenarioError
+
+        raise ScenarioError("probe.tip_shape", scenario.probe.tip_shape,
+                            "'flat' for the fast solver (use solver = 'fem' for rounded or sharp tips)")
+    grid = axisymmetric_grid_for(scenario)
+    props = scenario.medium.property_row()[None, :]
+    boundary = _boundary_schedule(scenario.protocol, scenario.initial_temperature_C,
+                                  scenario.probe.shaft_heat_transfer_W_per_m2_K, grid.group_area_m2(ACTIVE))
+    stepper = Stepper(grid, props, scenario.initial_temperature_C, scenario.arterial_temperature_C,
+                      boundary, scenario.protocol.breakpoints_s(), _settings(scenario.numerics))
+    tcs = _ThermocoupleReader(grid, scenario.thermocouples)
+    stream = None if output_dir is None else Path(output_dir) / "timeseries.csv"
+    rec = Recorder(scenario, "fast", "axisymmetric", stream)
+    active = grid.bface_group == ACTIVE
+    r, z, tri = grid.points_m[:, 0], grid.points_m[:, 1], grid.triangles  # type: ignore[index]
+
+    def on_step(st: Stepper) -> None:
+        nodal = _nodal(st)
+        ext = {iso: extent_axisymmetric(r, z, tri, nodal, iso) for iso in rec.isotherms}
+        Qb = st.last_rates[0]
+        energy = dict(st.energy, enthalpy_change_J=st.enthalpy_change_J)
+        surf = st.surface_temperatures()[active]
+        rec.record(st.t, ext, tcs.read(nodal), float(surf.min()), -float(Qb[ACTIVE] + Qb[SHAFT]), energy)
+
+    try:
+        stats = stepper.run(scenario.protocol.duration_s, on_step, progress)
+    finally:
+        rec.close()
+    far_cells = grid.bface_cell[grid.bface_group == FAR]
+    stats.update(cells=grid.n_cells, domain_radius_m=domain_radius_m(scenario),
+                 far_field_max_disturbance_K=float(np.max(np.abs(stepper.T[far_cells] - scenario.initial_temperature_C))))
+    field = {"points_rz_m": grid.points_m, "triangles": grid.triangles, "temperature_C": _nodal(stepper),
+             "cell_centers_rz_m": grid.centers_m, "cell_temperature_C": stepper.T}
+    return rec.finish(field, stats)  # type: ignore[arg-type]
+
+
+# --- 1D radial problems -----------------------------------------------------
+@dataclass(frozen=True)
+class RadialProblem:
+    """A 1D planar, cylindrical or spherical problem around a probe surface.
+
+    ``inner_radius_m`` is the probe surface (x = 0 in planar geometry), where
+    the protocol's tip condition applies; the outer end is held at the
+    initial temperature (``far_boundary=True``) or adiabatic.
+    """
+
+    geometry: str
+    medium: Material
+    protocol: Protocol
+    inner_radius_m: float
+    outer_radius_m: float
+    initial_temperature_C: float = 37.0
+    arterial_temperature_C: float = 37.0
+    far_boundary: bool = True
+    isotherms_C: tuple[float, ...] = (0.0,)
+    first_cell_m: float = 5e-6
+    growth: float = 1.03
+    max_cell_m: float | None = None
+    numerics: Numerics = field(default_factory=Numerics)
+    name: str = "radial"
+    thermocouples: tuple = ()
+
+    def __post_init__(self) -> None:
+        check_choice("geometry", self.geometry, GEOMETRIES_1D)
+        check_range("inner_radius_m", self.inner_radius_m, 0.0, 1.0)
+        check_range("outer_radius_m", self.outer_radius_m, self.inner_radius_m, 10.0, low_open=True)
+        if self.geometry != "planar" and self.inner_radius_m <= 0.0:
+            from .checks import ScenarioError
+
+            raise ScenarioError("inner_radius_m", self.inner_radius_m, "a positive radius for curved geometry")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"geometry": self.geometry, "medium": self.medium.name, "inner_radius_m": self.inner_radius_m,
+                "outer_radius_m": self.outer_radius_m, "duration_s": self.protocol.duration_s}
+
+
+def run_radial(problem: RadialProblem, progress: Callable[[float, float], None] | None = None) -> Results:
+    """Solve a 1D radial problem; extents hold the front radius of each isotherm."""
+    p = problem
+    grid = radial_grid(p.geometry, p.inner_radius_m, p.outer_radius_m, p.first_cell_m, p.growth,
+                       p.max_cell_m, p.far_boundary)
+    props = p.medium.property_row()[None, :]
+    boundary = _boundary_schedule(p.protocol, p.initial_temperature_C, 0.0, grid.group_area_m2(ACTIVE))
+    stepper = Stepper(grid, props, p.initial_temperature_C, p.arterial_temperature_C, boundary,
+                      p.protocol.breakpoints_s(), _settings(p.numerics))
+    rec = Recorder(p, "fast", p.geometry)  # type: ignore[arg-type]
+    x = grid.centers_m[:, 0]
+
+    def profile(st: Stepper) -> tuple[np.ndarray, np.ndarray]:
+        surf = st.surface_temperatures()
+        xs = np.concatenate([[grid.bface_xy_m[0, 0]], x, grid.bface_xy_m[1:, 0]])
+        Ts = np.concatenate([[surf[0]], st.T, surf[1:]])
+        return xs, Ts
+
+    def on_step(st: Stepper) -> None:
+        xs, Ts = profile(st)
+        ext = {iso: extent_radial(xs, Ts, iso, p.geometry) for iso in rec.isotherms}
+        Qb = st.last_rates[0]
+        energy = dict(st.energy, enthalpy_change_J=st.enthalpy_change_J)
+        rec.record(st.t, ext, {}, float(Ts[0]), -float(Qb[ACTIVE]), energy)
+
+    stats = stepper.run(p.protocol.duration_s, on_step, progress)
+    xs, Ts = profile(stepper)
+    stats["cells"] = grid.n_cells
+    fu = np.array([])
+    return rec.finish({"x_m": xs, "temperature_C": Ts, "cell_enthalpy_J_per_m3": stepper.H}, stats)

@@ -1,0 +1,115 @@
+"""Cryoprobe geometry and coolant.
+
+A probe is a closed-tip needle: an *active tip* (the part cooled by the
+expanding gas, flat end included) on an *insulated shaft* (vacuum jacket).
+Its diameter comes from the needle gauge (ISO 9626 nominal outer diameters)
+or is given directly.
+
+The coolant, when named, sets the thermal floor: the tip cannot be colder
+than the gas boiling point at the exhaust pressure, about -88 °C for N2O and
+-79 °C for CO2 (seed document 002, "Point d'ébullition des gaz = plancher
+thermique"; NIST Chemistry WebBook: normal boiling point of N2O 184.67 K,
+sublimation point of CO2 194.69 K at 1 atm).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .checks import ScenarioError, check_choice, check_range
+
+__all__ = ["ISO_9626_OUTER_DIAMETER_MM", "Coolant", "COOLANTS", "Probe"]
+
+#: ISO 9626:2016 nominal outer diameter (mm) of needle tubing by gauge.
+ISO_9626_OUTER_DIAMETER_MM = MappingProxyType({
+    10: 3.40, 11: 3.05, 12: 2.77, 13: 2.41, 14: 2.11, 15: 1.83, 16: 1.65,
+    17: 1.47, 18: 1.27, 19: 1.07, 20: 0.91, 21: 0.82, 22: 0.72, 23: 0.64,
+    24: 0.57, 25: 0.51, 26: 0.46, 27: 0.41,
+})
+
+
+@dataclass(frozen=True)
+class Coolant:
+    """A cryogen and the coldest tip temperature it can give (°C)."""
+
+    name: str
+    boiling_point_C: float
+    source: str
+
+
+COOLANTS = MappingProxyType({
+    "N2O": Coolant("N2O", -88.0, "seed 002 (N2O -88 °C); NIST WebBook Tb = 184.67 K"),
+    "CO2": Coolant("CO2", -79.0, "seed 002 (CO2 -79 °C); NIST WebBook Tsub = 194.69 K"),
+})
+
+TIP_SHAPES = ("flat", "rounded", "sharp")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A cryoprobe.
+
+    Parameters
+    ----------
+    outer_diameter_m : float
+        Outer diameter of the needle (0.2-6 mm).
+    active_length_m : float
+        Length of the cooled tip, measured from the distal end (0.5-50 mm).
+    shaft_length_m : float
+        Length of insulated shaft represented in the model (it leaves the
+        domain through the far boundary; only its insulation matters).
+    tip_shape : {"flat", "rounded", "sharp"}
+        Shape of the distal end. The fast axisymmetric solver represents a
+        flat end; rounded and sharp tips need the finite-element solver.
+    shaft_heat_transfer_W_per_m2_K : float
+        Coupling of the shaft to the coolant: 0 for an ideal vacuum jacket.
+    gauge : int or None
+        Needle gauge the diameter was taken from, if any.
+    coolant : str or None
+        "N2O", "CO2" or None (no thermal floor enforced).
+    """
+
+    outer_diameter_m: float
+    active_length_m: float
+    shaft_length_m: float = 0.03
+    tip_shape: str = "flat"
+    shaft_heat_transfer_W_per_m2_K: float = 0.0
+    gauge: int | None = None
+    coolant: str | None = None
+
+    def __post_init__(self) -> None:
+        check_range("probe.outer_diameter_m", self.outer_diameter_m, 0.2e-3, 6e-3, unit="m")
+        check_range("probe.active_length_m", self.active_length_m, 0.5e-3, 50e-3, unit="m")
+        check_range("probe.shaft_length_m", self.shaft_length_m, 1e-3, 0.3, unit="m")
+        check_choice("probe.tip_shape", self.tip_shape, TIP_SHAPES)
+        check_range("probe.shaft_heat_transfer_W_per_m2_K", self.shaft_heat_transfer_W_per_m2_K, 0.0, 1e4, unit="W/m2/K")
+        if self.gauge is not None:
+            check_choice("probe.gauge", self.gauge, ISO_9626_OUTER_DIAMETER_MM)
+        if self.coolant is not None:
+            check_choice("probe.coolant", self.coolant, COOLANTS)
+
+    @classmethod
+    def from_gauge(cls, gauge: int, active_length_m: float, **kwargs: object) -> "Probe":
+        """Probe whose diameter is the ISO 9626 nominal outer diameter of ``gauge``."""
+        check_choice("probe.gauge", gauge, ISO_9626_OUTER_DIAMETER_MM)
+        d = ISO_9626_OUTER_DIAMETER_MM[gauge] * 1e-3
+        return cls(outer_diameter_m=d, active_length_m=active_length_m, gauge=gauge, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def radius_m(self) -> float:
+        return 0.5 * self.outer_diameter_m
+
+    @property
+    def min_tip_temperature_C(self) -> float | None:
+        """Thermal floor set by the coolant, or None."""
+        return None if self.coolant is None else COOLANTS[self.coolant].boiling_point_C
+
+    def check_tip_temperature(self, field: str, value_C: float) -> None:
+        """Refuse a tip temperature colder than the coolant allows."""
+        floor = self.min_tip_temperature_C
+        if floor is not None and value_C < floor:
+            raise ScenarioError(
+                field, value_C,
+                f"a tip temperature >= {floor:g} °C (boiling point of {self.coolant}, the thermal floor)",
+            )

@@ -1,0 +1,201 @@
+"""Freeze / thaw protocols: an ordered list of typed steps.
+
+A :class:`Freeze` holds the active tip at a temperature (the tip thermistor
+reading: constant or a piecewise-linear time series), or couples it to the
+coolant through a heat-transfer coefficient, or extracts a given power.
+A :class:`Thaw` is passive (cooling off: the probe surface is adiabatic) or
+active (warm gas holds the tip at a given temperature). A typical
+cryoneurolysis lesion is 2-3 cycles of 2-4 min freezing with about 30 s of
+thaw between them (seed 002, "Lésion-type").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from .checks import ScenarioError, check_choice, check_range
+
+__all__ = ["Freeze", "Thaw", "Protocol", "TipCondition", "TEMPERATURE", "CONVECTIVE", "POWER", "ADIABATIC"]
+
+#: Boundary condition kinds on the active tip.
+TEMPERATURE, CONVECTIVE, POWER, ADIABATIC = 0, 1, 2, 3
+
+MIN_TIP_C, MAX_TIP_C = -196.0, 60.0  # liquid nitrogen to active warming
+MAX_STEP_S = 3600.0
+
+
+@dataclass(frozen=True)
+class TipCondition:
+    """Boundary condition on the active tip at one instant."""
+
+    kind: int
+    temperature_C: float = 0.0
+    heat_transfer_W_per_m2_K: float = 0.0
+    power_W: float = 0.0
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """Active cooling for ``duration_s``.
+
+    Give exactly one of:
+
+    * ``tip_temperature_C`` : float or sequence of (time_s, temperature_C)
+      pairs, time measured from the start of the step (linear in between,
+      held constant after the last point);
+    * with ``heat_transfer_W_per_m2_K`` set, ``tip_temperature_C`` is the
+      coolant temperature seen through that coefficient;
+    * ``power_W`` : heat extracted through the active surface (W).
+    """
+
+    duration_s: float
+    tip_temperature_C: float | tuple[tuple[float, float], ...] | None = None
+    heat_transfer_W_per_m2_K: float | None = None
+    power_W: float | None = None
+
+    def __post_init__(self) -> None:
+        check_range("freeze.duration_s", self.duration_s, 0.0, MAX_STEP_S, unit="s", low_open=True)
+        if (self.tip_temperature_C is None) == (self.power_W is None):
+            raise ScenarioError("freeze.tip_temperature_C", self.tip_temperature_C,
+                                "exactly one of tip_temperature_C and power_W")
+        if self.power_W is not None:
+            check_range("freeze.power_W", self.power_W, 0.0, 500.0, unit="W")
+            if self.heat_transfer_W_per_m2_K is not None:
+                raise ScenarioError("freeze.heat_transfer_W_per_m2_K", self.heat_transfer_W_per_m2_K,
+                                    "no coefficient with power_W")
+        if self.heat_transfer_W_per_m2_K is not None:
+            check_range("freeze.heat_transfer_W_per_m2_K", self.heat_transfer_W_per_m2_K, 1.0, 1e6,
+                        unit="W/m2/K")
+        tt = self.tip_temperature_C
+        if tt is not None and not isinstance(tt, (int, float)):
+            pts = tuple((float(a), float(b)) for a, b in tt)
+            if not pts:
+                raise ScenarioError("freeze.tip_temperature_C", tt, "at least one (time_s, temperature_C) point")
+            times = [p[0] for p in pts]
+            for i, (t, T) in enumerate(pts):
+                check_range(f"freeze.tip_temperature_C[{i}].time_s", t, 0.0, self.duration_s, unit="s")
+                check_range(f"freeze.tip_temperature_C[{i}].temperature_C", T, MIN_TIP_C, MAX_TIP_C, unit="°C")
+            if any(b <= a for a, b in zip(times, times[1:])):
+                raise ScenarioError("freeze.tip_temperature_C", tt, "strictly increasing times")
+            object.__setattr__(self, "tip_temperature_C", pts)
+        elif tt is not None:
+            check_range("freeze.tip_temperature_C", tt, MIN_TIP_C, MAX_TIP_C, unit="°C")
+
+    def temperatures_C(self) -> list[float]:
+        """Every tip temperature the step can command (for floor checks)."""
+        tt = self.tip_temperature_C
+        if tt is None:
+            return []
+        return [float(tt)] if isinstance(tt, (int, float)) else [p[1] for p in tt]
+
+    def condition(self, t_in_step_s: float) -> TipCondition:
+        if self.power_W is not None:
+            return TipCondition(POWER, power_W=self.power_W)
+        tt = self.tip_temperature_C
+        if isinstance(tt, (int, float)):
+            T = float(tt)
+        else:
+            ts, Ts = zip(*tt)  # type: ignore[misc]
+            T = float(np.interp(t_in_step_s, ts, Ts))
+        if self.heat_transfer_W_per_m2_K is not None:
+            return TipCondition(CONVECTIVE, T, self.heat_transfer_W_per_m2_K)
+        return TipCondition(TEMPERATURE, T)
+
+    def breakpoints_s(self) -> list[float]:
+        tt = self.tip_temperature_C
+        if tt is None or isinstance(tt, (int, float)):
+            return []
+        return [p[0] for p in tt if 0.0 < p[0] < self.duration_s]
+
+
+@dataclass(frozen=True)
+class Thaw:
+    """Cooling off for ``duration_s``: passive (adiabatic tip) or active (held warm)."""
+
+    duration_s: float
+    mode: str = "passive"
+    temperature_C: float | None = None
+
+    def __post_init__(self) -> None:
+        check_range("thaw.duration_s", self.duration_s, 0.0, MAX_STEP_S, unit="s", low_open=True)
+        check_choice("thaw.mode", self.mode, ("passive", "active"))
+        if self.mode == "active":
+            if self.temperature_C is None:
+                raise ScenarioError("thaw.temperature_C", None, "a temperature for an active thaw")
+            check_range("thaw.temperature_C", self.temperature_C, -20.0, MAX_TIP_C, unit="°C")
+        elif self.temperature_C is not None:
+            raise ScenarioError("thaw.temperature_C", self.temperature_C, "no temperature for a passive thaw")
+
+    def condition(self, t_in_step_s: float) -> TipCondition:
+        if self.mode == "active":
+            return TipCondition(TEMPERATURE, float(self.temperature_C))  # type: ignore[arg-type]
+        return TipCondition(ADIABATIC)
+
+    def breakpoints_s(self) -> list[float]:
+        return []
+
+
+Step = Union[Freeze, Thaw]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """An ordered sequence of freeze and thaw steps."""
+
+    steps: tuple[Step, ...]
+
+    def __post_init__(self) -> None:
+        steps = tuple(self.steps)
+        if not steps:
+            raise ScenarioError("protocol.steps", [], "at least one step")
+        for i, s in enumerate(steps):
+            if not isinstance(s, (Freeze, Thaw)):
+                raise ScenarioError(f"protocol.steps[{i}]", s, "a Freeze or Thaw step")
+        object.__setattr__(self, "steps", steps)
+
+    @classmethod
+    def single_freeze(cls, duration_s: float, tip_temperature_C: float) -> "Protocol":
+        return cls((Freeze(duration_s, tip_temperature_C),))
+
+    @classmethod
+    def cycles(cls, n: int, freeze_s: float, tip_temperature_C: float, thaw_s: float,
+               thaw_mode: str = "passive", thaw_temperature_C: float | None = None) -> "Protocol":
+        """``n`` freeze steps separated by thaws (no thaw after the last freeze)."""
+        check_range("protocol.cycles", n, 1, 10)
+        steps: list[Step] = []
+        for i in range(int(n)):
+            steps.append(Freeze(freeze_s, tip_temperature_C))
+            if i < n - 1:
+                steps.append(Thaw(thaw_s, thaw_mode, thaw_temperature_C))
+        return cls(tuple(steps))
+
+    @property
+    def duration_s(self) -> float:
+        return float(sum(s.duration_s for s in self.steps))
+
+    def step_starts_s(self) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum([s.duration_s for s in self.steps])])
+
+    def breakpoints_s(self) -> np.ndarray:
+        """Every instant where the boundary condition changes slope or kind (s)."""
+        starts = self.step_starts_s()
+        pts = list(starts)
+        for t0, s in zip(starts, self.steps):
+            pts += [t0 + b for b in s.breakpoints_s()]
+        return np.unique(np.asarray(pts))
+
+    def condition(self, t_s: float) -> TipCondition:
+        """Tip condition in force at time ``t_s`` (the step that ends at ``t_s`` counts)."""
+        starts = self.step_starts_s()
+        i = int(np.searchsorted(starts, t_s, side="left")) - 1
+        i = min(max(i, 0), len(self.steps) - 1)
+        return self.steps[i].condition(t_s - starts[i])
+
+    def end_of_freezing_s(self) -> float:
+        """End time of the last freeze step (s)."""
+        starts = self.step_starts_s()
+        ends = [starts[i + 1] for i, s in enumerate(self.steps) if isinstance(s, Freeze)]
+        return float(ends[-1]) if ends else 0.0

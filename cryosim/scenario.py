@@ -22,6 +22,7 @@ from .checks import ScenarioError, check_choice, check_range
 from .materials import Material, get_material, material_names
 from .probe import Probe
 from .protocol import Freeze, Protocol, Thaw
+from .scene import BonePlate, ProbePlacement, Vessel
 
 __all__ = ["Thermocouple", "Numerics", "Scenario", "default_scenario", "load_scenario", "SOLVERS"]
 
@@ -78,8 +79,22 @@ class Scenario:
     thermocouples: tuple[Thermocouple, ...] = ()
     solver: str = "auto"
     numerics: Numerics = field(default_factory=Numerics)
+    bone: BonePlate | None = None
+    vessels: tuple[Vessel, ...] = ()
+    extra_probes: tuple[ProbePlacement, ...] = ()
+
+    @property
+    def axisymmetric(self) -> bool:
+        """True when the scene has no object that breaks the axial symmetry."""
+        return not self.vessels and not self.extra_probes and (self.bone is None or self.bone.axisymmetric)
+
+    @property
+    def has_scene(self) -> bool:
+        return self.bone is not None or bool(self.vessels) or bool(self.extra_probes)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "vessels", tuple(self.vessels))
+        object.__setattr__(self, "extra_probes", tuple(self.extra_probes))
         check_range("initial_temperature_C", self.initial_temperature_C, 0.0, 45.0, unit="°C")
         check_range("arterial_temperature_C", self.arterial_temperature_C, 0.0, 45.0, unit="°C")
         iso = tuple(float(check_range(f"isotherms_C[{i}]", v, -150.0, 0.0, unit="°C"))
@@ -211,6 +226,24 @@ def scenario_from_dict(d: Mapping[str, Any]) -> Scenario:
             _check_keys(f"thermocouples[{i}]", t, _field_names(Thermocouple))
             tcs.append(Thermocouple(name=str(t.get("name", f"TC{i + 1}")), r_m=t.get("r_m"), z_m=t.get("z_m")))  # type: ignore[arg-type]
         kwargs["thermocouples"] = tuple(tcs)
+    if "bone" in d:
+        b = dict(_table("bone", d.pop("bone")))
+        _check_keys("bone", b, _field_names(BonePlate))
+        kwargs["bone"] = BonePlate(**b)
+    for key, cls in (("vessels", Vessel), ("extra_probes", ProbePlacement)):
+        if key in d:
+            items = d.pop(key)
+            if not isinstance(items, list):
+                raise ScenarioError(key, items, f"an array of [[{key}]] tables")
+            objs = []
+            for i, v in enumerate(items):
+                v = dict(_table(f"{key}[{i}]", v))
+                _check_keys(f"{key}[{i}]", v, _field_names(cls))
+                try:
+                    objs.append(cls(**v))
+                except TypeError:
+                    raise ScenarioError(f"{key}[{i}]", v, "the required keys of " + cls.__name__) from None
+            kwargs[key] = tuple(objs)
     if "numerics" in d:
         n = dict(_table("numerics", d.pop("numerics")))
         _check_keys("numerics", n, _field_names(Numerics))

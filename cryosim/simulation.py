@@ -16,7 +16,7 @@ def choose_solver(scenario: Scenario) -> str:
     """``"fast"`` when the scene is axisymmetric with a flat tip, else ``"fem"``."""
     if scenario.solver != "auto":
         return scenario.solver
-    fem_only = scenario.probe.tip_shape != "flat" or bool(getattr(scenario, "scene", None))
+    fem_only = scenario.probe.tip_shape != "flat" or scenario.has_scene
     return "fem" if fem_only else "fast"
 
 

@@ -164,7 +164,7 @@ def main():
     F = (C_app * jump / dt * v + k * ufl.inner(ufl.grad(T), ufl.grad(v))
          - fu * (BETA * (T_BODY - T) + QM) * v) * r * ufl.dx
     opts = {"snes_type": "newtonls", "snes_linesearch_type": "basic",
-            "snes_rtol": 1e-8, "snes_atol": 1e-12, "snes_max_it": 30,
+            "snes_rtol": 1e-6, "snes_atol": 1e-10, "snes_max_it": 30,
             "ksp_type": "preonly", "pc_type": "lu", "snes_error_if_not_converged": True}
     problem = dolfinx.fem.petsc.NonlinearProblem(F, T, bcs=bcs, petsc_options=opts,
                                                  petsc_options_prefix="cryo_")

@@ -28,14 +28,19 @@ from .results import Recorder, Results
 from .scenario import Numerics, Scenario, Thermocouple
 from .stepping import BoundaryState, Stepper, StepperSettings
 
-__all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for", "domain_radius_m"]
+__all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for", "domain_radius_m", "expected_ice_radius_m"]
 
 _KIND = {TEMPERATURE: fv.BC_TEMPERATURE, CONVECTIVE: fv.BC_CONVECTIVE, POWER: fv.BC_FLUX, ADIABATIC: fv.BC_ADIABATIC}
 
-#: Grid at resolution 1: first cell at the probe (m), growth ratio, largest cell (m).
-BASE_H0_M = 0.05e-3
-BASE_GROWTH = 0.15
-BASE_HMAX_M = 2.0e-3
+#: Grid at resolution 1 (numerical choices, set by the convergence study in
+#: benchmarks/RESULTS.md): first cell at the probe surface (m), growth ratio
+#: minus one, cell size across the ice-front zone (m), largest cell (m), and
+#: the front zone's extent as a multiple of the expected ice radius.
+BASE_H0_M = 0.03e-3
+BASE_GROWTH = 0.08
+BASE_HFRONT_M = 0.2e-3
+BASE_HMAX_M = 3.0e-3
+FRONT_ZONE_FACTOR = 1.25
 
 
 def domain_radius_m(scenario: Scenario) -> float:
@@ -55,15 +60,31 @@ def domain_radius_m(scenario: Scenario) -> float:
                + 6.0 * math.sqrt(m.diffusivity_unfrozen_m2_per_s * t))
 
 
-def _grid_params(n: Numerics) -> tuple[float, float, float]:
+def _grid_params(n: Numerics) -> tuple[float, float, float, float]:
     res = n.resolution
-    return BASE_H0_M / res, 1.0 + BASE_GROWTH / res, BASE_HMAX_M / res
+    return BASE_H0_M / res, 1.0 + BASE_GROWTH / res, BASE_HFRONT_M / res, BASE_HMAX_M / res
+
+
+def expected_ice_radius_m(scenario: Scenario) -> float:
+    """Largest 0 °C radius reached around an infinitely long probe of the same
+    radius, protocol and medium (a quick 1D cylindrical solve): an upper
+    bound for the radial extent of the real, finite tip, used to size grids."""
+    problem = RadialProblem(
+        geometry="cylindrical", medium=scenario.medium, protocol=scenario.protocol,
+        inner_radius_m=scenario.probe.radius_m, outer_radius_m=domain_radius_m(scenario),
+        initial_temperature_C=scenario.initial_temperature_C, arterial_temperature_C=scenario.arterial_temperature_C,
+        first_cell_m=50e-6, growth=1.1, numerics=Numerics(enthalpy_rtol=1e-2),
+    )
+    r = run_radial(problem)
+    return max(float(np.max(r.extents[0.0]["radius_m"])) - scenario.probe.radius_m, 1e-3)
 
 
 def axisymmetric_grid_for(scenario: Scenario) -> FVGrid:
-    h0, growth, hmax = _grid_params(scenario.numerics)
+    h0, growth, hfront, hmax = _grid_params(scenario.numerics)
     R = domain_radius_m(scenario)
-    return axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax)
+    front = FRONT_ZONE_FACTOR * expected_ice_radius_m(scenario)
+    return axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax,
+                             front_m=front, h_front_m=hfront)
 
 
 def _boundary_schedule(protocol: Protocol, far_temperature_C: float, shaft_h_W_per_m2_K: float,
@@ -88,7 +109,8 @@ def _boundary_schedule(protocol: Protocol, far_temperature_C: float, shaft_h_W_p
 
 
 def _settings(n: Numerics) -> StepperSettings:
-    return StepperSettings(temperature_tolerance_K=n.temperature_tolerance_K, max_step_s=n.max_step_s)
+    return StepperSettings(temperature_tolerance_K=n.temperature_tolerance_K, enthalpy_rtol=n.enthalpy_rtol,
+                           max_step_s=n.max_step_s, fixed_step_s=n.fixed_step_s)
 
 
 def _nodal(stepper: Stepper) -> np.ndarray:

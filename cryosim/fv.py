@@ -34,6 +34,9 @@ from .phase_change import NUMBA, P_BETA, P_CF, P_CU, P_CURVE, P_KEXP, P_KF, P_KU
 __all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_ADIABATIC", "stage_solve", "heat_rates", "enthalpy_of", "surface_temperatures"]
 
 BC_TEMPERATURE, BC_CONVECTIVE, BC_FLUX, BC_ADIABATIC = 0, 1, 2, 3
+#: A chord (frozen-Jacobian) iteration must cut the residual at least this
+#: much, else the Jacobian is rebuilt (numerical choice).
+CHORD_CONTRACTION = 0.3
 
 _f = NUMBA.unfrozen_fraction
 _fp = NUMBA.unfrozen_fraction_slope
@@ -173,7 +176,8 @@ def stage_solve(H, T, Hstar, gdt, mat, props, V, fc, fa, fd, bcell, barea, bdist
     dk = np.empty(n)
     dTdH = np.empty(n)
     R = np.empty(n)
-    band = np.empty((n, 2 * bw + 1))
+    band = np.empty((1, 1))  # unused: residual-only evaluations
+    lu = np.empty((n, 2 * bw + 1))
     dH = np.empty(n)
     Htry = np.empty(n)
     Ttry = np.empty(n)
@@ -182,17 +186,27 @@ def stage_solve(H, T, Hstar, gdt, mat, props, V, fc, fa, fd, bcell, barea, bdist
     for m in range(props.shape[0]):
         scale = max(scale, props[m, P_CU])
     _update_T(H, T, mat, props)
+    need_factor = True
+    last_norm = np.inf
     for it in range(max_iter):
         _cell_props(T, mat, props, k, dk, dTdH)
         _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea, bdist,
-                  bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, band, bw, True)
+                  bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, lu, bw, need_factor)
         norm = _scaled_norm(R, V, scale)
         if norm <= tol_K:
             return True, it
-        _band_lu(band, bw)
+        # chord iterations reuse the factorisation while they contract fast;
+        # a slow contraction triggers a fresh Jacobian on the next pass
+        if not need_factor and norm > CHORD_CONTRACTION * last_norm:
+            need_factor = True
+            _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea, bdist,
+                      bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, lu, bw, True)
+        if need_factor:
+            _band_lu(lu, bw)
+            need_factor = False
         for i in range(n):
             dH[i] = -R[i]
-        _band_solve(band, bw, dH)
+        _band_solve(lu, bw, dH)
         lam = 1.0
         accepted = False
         for _ls in range(8):
@@ -209,6 +223,9 @@ def stage_solve(H, T, Hstar, gdt, mat, props, V, fc, fa, fd, bcell, barea, bdist
             lam *= 0.5
         if not accepted:
             return False, it
+        if lam < 1.0:
+            need_factor = True
+        last_norm = norm
         for i in range(n):
             H[i] = Htry[i]
             T[i] = Ttry[i]
@@ -262,6 +279,13 @@ def surface_temperatures(T, mat, props, bcell, barea, bdist, bgroup, bc_kind, bc
             G, _ = _boundary_conductance(kind, barea[e], bdist[e], ki, bc_h[g])
             out[e] = T[i] + G * (bc_T[g] - T[i]) * bdist[e] / (barea[e] * ki)
     return out
+
+
+@numba.njit(cache=True)
+def temperatures_of(H, mat, props, T_guess):
+    T = T_guess.copy()
+    _update_T(H, T, mat, props)
+    return T
 
 
 @numba.njit(cache=True)

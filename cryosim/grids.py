@@ -60,17 +60,23 @@ class FVGrid:
         return float(self.bface_area_m2[self.bface_group == group].sum())
 
 
-def graded_sizes(length_m: float, h0_m: float, growth: float, h_max_m: float) -> np.ndarray:
-    """Cell sizes from ``h0`` growing by ``growth`` up to ``h_max``, summing to ``length``."""
+def graded_sizes(length_m: float, h0_m: float, growth: float, h_max_m: float,
+                 fine_length_m: float = 0.0, h_fine_m: float | None = None) -> np.ndarray:
+    """Cell sizes from ``h0`` growing by ``growth``, summing to ``length``.
+
+    Sizes are capped at ``h_fine`` over the first ``fine_length`` (the zone
+    the ice front crosses), then grow on to ``h_max``.
+    """
     check_positive("grid.length_m", length_m, unit="m")
     check_positive("grid.h0_m", h0_m, unit="m")
     check_range("grid.growth", growth, 1.0, 2.0)
+    cap_fine = h_max_m if h_fine_m is None else min(h_fine_m, h_max_m)
     sizes: list[float] = []
     h, total = min(h0_m, length_m), 0.0
     while total < length_m * (1 - 1e-12):
         sizes.append(h)
         total += h
-        h = min(h * growth, h_max_m)
+        h = min(h * growth, cap_fine if total < fine_length_m else h_max_m)
     s = np.asarray(sizes)
     return s * (length_m / s.sum())
 
@@ -80,7 +86,7 @@ def _faces_from(x0: float, sizes: np.ndarray) -> np.ndarray:
 
 
 def _two_sided(length_m: float, h0_m: float, growth: float, h_max_m: float) -> np.ndarray:
-    half = graded_sizes(0.5 * length_m, h0_m, growth, h_max_m)
+    half = graded_sizes(0.5 * length_m, h0_m, growth, h_max_m, 0.5 * length_m, h_max_m)
     return np.concatenate([half, half[::-1]])
 
 
@@ -124,25 +130,28 @@ def radial_grid(
 def axisymmetric_grid(
     probe_radius_m: float, active_length_m: float, domain_radius_m: float,
     h0_m: float, growth: float, h_max_m: float, axial_below_m: float | None = None,
-    axial_above_m: float | None = None,
+    axial_above_m: float | None = None, front_m: float = 0.0, h_front_m: float | None = None,
 ) -> FVGrid:
     """2D (r, z) grid around a probe with a flat distal end at z = 0.
 
     The medium spans ``0 <= r <= domain_radius_m`` and
     ``-axial_below_m <= z <= active_length_m + axial_above_m`` (both default
-    to ``domain_radius_m``); the probe occupies ``r < r_p, z > 0``.
+    to ``domain_radius_m``); the probe occupies ``r < r_p, z > 0``. Cells
+    stay at most ``h_front_m`` within ``front_m`` of the probe surface,
+    where the ice front passes.
     """
     rp, La = probe_radius_m, active_length_m
     below = domain_radius_m if axial_below_m is None else axial_below_m
     above = domain_radius_m if axial_above_m is None else axial_above_m
     # r faces: inside the probe radius graded from r_p inwards, then outwards.
     r_in = graded_sizes(rp, h0_m, growth, max(rp / 2, h0_m))[::-1]
-    r_out = graded_sizes(domain_radius_m - rp, h0_m, growth, h_max_m)
+    hf = h_front_m
+    r_out = graded_sizes(domain_radius_m - rp, h0_m, growth, h_max_m, front_m, hf)
     rf = _faces_from(0.0, np.concatenate([r_in, r_out]))
     rf[r_in.size] = rp
-    z_below = graded_sizes(below, h0_m, growth, h_max_m)[::-1]
-    z_tip = _two_sided(La, h0_m, growth, h_max_m)
-    z_above = graded_sizes(above, h0_m, growth, h_max_m)
+    z_below = graded_sizes(below, h0_m, growth, h_max_m, front_m, hf)[::-1]
+    z_tip = _two_sided(La, h0_m, growth, hf or h_max_m)
+    z_above = graded_sizes(above, h0_m, growth, h_max_m, front_m, hf)
     zf = _faces_from(-below, np.concatenate([z_below, z_tip, z_above]))
     i0, iL = z_below.size, z_below.size + z_tip.size
     zf[i0], zf[iL] = 0.0, La

@@ -24,7 +24,7 @@ __all__ = ["Freeze", "Thaw", "Protocol", "TipCondition", "TEMPERATURE", "CONVECT
 TEMPERATURE, CONVECTIVE, POWER, ADIABATIC = 0, 1, 2, 3
 
 MIN_TIP_C, MAX_TIP_C = -196.0, 60.0  # liquid nitrogen to active warming
-MAX_STEP_S = 3600.0
+MAX_STEP_S = 86400.0  # one day: long enough to reach any steady state
 
 
 @dataclass(frozen=True)

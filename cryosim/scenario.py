@@ -49,17 +49,26 @@ class Numerics:
     ``resolution`` scales every cell size (2 halves them); the time step is
     controlled by ``temperature_tolerance_K``, the local error allowed per
     step, bounded by ``max_step_s``. ``domain_radius_m`` of None sizes the
-    medium from the diffusion lengths of the protocol.
+    medium from the diffusion lengths of the protocol. The step is accepted
+    when the local error of the total enthalpy change, relative to it, is
+    below ``enthalpy_rtol`` and that of every cell temperature below
+    ``temperature_tolerance_K`` (see :mod:`cryosim.stepping`). ``fixed_step_s``
+    turns the control off (convergence studies).
     """
 
     resolution: float = 1.0
-    temperature_tolerance_K: float = 0.5
+    enthalpy_rtol: float = 1e-3
+    temperature_tolerance_K: float = 20.0
     max_step_s: float = 10.0
     domain_radius_m: float | None = None
+    fixed_step_s: float | None = None
 
     def __post_init__(self) -> None:
+        if self.fixed_step_s is not None:
+            check_range("numerics.fixed_step_s", self.fixed_step_s, 1e-5, 600.0, unit="s")
         check_range("numerics.resolution", self.resolution, 0.25, 16.0)
-        check_range("numerics.temperature_tolerance_K", self.temperature_tolerance_K, 1e-4, 10.0, unit="K")
+        check_range("numerics.enthalpy_rtol", self.enthalpy_rtol, 1e-6, 0.1)
+        check_range("numerics.temperature_tolerance_K", self.temperature_tolerance_K, 1e-4, 100.0, unit="K")
         check_range("numerics.max_step_s", self.max_step_s, 1e-3, 600.0, unit="s")
         if self.domain_radius_m is not None:
             check_range("numerics.domain_radius_m", self.domain_radius_m, 2e-3, 0.5, unit="m")

@@ -1,0 +1,443 @@
+r"""Meshes for the finite-element solver, built with gmsh (OpenCASCADE kernel).
+
+Coordinates (m) follow :mod:`cryosim.scene`: the main probe's distal end is at
+the origin and its axis points along +z towards the shaft. The medium is a
+cylinder of radius :math:`R` (from :func:`cryosim.fast.domain_radius_m`)
+spanning :math:`-R \le z \le L_a + R` -- the same box as the fast solver, so
+both solvers see the same far boundary. The probe is a *hole* in the medium:
+
+* active tip: the cooled length :math:`0 \le z \le L_a` including the distal
+  end, which is flat, rounded (hemisphere of the probe radius) or sharp (a cone
+  of length :data:`SHARP_TIP_LENGTH_RADII` probe radii);
+* shaft: the insulated rest of the needle, leaving the medium through the far
+  boundary.
+
+Axisymmetric scenes are meshed in the (r, z) half-plane (``x[0] = r``,
+``x[1] = z``); everything else in 3D. Regions and boundaries are tagged:
+
+========================  =====================================================
+cell tag                  material
+========================  =====================================================
+:data:`TISSUE`            ``scenario.medium``
+:data:`CORTICAL`          ``get_material("cortical_bone")``
+:data:`CANCELLOUS`        ``get_material("cancellous_bone")``
+========================  =====================================================
+
+Facet tags: :data:`ACTIVE` (every probe's cooled surface), :data:`SHAFT`,
+:data:`FAR` (outer surface), :data:`AXIS` (r = 0, axisymmetric only) and
+``VESSEL + i`` for the wall of vessel ``i`` (a hole in the medium).
+
+Mesh size: Distance + Threshold fields grade the cells from
+:math:`h_{edge}` at the tip's edges (where the field is singular: re-entrant
+corners, change from cooled to insulated wall) and :math:`h_{probe}` on the
+active surface to :math:`h_{front}` over the region the ice front is expected
+to cross, then to :math:`h_{far}` at the outer boundary. Every size is divided
+by ``scenario.numerics.resolution``.
+
+What the geometry leaves out: the probe's own heat capacity and the inside of
+the needle (the tip condition applies on its outer surface), the bevel of a
+real needle (a cone stands in for a sharp tip), the curvature of real bone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..checks import ScenarioError
+from ..protocol import Freeze
+from ..scenario import Scenario
+
+__all__ = [
+    "TISSUE", "CORTICAL", "CANCELLOUS", "ACTIVE", "SHAFT", "FAR", "AXIS", "VESSEL",
+    "MeshSizes", "mesh_sizes", "expected_ice_distance_m", "FEMesh", "build_mesh",
+]
+
+# Cell tags (materials) and facet tags (boundaries).
+TISSUE, CORTICAL, CANCELLOUS = 1, 2, 3
+ACTIVE, SHAFT, FAR, AXIS, VESSEL = 1, 2, 3, 4, 10
+
+#: Length of the cone that stands for a sharp tip, in probe radii (a 3-radius
+#: cone has an 18° half-angle, between a trocar and a lancet point; modelling
+#: choice, no bevel geometry is represented).
+SHARP_TIP_LENGTH_RADII = 3.0
+
+#: Base cell sizes (m) at resolution 1, (r, z) meshes. Chosen so that the
+#: default scenario's 0 °C extents are within 1 % of the refined mesh
+#: (see tests/test_fem.py); every size is divided by numerics.resolution.
+SIZES_2D_M = {"edge": 0.02e-3, "probe": 0.05e-3, "front": 0.15e-3, "far": 2.0e-3}
+#: Same for 3D meshes: coarser, the cost grows as h^-3.
+SIZES_3D_M = {"edge": 0.12e-3, "probe": 0.2e-3, "front": 0.4e-3, "far": 4.0e-3}
+#: The fine zone extends this factor beyond the estimated ice front.
+ICE_ZONE_MARGIN = 1.25
+#: Distance (m) over which h grows from the probe size to the front size,
+#: in probe radii.
+PROBE_GRADING_RADII = 2.0
+#: Geometric tolerance for classifying gmsh entities (m).
+GEOM_TOL_M = 1e-9
+
+
+@dataclass(frozen=True)
+class MeshSizes:
+    """Target cell sizes (m)."""
+
+    edge_m: float
+    probe_m: float
+    front_m: float
+    far_m: float
+
+
+def mesh_sizes(scenario: Scenario, three_d: bool) -> MeshSizes:
+    """Cell sizes for ``scenario`` (base sizes divided by the resolution)."""
+    base = SIZES_3D_M if three_d else SIZES_2D_M
+    res = scenario.numerics.resolution
+    return MeshSizes(base["edge"] / res, base["probe"] / res, base["front"] / res, base["far"] / res)
+
+
+def _coldest_tip_C(scenario: Scenario) -> float:
+    temps = [T for s in scenario.protocol.steps if isinstance(s, Freeze) for T in s.temperatures_C()]
+    if temps:
+        return min(temps)
+    floor = scenario.probe.min_tip_temperature_C
+    return -70.0 if floor is None else floor  # power-driven freeze: a typical tip reading (seed 002)
+
+
+def expected_ice_distance_m(scenario: Scenario) -> float:
+    r"""Estimated largest distance (m) of the ice front from the active surface.
+
+    The smaller of two upper bounds, for the coldest tip temperature
+    :math:`T_p` of the protocol and the total freezing time :math:`t`:
+
+    * steady ice ball around the sphere of equal area to the active tip,
+      :math:`k_f (T_f - T_p) r_p / (R - r_p) = k_u (T_a - T_f)(1 + m R)`
+      (:func:`cryosim.exact.steady_sphere_radius_m`), minus that sphere's
+      radius;
+    * the planar Neumann front :math:`2 \lambda \sqrt{\alpha_f t}`
+      (:func:`cryosim.exact.neumann_lambda`), which a curved front never
+      overtakes.
+
+    Only used to place the fine mesh, so a coarse estimate is enough.
+    """
+    from ..exact import neumann_lambda, steady_sphere_radius_m
+
+    m, p = scenario.medium, scenario.probe
+    Tp, Tf, Ta = _coldest_tip_C(scenario), m.liquidus_C, scenario.initial_temperature_C
+    if Tp >= Tf:
+        return 2.0 * p.radius_m
+    area = 2.0 * math.pi * p.radius_m * p.active_length_m + math.pi * p.radius_m**2
+    r_eq = math.sqrt(area / (4.0 * math.pi))
+    beta = m.property_row()[9]  # P_BETA
+    R = steady_sphere_radius_m(r_eq, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
+                               beta)
+    t = sum(s.duration_s for s in scenario.protocol.steps if isinstance(s, Freeze))
+    lam = neumann_lambda(m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
+                         m.heat_capacity_frozen_J_per_m3_K, m.heat_capacity_unfrozen_J_per_m3_K,
+                         m.latent_heat_J_per_m3, Tp, Tf, Ta)
+    planar = 2.0 * lam * math.sqrt(m.diffusivity_frozen_m2_per_s * t)
+    return max(min(R - r_eq, planar), 2.0 * p.radius_m)
+
+
+@dataclass
+class FEMesh:
+    """A DOLFINx mesh with its tags and what was built."""
+
+    mesh: Any
+    cell_tags: Any
+    facet_tags: Any
+    axisymmetric: bool
+    domain_radius_m: float
+    z_min_m: float
+    z_max_m: float
+    sizes: MeshSizes
+    vessel_tags: dict[int, int] = field(default_factory=dict)  # facet tag -> vessel index
+    materials: dict[int, str] = field(default_factory=dict)  # cell tag -> material name ("medium" for the scenario's)
+
+
+def _require_gmsh() -> Any:
+    try:
+        import gmsh
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise ImportError("the finite-element solver needs gmsh: pip install 'cryosim[fem]' (or gmsh>=4.12)") from e
+    return gmsh
+
+
+def _rotation_to(direction: tuple[float, float, float]) -> tuple[tuple[float, float, float], float] | None:
+    """Axis and angle (rad) of the rotation taking +z to ``direction`` (None if none needed)."""
+    d = np.asarray(direction, float)
+    d /= np.linalg.norm(d)
+    axis = np.cross([0.0, 0.0, 1.0], d)
+    s, c = float(np.linalg.norm(axis)), float(d[2])
+    if s < 1e-12:
+        return None if c > 0 else ((1.0, 0.0, 0.0), math.pi)
+    return (tuple(float(a) for a in axis / s), math.atan2(s, c))  # type: ignore[return-value]
+
+
+def _probe_pieces_3d(gmsh: Any, scenario: Scenario, shaft_length_m: float) -> tuple[list[int], list[int]]:
+    """Active-tip and shaft solids of the main probe (distal end at the origin, axis +z)."""
+    occ = gmsh.model.occ
+    p = scenario.probe
+    rp, La = p.radius_m, p.active_length_m
+    if p.tip_shape == "flat":
+        active = [occ.addCylinder(0, 0, 0, 0, 0, La, rp)]
+    else:
+        cap_len = rp if p.tip_shape == "rounded" else SHARP_TIP_LENGTH_RADII * rp
+        if La <= cap_len * 1.05:
+            raise ScenarioError("probe.active_length_m", La,
+                                f"an active length above {1.05 * cap_len:g} m for a {p.tip_shape} tip of this radius")
+        cap = (occ.addSphere(0, 0, rp, rp) if p.tip_shape == "rounded"
+               else occ.addCone(0, 0, 0, 0, 0, cap_len, 0.0, rp))
+        body = occ.addCylinder(0, 0, cap_len, 0, 0, La - cap_len, rp)
+        fused, _ = occ.fuse([(3, body)], [(3, cap)])
+        active = [t for _, t in fused]
+    shaft = [occ.addCylinder(0, 0, La, 0, 0, shaft_length_m, rp)]
+    return active, shaft
+
+
+def _probe_pieces_2d(gmsh: Any, scenario: Scenario, shaft_length_m: float) -> tuple[list[int], list[int]]:
+    """Same in the (r, z) plane, mirrored to r < 0 (the mirror half is cut off with the rest)."""
+    occ = gmsh.model.occ
+    p = scenario.probe
+    rp, La = p.radius_m, p.active_length_m
+    if p.tip_shape == "flat":
+        active = [occ.addRectangle(-rp, 0, 0, 2 * rp, La)]
+    else:
+        cap_len = rp if p.tip_shape == "rounded" else SHARP_TIP_LENGTH_RADII * rp
+        if La <= cap_len * 1.05:
+            raise ScenarioError("probe.active_length_m", La,
+                                f"an active length above {1.05 * cap_len:g} m for a {p.tip_shape} tip of this radius")
+        body = occ.addRectangle(-rp, cap_len, 0, 2 * rp, La - cap_len)
+        if p.tip_shape == "rounded":
+            cap = occ.addDisk(0, rp, 0, rp, rp)
+        else:
+            pts = [occ.addPoint(x, z, 0) for x, z in ((0, 0), (rp, cap_len), (-rp, cap_len))]
+            lines = [occ.addLine(pts[i], pts[(i + 1) % 3]) for i in range(3)]
+            cap = occ.addPlaneSurface([occ.addCurveLoop(lines)])
+        fused, _ = occ.fuse([(2, body)], [(2, cap)])
+        active = [t for _, t in fused]
+    shaft = [occ.addRectangle(-rp, La, 0, 2 * rp, shaft_length_m)]
+    return active, shaft
+
+
+def _place(gmsh: Any, dim: int, tags: list[int], position: tuple[float, float, float],
+           direction: tuple[float, float, float]) -> None:
+    occ = gmsh.model.occ
+    rot = _rotation_to(direction)
+    dimtags = [(dim, t) for t in tags]
+    if rot is not None:
+        (ax, ay, az), angle = rot
+        occ.rotate(dimtags, 0, 0, 0, ax, ay, az, angle)
+    occ.translate(dimtags, *position)
+
+
+def _size_fields(gmsh: Any, dim: int, active: list[int], edges: list[int], vessel_walls: list[int],
+                 sizes: MeshSizes, probe_radius_m: float, ice_distance_m: float, domain_radius_m: float,
+                 vessel_sizes_m: list[float]) -> None:
+    """Distance + Threshold fields; the background size is their minimum."""
+    fld = gmsh.model.mesh.field
+    surf_key = "SurfacesList" if dim == 3 else "CurvesList"
+    edge_key = "CurvesList" if dim == 3 else "PointsList"
+    thresholds = []
+
+    def threshold(dist: int, smin: float, smax: float, dmin: float, dmax: float) -> None:
+        t = fld.add("Threshold")
+        fld.setNumber(t, "InField", dist)
+        fld.setNumber(t, "SizeMin", smin)
+        fld.setNumber(t, "SizeMax", smax)
+        fld.setNumber(t, "DistMin", dmin)
+        fld.setNumber(t, "DistMax", dmax)
+        thresholds.append(t)
+
+    d_active = fld.add("Distance")
+    fld.setNumbers(d_active, surf_key, active)
+    fld.setNumber(d_active, "Sampling", 100)
+    # probe surface -> front size over a few probe radii
+    threshold(d_active, sizes.probe_m, sizes.front_m, 0.0, PROBE_GRADING_RADII * probe_radius_m)
+    # front size over the ice zone, far size at the outer boundary
+    zone = ICE_ZONE_MARGIN * ice_distance_m
+    threshold(d_active, sizes.front_m, sizes.far_m, zone, max(zone * 1.01, 0.9 * domain_radius_m))
+    if edges:
+        d_edge = fld.add("Distance")
+        fld.setNumbers(d_edge, edge_key, edges)
+        if dim == 3:
+            fld.setNumber(d_edge, "Sampling", 200)
+        threshold(d_edge, sizes.edge_m, sizes.probe_m, 0.0, 2.0 * sizes.probe_m)
+    for wall, h in zip(vessel_walls, vessel_sizes_m):
+        d_v = fld.add("Distance")
+        fld.setNumbers(d_v, surf_key, [wall])
+        fld.setNumber(d_v, "Sampling", 100)
+        threshold(d_v, h, sizes.far_m, 0.0, 0.5 * domain_radius_m)
+    m = fld.add("Min")
+    fld.setNumbers(m, "FieldsList", thresholds)
+    fld.setAsBackgroundMesh(m)
+    for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
+        gmsh.option.setNumber(f"Mesh.{opt}", 0)
+
+
+def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose: bool = False) -> FEMesh:
+    """Mesh the medium around the probe(s) with bone and vessels; return the tagged DOLFINx mesh.
+
+    Axisymmetric (r, z) when ``scenario.axisymmetric`` and not ``force_3d``,
+    3D otherwise. The gmsh model is built on rank 0 and distributed over
+    ``comm``.
+    """
+    gmsh = _require_gmsh()
+    import dolfinx.io.gmsh as dgmsh
+
+    from ..fast import domain_radius_m
+
+    three_d = force_3d or not scenario.axisymmetric
+    dim = 3 if three_d else 2
+    R = domain_radius_m(scenario)
+    La, rp = scenario.probe.active_length_m, scenario.probe.radius_m
+    z0, z1 = -R, La + R
+    sizes = mesh_sizes(scenario, three_d)
+    ice_d = expected_ice_distance_m(scenario)
+    vessel_tags = {VESSEL + i: i for i in range(len(scenario.vessels))}
+    materials = {TISSUE: "medium"}
+    if scenario.bone is not None:
+        materials.update({CORTICAL: "cortical_bone", CANCELLOUS: "cancellous_bone"})
+
+    started_here = not gmsh.isInitialized()
+    if started_here:
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
+    gmsh.model.add("cryosim")
+    try:
+        if comm.rank == 0:
+            _build_model(gmsh, scenario, dim, R, z0, z1, sizes, ice_d)
+        data = dgmsh.model_to_mesh(gmsh.model, comm, 0, gdim=dim)
+    finally:
+        gmsh.model.remove()
+        if started_here:
+            gmsh.finalize()
+    return FEMesh(mesh=data.mesh, cell_tags=data.cell_tags, facet_tags=data.facet_tags, axisymmetric=not three_d,
+                  domain_radius_m=R, z_min_m=z0, z_max_m=z1, sizes=sizes, vessel_tags=vessel_tags,
+                  materials=materials)
+
+
+def _build_model(gmsh: Any, scenario: Scenario, dim: int, R: float, z0: float, z1: float, sizes: MeshSizes,
+                 ice_d: float) -> None:
+    occ = gmsh.model.occ
+    p = scenario.probe
+    La, rp = p.active_length_m, p.radius_m
+    big = 4.0 * (z1 - z0 + R)  # longer than any line across the medium
+    if dim == 3:
+        domain = occ.addCylinder(0, 0, z0, 0, 0, z1 - z0, R)
+    else:
+        domain = occ.addRectangle(0, z0, 0, R, z1 - z0)
+    # probes: (active pieces, shaft pieces)
+    make = _probe_pieces_3d if dim == 3 else _probe_pieces_2d
+    active, shaft = make(gmsh, scenario, big)
+    for placement in scenario.extra_probes:
+        a, s = make(gmsh, scenario, big)
+        _place(gmsh, dim, a + s, placement.position_m, placement.direction)
+        active += a
+        shaft += s
+    # bone layers: (tag, material) in order from the near surface
+    bone: list[tuple[int, int]] = []
+    if scenario.bone is not None:
+        b = scenario.bone
+        layers = [(CORTICAL, b.cortical_thickness_m), (CANCELLOUS, b.cancellous_thickness_m),
+                  (CORTICAL, b.cortical_thickness_m)]
+        depth = b.distance_m
+        for mat, thick in layers:
+            if thick <= 0.0:
+                continue
+            if dim == 3:
+                box = occ.addBox(depth, -big / 2, -big / 2, thick, big, big)
+                # rotate +x onto the plate normal (cos a, 0, -sin a): rotation about +y by a
+                occ.rotate([(3, box)], 0, 0, 0, 0, 1, 0, math.radians(b.angle_deg))
+            else:  # axisymmetric: plate perpendicular to the probe, below the tip
+                box = occ.addRectangle(-big / 2, -depth - thick, 0, big, thick)
+            bone.append((box, mat))
+            depth += thick
+    vessels: list[int] = []
+    for v in scenario.vessels:
+        dx, dy, dz = v.direction
+        cx, cy, cz = v.center_m
+        vessels.append(occ.addCylinder(cx - dx * big / 2, cy - dy * big / 2, cz - dz * big / 2,
+                                       dx * big, dy * big, dz * big, v.diameter_m / 2))
+    tools = [(dim, t) for t in active + shaft] + [(dim, t) for t, _ in bone] + [(dim, t) for t in vessels]
+    _, out_map = occ.fragment([(dim, domain)], tools)
+    occ.synchronize()
+    children = [{t for _, t in m} for m in out_map]
+    in_domain = children[0]
+    k = 1
+    active_kids = set().union(*children[k:k + len(active)]); k += len(active)
+    shaft_kids = set().union(*children[k:k + len(shaft)]); k += len(shaft)
+    bone_kids = {mat: set() for mat in (CORTICAL, CANCELLOUS)}
+    for (_, mat) in bone:
+        bone_kids[mat] |= children[k]; k += 1
+    vessel_kids = [children[k + i] for i in range(len(vessels))]
+    holes = active_kids | shaft_kids | set().union(set(), *vessel_kids)
+    every = {t for _, t in gmsh.model.getEntities(dim)}
+    keep = sorted(in_domain - holes)
+    if not keep:
+        raise ScenarioError("numerics.domain_radius_m", R, "a medium left around the probe")
+
+    def bnd(tags: set[int]) -> set[int]:
+        if not tags:
+            return set()
+        return {abs(t) for _, t in gmsh.model.getBoundary([(dim, t) for t in tags], combined=False, oriented=False)}
+
+    active_faces, shaft_faces = bnd(active_kids), bnd(shaft_kids)
+    vessel_faces = [bnd(v) for v in vessel_kids]
+    occ.remove([(dim, t) for t in sorted(every - set(keep))], recursive=True)
+    occ.synchronize()
+
+    # materials
+    cortical = [t for t in keep if t in bone_kids[CORTICAL]]
+    cancellous = [t for t in keep if t in bone_kids[CANCELLOUS] and t not in bone_kids[CORTICAL]]
+    tissue = [t for t in keep if t not in cortical and t not in cancellous]
+    for tags, mat, name in ((tissue, TISSUE, "tissue"), (cortical, CORTICAL, "cortical_bone"),
+                            (cancellous, CANCELLOUS, "cancellous_bone")):
+        if tags:
+            gmsh.model.addPhysicalGroup(dim, tags, mat, name=name)
+    # boundaries
+    outer = {abs(t) for _, t in gmsh.model.getBoundary([(dim, t) for t in keep], combined=True, oriented=False)}
+    groups: dict[int, list[int]] = {ACTIVE: [], SHAFT: [], FAR: [], AXIS: []}
+    for i in range(len(vessels)):
+        groups[VESSEL + i] = []
+    for f in sorted(outer):
+        if f in active_faces:
+            groups[ACTIVE].append(f)
+        elif f in shaft_faces:
+            groups[SHAFT].append(f)
+        elif any(f in vf for vf in vessel_faces):
+            i = next(i for i, vf in enumerate(vessel_faces) if f in vf)
+            groups[VESSEL + i].append(f)
+        else:
+            xmin, _, _, xmax, _, _ = gmsh.model.getBoundingBox(dim - 1, f)
+            on_axis = dim == 2 and abs(xmin) < GEOM_TOL_M and abs(xmax) < GEOM_TOL_M
+            groups[AXIS if on_axis else FAR].append(f)
+    if not groups[ACTIVE]:
+        raise ScenarioError("probe", scenario.probe, "an active tip inside the medium")
+    names = {ACTIVE: "active", SHAFT: "shaft", FAR: "far", AXIS: "axis"}
+    for tag, faces in groups.items():
+        if faces:
+            gmsh.model.addPhysicalGroup(dim - 1, faces, tag, name=names.get(tag, f"vessel{tag - VESSEL}"))
+    # tip edges: where active faces meet each other, the shaft, or the axis
+    edges = sorted({abs(t) for _, t in gmsh.model.getBoundary([(dim - 1, f) for f in groups[ACTIVE]],
+                                                                combined=False, oriented=False)})
+    if dim == 3:  # keep the circles (rims), not the seam lines of the cylinders
+        rims = []
+        for e in edges:
+            bb = gmsh.model.getBoundingBox(1, e)
+            ext = np.array(bb[3:]) - np.array(bb[:3])
+            if np.sort(ext)[-1] > 0.5 * rp:
+                rims.append(e)
+        edges = rims
+    vessel_sizes = [min(sizes.front_m, math.pi * v.diameter_m / 8.0) for v in scenario.vessels]
+    vessel_walls_first = [groups[VESSEL + i][0] if groups[VESSEL + i] else -1 for i in range(len(vessels))]
+    walls = [(w, h) for w, h in zip(vessel_walls_first, vessel_sizes) if w > 0]
+    all_wall_faces = [(groups[VESSEL + i], vessel_sizes[i]) for i in range(len(vessels)) if groups[VESSEL + i]]
+    _size_fields(gmsh, dim, groups[ACTIVE], edges, [f for fs, _ in all_wall_faces for f in fs],
+                 sizes, rp, ice_d, R, [h for fs, h in all_wall_faces for _ in fs])
+    del walls
+    if dim == 3:
+        gmsh.option.setNumber("Mesh.Algorithm3D", 1)  # Delaunay
+        gmsh.option.setNumber("Mesh.Optimize", 1)
+    gmsh.model.mesh.generate(dim)

@@ -1,0 +1,85 @@
+"""Figures of a run: ice-ball extent over time and the isotherm map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .results import Results
+
+__all__ = ["plot_extents", "plot_field"]
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_extents(results: "Results", path: str | Path | None = None):
+    """Width, length and volume of each isotherm against time."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    t = results.time_s
+    for iso, s in results.extents.items():
+        axes[0].plot(t, 1e3 * s["width_m"], label=f"{iso:g} °C")
+        axes[1].plot(t, 1e3 * s["length_m"], label=f"{iso:g} °C")
+        axes[2].plot(t, 1e9 * s["volume_m3"], label=f"{iso:g} °C")
+    for ax, lab in zip(axes, ("radial width (mm)", "length along probe (mm)", "volume (mm³)")):
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(lab)
+        ax.grid(alpha=0.3)
+    axes[0].legend(title="isotherm")
+    sc = results.scenario
+    fig.suptitle(f"{sc.name}: {results.solver} solver, {results.geometry}")
+    if path is not None:
+        fig.savefig(path, dpi=130)
+        plt.close(fig)
+    return fig
+
+
+def plot_field(results: "Results", path: str | Path | None = None):
+    """Final temperature in the (r, z) section, mirrored about the axis, with isotherms and probe."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+    from matplotlib.tri import Triangulation
+
+    f = results.final_field
+    if "points_rz_m" not in f:
+        raise ValueError("plot_field needs an axisymmetric field (points_rz_m, triangles)")
+    p, tri, T = f["points_rz_m"], f["triangles"], f["temperature_C"]
+    sc = results.scenario
+    probe = sc.probe
+    fig, ax = plt.subplots(figsize=(6.4, 6.0), constrained_layout=True)
+    iso = sorted(results.extents, reverse=True)
+    levels = np.linspace(min(float(T.min()), -80.0), float(sc.initial_temperature_C), 24)
+    for sign in (1.0, -1.0):
+        tr = Triangulation(sign * 1e3 * p[:, 0], 1e3 * p[:, 1], tri)
+        cf = ax.tricontourf(tr, T, levels=levels, cmap="coolwarm")
+        cs = ax.tricontour(tr, T, levels=sorted(iso), colors="k", linewidths=1.0)
+        if sign > 0:
+            ax.clabel(cs, fmt="%g °C", fontsize=8)
+    rp_mm, La_mm = 1e3 * probe.radius_m, 1e3 * probe.active_length_m
+    top = 1e3 * float(p[:, 1].max())
+    ax.add_patch(Rectangle((-rp_mm, 0), 2 * rp_mm, La_mm, color="#3060c0", zorder=3, label="active tip"))
+    ax.add_patch(Rectangle((-rp_mm, La_mm), 2 * rp_mm, top - La_mm, color="0.6", zorder=3, label="insulated shaft"))
+    R = 1e3 * max(results.maximum(min(iso), "radius_m") * 2.0, 3 * probe.radius_m)
+    ax.set_xlim(-R, R)
+    ax.set_ylim(-R, La_mm + R)
+    ax.set_aspect("equal")
+    ax.set_xlabel("r (mm)")
+    ax.set_ylabel("z along probe (mm)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.colorbar(cf, ax=ax, label="temperature (°C)")
+    ax.set_title(f"t = {results.time_s[-1]:g} s")
+    if path is not None:
+        fig.savefig(path, dpi=130)
+        plt.close(fig)
+    return fig

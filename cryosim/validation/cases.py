@@ -1,0 +1,704 @@
+"""Validation and verification cases: one function per case.
+
+Every case reads its data and assumptions from ``validation/<case>/`` (TOML
+or CSV, next to the package in a source checkout), runs the solvers in a
+``fast`` variant (coarse grids, loose tolerances: the test suite) or a
+``full`` variant (``cryosim validate``), and returns a :class:`CaseResult`:
+rows for the summary table, a Markdown body, the figures it wrote and the
+numbers behind them (for ``results.json``).
+
+Verification (the equations are solved right): ``neumann``, ``paterson``,
+``steady_sphere``, ``energy_balance``, ``fem_vs_fast``.
+Validation (the right equations, against experiments): ``wolter2017``,
+``bone3d``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+import tomllib
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Row", "CaseResult", "Context", "CASES", "VERIFICATION", "VALIDATION", "data_dir_default", "load_case"]
+
+PASS, FAIL, NOT_RUN, INFO = "pass", "fail", "not run", "info"
+
+
+# --- plumbing ----------------------------------------------------------------------
+@dataclass
+class Row:
+    """One line of the summary table."""
+
+    case: str
+    name: str
+    reference: float | None
+    value: float | None
+    unit: str
+    deviation: float | None
+    tolerance: float | None
+    status: str
+    reference_source: str
+    assumptions: str
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CaseResult:
+    """What a case hands to the report."""
+
+    id: str
+    title: str
+    kind: str  # "verification" or "validation"
+    rows: list[Row] = field(default_factory=list)
+    markdown: str = ""
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
+    data: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+@dataclass
+class Context:
+    fast: bool
+    data_dir: Path
+    out: Path
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return "fast" if self.fast else "full"
+
+
+def data_dir_default() -> Path:
+    """``validation/`` of the source checkout, or ``$CRYOSIM_VALIDATION_DATA``."""
+    env = os.environ.get("CRYOSIM_VALIDATION_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "validation"
+
+
+def load_case(ctx: Context, case: str, file: str = "case.toml") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(whole TOML, the table of the current mode merged over the top level)."""
+    path = ctx.data_dir / case / file
+    with path.open("rb") as fh:
+        d = tomllib.load(fh)
+    params = {k: v for k, v in d.items() if not isinstance(v, dict)}
+    params.update(d.get(ctx.mode, {}))
+    return d, params
+
+
+def _rel(value: float, ref: float) -> float:
+    return (value - ref) / ref
+
+
+def _status(dev: float | None, tol: float | None) -> str:
+    if dev is None or tol is None or not math.isfinite(dev):
+        return FAIL
+    return PASS if abs(dev) <= tol else FAIL
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{x:.{digits}g}"
+
+
+def _pct(x: float | None, digits: int = 2) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{100 * x:+.{digits}f} %"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _numerics(params: dict[str, Any]) -> Any:
+    from cryosim import Numerics
+
+    return Numerics(temperature_tolerance_K=params["temperature_tolerance_K"],
+                    max_step_s=params.get("max_step_s", 10.0),
+                    resolution=params.get("resolution", 1.0))
+
+
+def _radial_problem(params: dict[str, Any], **kw: Any) -> Any:
+    from cryosim.fast import RadialProblem
+
+    return RadialProblem(first_cell_m=params["first_cell_m"], growth=params["growth"],
+                         max_cell_m=params["max_cell_m"], numerics=_numerics(params), **kw)
+
+
+def _grid_text(params: dict[str, Any], n_cells: int, steps: int) -> str:
+    return (f"grid: first cell {1e6 * params['first_cell_m']:.0f} µm, growth {params['growth']}, "
+            f"largest cell {1e6 * params['max_cell_m']:.0f} µm ({n_cells} cells); "
+            f"time-step tolerance {params['temperature_tolerance_K']} K ({steps} steps)")
+
+
+# --- case 1: Neumann ----------------------------------------------------------------
+def neumann(ctx: Context) -> CaseResult:
+    from cryosim import Protocol, get_material
+    from cryosim.exact import neumann_front_m, neumann_lambda
+    from cryosim.fast import run_radial
+
+    from .report import plot_front
+
+    d, p = load_case(ctx, "neumann")
+    m = get_material(p["material"]).with_(frozen_conductivity_exponent=p["frozen_conductivity_exponent"])
+    Tf = 0.5 * (m.solidus_C + m.liquidus_C)
+    Ts, T0, dur = p["surface_temperature_C"], p["initial_temperature_C"], p["duration_s"]
+    args = (m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K, m.heat_capacity_frozen_J_per_m3_K,
+            m.heat_capacity_unfrozen_J_per_m3_K, m.latent_heat_J_per_m3, Ts, Tf, T0)
+    prob = _radial_problem(p, geometry="planar", medium=m, protocol=Protocol.single_freeze(dur, Ts), inner_radius_m=0.0,
+                           outer_radius_m=p["domain_length_m"], initial_temperature_C=T0, arterial_temperature_C=T0,
+                           isotherms_C=(Tf,), name="neumann")
+    r = run_radial(prob)
+    ts = [f * dur for f in p["compare_fractions"]]
+    exact = [float(neumann_front_m(t, *args)) for t in ts]
+    num = [r.at(t, Tf) for t in ts]
+    devs = [_rel(a, b) for a, b in zip(num, exact)]
+    worst = int(np.argmax(np.abs(devs)))
+    lam = neumann_lambda(*args)
+    tol = p["tolerance_relative"]
+    tt = r.time_s[r.time_s > 0]
+    plot_front(ctx.out / "neumann_front.png", r.time_s, r.extents[Tf]["radius_m"], tt,
+               neumann_front_m(tt, *args), "planar front s(t)", "Neumann (Carslaw & Jaeger 1959, §11.2)")
+    assumptions = (f"{m.name} with constant ice k = {m.conductivity_frozen_W_per_m_K} W/m/K; surface {Ts} °C, "
+                   f"liquid at {T0} °C; front = {Tf:g} °C isotherm (midpoint of the 0.5 K interval)")
+    res = CaseResult("neumann", d["title"], "verification")
+    res.rows.append(Row("neumann", f"front s(t), worst of t = {', '.join(f'{t:g}' for t in ts)} s",
+                        exact[worst] * 1e3, num[worst] * 1e3, "mm", devs[worst], tol, _status(devs[worst], tol),
+                        "exact: " + d["source"], assumptions))
+    rows = [[f"{t:g}", f"{1e3 * e:.4f}", f"{1e3 * n:.4f}", _pct(dv)] for t, e, n, dv in zip(ts, exact, num, devs)]
+    res.markdown = "\n\n".join([
+        "A semi-infinite body of liquid water at T0 has its surface held below freezing from t = 0; the front "
+        "advances as s(t) = 2 λ √(α_s t) (Carslaw & Jaeger 1959, §11.2). The fast solver is run in 1D planar "
+        "geometry (`cryosim.fast.run_radial`, `RadialProblem(geometry='planar')`).",
+        f"Set-up: {assumptions}; domain {1e3 * p['domain_length_m']:.0f} mm (far end held at T0). λ = {lam:.5f}. "
+        + _grid_text(p, r.diagnostics["cells"], r.diagnostics["steps"]) + ".",
+        _md_table(["t (s)", "exact s (mm)", "cryosim s (mm)", "deviation"], rows),
+        f"Tolerance {100 * tol:g} % at every compared time. The exact solution puts all the latent heat at one "
+        "temperature; the model spreads it over 0.5 K, which is the main modelling difference (the front is read at "
+        "the interval midpoint). Energy balance of this run closed to "
+        f"{r.energy_imbalance_relative:.1e} of the heat drawn.",
+    ])
+    res.figures.append(("neumann_front.png", "Neumann planar front: exact vs cryosim (fast solver, 1D planar)."))
+    res.data = {"lambda": lam, "times_s": ts, "exact_m": exact, "cryosim_m": num, "deviation": devs,
+                "cells": r.diagnostics["cells"], "steps": r.diagnostics["steps"]}
+    return res
+
+
+# --- case 2: Paterson line sink -----------------------------------------------------
+def paterson(ctx: Context) -> CaseResult:
+    from cryosim import Freeze, Protocol, get_material
+    from cryosim.exact import paterson_front_m, paterson_lambda
+    from cryosim.fast import run_radial
+
+    from .report import plot_front
+
+    d, p = load_case(ctx, "paterson")
+    m = get_material(p["material"]).with_(frozen_conductivity_exponent=p["frozen_conductivity_exponent"])
+    Tf = 0.5 * (m.solidus_C + m.liquidus_C)
+    Q, T0, dur = p["sink_W_per_m"], p["initial_temperature_C"], p["duration_s"]
+    args = (Q, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K, m.heat_capacity_frozen_J_per_m3_K,
+            m.heat_capacity_unfrozen_J_per_m3_K, m.latent_heat_J_per_m3, Tf, T0)
+    # cylindrical volumes and areas are per metre of length, so power_W = Q * 1 m
+    prob = _radial_problem(p, geometry="cylindrical", medium=m, protocol=Protocol((Freeze(dur, power_W=Q * 1.0),)),
+                           inner_radius_m=p["inner_radius_m"], outer_radius_m=p["outer_radius_m"],
+                           initial_temperature_C=T0, arterial_temperature_C=T0, isotherms_C=(Tf,), name="paterson")
+    r = run_radial(prob)
+    ts = [f * dur for f in p["compare_fractions"]]
+    exact = [float(paterson_front_m(t, *args)) for t in ts]
+    num = [r.at(t, Tf) for t in ts]
+    devs = [_rel(a, b) for a, b in zip(num, exact)]
+    worst = int(np.argmax(np.abs(devs)))
+    tol = p["tolerance_relative"]
+    tt = r.time_s[r.time_s > 0]
+    plot_front(ctx.out / "paterson_front.png", r.time_s, r.extents[Tf]["radius_m"], tt, paterson_front_m(tt, *args),
+               "front radius R(t)", "Paterson line sink (1952)")
+    assumptions = (f"{m.name}, constant properties; line sink {Q:g} W/m as a {1e6 * p['inner_radius_m']:g} µm "
+                   f"cylinder; liquid at {T0} °C; front = {Tf:g} °C isotherm")
+    res = CaseResult("paterson", d["title"], "verification")
+    res.rows.append(Row("paterson", f"front R(t), worst of t = {', '.join(f'{t:g}' for t in ts)} s",
+                        exact[worst] * 1e3, num[worst] * 1e3, "mm", devs[worst], tol, _status(devs[worst], tol),
+                        "exact: " + d["source"], assumptions))
+    rows = [[f"{t:g}", f"{1e3 * e:.4f}", f"{1e3 * n:.4f}", _pct(dv)] for t, e, n, dv in zip(ts, exact, num, devs)]
+    res.markdown = "\n\n".join([
+        "A line sink extracting Q watts per metre in liquid at T0 grows a cylinder of ice R(t) = 2 λ √(α_s t) "
+        "(Paterson 1952). The fast solver runs in 1D cylindrical geometry with a prescribed heat extraction "
+        "`Freeze(duration_s, power_W=Q × 1 m)` on a tiny inner cylinder: `cryosim.grids.radial_grid` gives "
+        "cylindrical volumes and areas per metre of length, so the power is per metre.",
+        f"Set-up: {assumptions}; λ = {paterson_lambda(*args):.5f}; outer radius {1e3 * p['outer_radius_m']:.0f} mm. "
+        + _grid_text(p, r.diagnostics["cells"], r.diagnostics["steps"]) + ".",
+        _md_table(["t (s)", "exact R (mm)", "cryosim R (mm)", "deviation"], rows),
+        f"Tolerance {100 * tol:g} %. The sink's surface reaches {r.probe_surface_C[-1]:.1f} °C at the end (the "
+        "logarithmic singularity of the line source, cut off at the inner radius). Energy balance closed to "
+        f"{r.energy_imbalance_relative:.1e}.",
+    ])
+    res.figures.append(("paterson_front.png", "Line-sink freezing: exact (Paterson) vs cryosim (1D cylindrical)."))
+    res.data = {"times_s": ts, "exact_m": exact, "cryosim_m": num, "deviation": devs,
+                "cells": r.diagnostics["cells"], "steps": r.diagnostics["steps"]}
+    return res
+
+
+# --- case 3: steady sphere -----------------------------------------------------------
+def steady_sphere(ctx: Context) -> CaseResult:
+    from cryosim import Freeze, Protocol, get_material
+    from cryosim.exact import steady_sphere_radius_m
+    from cryosim.fast import run_radial
+    from cryosim.materials import BLOOD
+
+    from .report import plot_front
+
+    d, p = load_case(ctx, "steady_sphere")
+    m = get_material(p["material"]).with_(
+        name=p["material"] + "_sharp", solidus_C=p["solidus_C"], liquidus_C=p["liquidus_C"],
+        freezing_curve=p["freezing_curve"], metabolic_heat_W_per_m3=p["metabolic_heat_W_per_m3"])
+    Tf = 0.5 * (m.solidus_C + m.liquidus_C)
+    rp, Tp, Ta, dur = p["probe_radius_m"], p["probe_temperature_C"], p["arterial_temperature_C"], p["duration_s"]
+    beta = m.perfusion_per_s * BLOOD.heat_capacity_unfrozen_J_per_m3_K
+    R_ex = steady_sphere_radius_m(rp, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K, beta)
+    R_noperf = steady_sphere_radius_m(rp, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K, 0.0)
+    n_steps = max(1, int(math.ceil(dur / 3600.0)))
+    steps = tuple(Freeze(dur / n_steps, Tp) for _ in range(n_steps))
+    prob = _radial_problem(p, geometry="spherical", medium=m, protocol=Protocol(steps), inner_radius_m=rp,
+                           outer_radius_m=p["outer_radius_m"], initial_temperature_C=Ta, arterial_temperature_C=Ta,
+                           isotherms_C=(Tf,), name="steady_sphere")
+    r = run_radial(prob)
+    R = r.final(Tf)
+    dev = _rel(R, R_ex)
+    drift = _rel(R, r.at(dur - 1800.0, Tf))
+    tol = p["tolerance_relative"]
+    plot_front(ctx.out / "steady_sphere.png", r.time_s, r.extents[Tf]["radius_m"], None, None,
+               "ice radius R(t)", "steady exact radius", hline=R_ex)
+    assumptions = (f"soft tissue (PHYSICS.md §3) with a 0.5 K interval and no metabolic heat; sphere r_p = "
+                   f"{1e3 * rp:g} mm at {Tp} °C; blood {Ta} °C; w_b = {m.perfusion_per_s} 1/s, β = {beta:.0f} W/m³/K; "
+                   f"{dur:g} s of freezing")
+    res = CaseResult("steady_sphere", d["title"], "verification")
+    res.rows.append(Row("steady_sphere", f"steady ice radius (at t = {dur:g} s)", R_ex * 1e3, R * 1e3, "mm", dev, tol,
+                        _status(dev, tol), "exact: " + d["source"], assumptions,
+                        note=f"R changed {_pct(drift)} over the last 1800 s"))
+    res.markdown = "\n\n".join([
+        "A spherical probe held at T_p in perfused tissue grows an ice ball that stops where the heat conducted "
+        "through the ice balances what perfusion brings to the front: "
+        "k_f (T_f − T_p) r_p / (R − r_p) = k_u (T_a − T_f)(1 + m R), m = √(w_b ρ_b c_b / k_u), with perfusion "
+        "outside the ice only (as in the model, where perfusion is weighted by the unfrozen fraction).",
+        f"Set-up: {assumptions}; m = {math.sqrt(beta / m.conductivity_unfrozen_W_per_m_K):.1f} 1/m; "
+        f"outer radius {1e3 * p['outer_radius_m']:.0f} mm held at T_a. "
+        + _grid_text(p, r.diagnostics["cells"], r.diagnostics["steps"]) + ".",
+        _md_table(["quantity", "value"], [
+            ["exact steady radius, with perfusion", f"{1e3 * R_ex:.4f} mm"],
+            ["exact steady radius, no perfusion (for scale)", f"{1e3 * R_noperf:.3f} mm"],
+            [f"cryosim at t = {dur:g} s", f"{1e3 * R:.4f} mm ({_pct(dev)})"],
+            ["cryosim change over the last 1800 s", _pct(drift, 3)],
+        ]),
+        f"Tolerance {100 * tol:g} %. The approach to steady state is slow (time scale about ρc/β ≈ "
+        f"{m.heat_capacity_unfrozen_J_per_m3_K / beta:.0f} s in the unfrozen tissue), so part of the deviation is "
+        "the remaining transient (the last row); the rest is the spread freezing interval and the grid.",
+    ])
+    res.figures.append(("steady_sphere.png", "Spherical ice ball with perfusion: R(t) approaches the exact steady radius."))
+    res.data = {"exact_m": R_ex, "cryosim_m": R, "deviation": dev, "drift_last_1800s": drift}
+    return res
+
+
+# --- case 4: energy balance ----------------------------------------------------------
+def energy_balance(ctx: Context) -> CaseResult:
+    import cryosim
+    from cryosim import Freeze, Numerics, Protocol, Thaw
+    from cryosim.fast import run_axisymmetric
+
+    from .report import plot_energy
+
+    d, p = load_case(ctx, "energy_balance")
+    base = cryosim.default_scenario().with_(
+        numerics=Numerics(resolution=p["resolution"], temperature_tolerance_K=p["temperature_tolerance_K"]))
+    steps = tuple(Freeze(s[0], s[1]) if len(s) == 2 else Thaw(s[0]) for s in p["cycles"])
+    runs = {"default single freeze": base,
+            "freeze / passive thaw cycles": base.with_(protocol=Protocol(steps), name="cycles")}
+    tol = p["tolerance_relative"]
+    res = CaseResult("energy_balance", d["title"], "verification")
+    table = []
+    for label, sc in runs.items():
+        r = run_axisymmetric(sc)
+        ctx.shared.setdefault("energy_runs", {})[label] = r
+        imb = r.energy_imbalance_relative
+        e = {k: float(v[-1]) for k, v in r.energy.items()}
+        res.rows.append(Row("energy_balance", f"imbalance / heat drawn, {label}", 0.0, imb, "–", imb, tol,
+                            PASS if imb <= tol else FAIL, "conservation (PHYSICS.md §4)",
+                            f"default scenario, resolution {p['resolution']}, protocol: "
+                            + ", ".join(f"{type(s).__name__} {s.duration_s:g} s" for s in sc.protocol.steps)))
+        table.append([label, f"{e['probe_J']:.3f}", f"{e['enthalpy_change_J']:.3f}", f"{e['perfusion_J']:.3f}",
+                      f"{e['metabolic_J']:.4f}", f"{e['far_boundary_J']:.2e}", f"{e['imbalance_J']:.1e}", f"{imb:.1e}"])
+        if label.startswith("default"):
+            plot_energy(ctx.out / "energy_balance.png", r)
+    res.markdown = "\n\n".join([
+        "At every accepted step the solver accumulates the heat that enters through the probe, the far boundary, "
+        "perfusion and metabolism; the imbalance is the change of total enthalpy minus their sum "
+        "(`Results.energy`). Because the unknown is the enthalpy and fluxes are conservative, the balance should "
+        "close to round-off and Newton tolerance, whatever the step size.",
+        _md_table(["run", "probe (J)", "Δ enthalpy (J)", "perfusion (J)", "metabolic (J)", "far boundary (J)",
+                   "imbalance (J)", "relative"], table),
+        f"Tolerance: {tol:g} of the heat drawn by the probe. The radial runs of the other verification cases "
+        "report their own balance in their sections. Observation: the default scenario starts uniformly at the "
+        "arterial temperature while metabolic heat is on, which is not the Pennes steady state (that lies "
+        "q_m/(w_b ρ_b c_b) above T_a); the metabolic term therefore warms the whole domain slowly and is a visible "
+        "share of the budget. The balance is exact either way; the ice ball is hardly affected.",
+    ])
+    res.figures.append(("energy_balance.png", "Energy terms over time, default scenario (cumulative, J)."))
+    return res
+
+
+# --- FE helpers ------------------------------------------------------------------------
+def _fem_or_reason() -> tuple[Callable | None, str]:
+    try:
+        from cryosim.fem import run_fem
+    except Exception as e:  # ImportError, or a missing MPI library inside it
+        return None, f"finite-element solver unavailable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+    return run_fem, ""
+
+
+def _run_fem(run_fem: Callable, scenario: Any) -> tuple[Any, str]:
+    try:
+        return run_fem(scenario.with_(solver="fem")), ""
+    except Exception as e:
+        tb = traceback.format_exc(limit=2).strip().splitlines()[-1]
+        return None, f"finite-element run failed ({type(e).__name__}: {str(e)[:200] or tb})"
+
+
+# --- case 5: FE vs fast --------------------------------------------------------------
+def fem_vs_fast(ctx: Context) -> CaseResult:
+    import cryosim
+    from cryosim import Numerics
+    from cryosim.fast import run_axisymmetric
+
+    d, p = load_case(ctx, "fem_vs_fast")
+    iso, tol, measures = p["isotherm_C"], p["tolerance_relative"], p["measures"]
+    res = CaseResult("fem_vs_fast", d["title"], "verification")
+    base = cryosim.default_scenario()
+    tolK = p["temperature_tolerance_K"]
+    fast_sc = base.with_(numerics=Numerics(resolution=p["fast_resolution"], temperature_tolerance_K=tolK))
+    fem_sc = base.with_(numerics=Numerics(resolution=p["fem_resolution"], temperature_tolerance_K=tolK))
+    assumptions = (f"default scenario; fast solver at resolution {p['fast_resolution']}, FE at resolution "
+                   f"{p['fem_resolution']}; {iso:g} °C isotherm at t = {base.protocol.duration_s:g} s")
+    run_fem, reason = _fem_or_reason()
+    if not p.get("run_fem", True):
+        run_fem, reason = None, f"finite elements switched off in the {ctx.mode} variant (validation/fem_vs_fast/case.toml)"
+    fem = None
+    if run_fem is not None:
+        t0 = time.perf_counter()
+        fem, reason = _run_fem(run_fem, fem_sc)
+        res.data["fem_wall_s"] = time.perf_counter() - t0
+    if fem is None:
+        for mname in measures:
+            res.rows.append(Row("fem_vs_fast", f"FE vs fast: {mname}", None, None, "mm", None, tol, NOT_RUN,
+                                "fast solver (code-to-code)", assumptions, note=f"not run: {reason}"))
+        res.markdown = (f"**Not run: {reason}.** The finite-element solver (`cryosim.fem.run_fem`) is needed for this "
+                        f"case. When it is available, this case runs the default scenario on both solvers and "
+                        f"compares the {iso:g} °C ice radius and length (tolerance {100 * tol:g} %).")
+        return res
+    fast = run_axisymmetric(fast_sc)
+    table = []
+    for mname in measures:
+        a, b = fast.final(iso, mname), fem.final(iso, mname)
+        dev = _rel(b, a)
+        res.rows.append(Row("fem_vs_fast", f"FE vs fast: {mname} at {iso:g} °C", 1e3 * a, 1e3 * b, "mm", dev, tol,
+                            _status(dev, tol), "fast solver (code-to-code)", assumptions))
+        table.append([mname, f"{1e3 * a:.3f}", f"{1e3 * b:.3f}", _pct(dev)])
+    res.markdown = "\n\n".join([
+        "The two solvers share the phase-change formulas (`cryosim.phase_change`) but nothing else: grids, "
+        "discretisation, time stepping and isotherm measures are independent, so agreement checks both.",
+        f"Set-up: {assumptions}.",
+        _md_table(["measure", "fast (mm)", "FE (mm)", "deviation"], table),
+        f"Tolerance {100 * tol:g} %. FE wall time {res.data.get('fem_wall_s', float('nan')):.1f} s.",
+    ])
+    res.data.update({m: {"fast": fast.final(iso, m), "fem": fem.final(iso, m)} for m in measures})
+    return res
+
+
+# --- case 6: Wolter 2017 --------------------------------------------------------------
+def _read_trends(ctx: Context) -> list[dict[str, str]]:
+    with (ctx.data_dir / "wolter2017" / "trends.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def wolter_setup(ctx: Context) -> dict[str, Any]:
+    """Assumptions, probes and trends of the Wolter 2017 case (shared with bone3d)."""
+    with (ctx.data_dir / "wolter2017" / "assumptions.toml").open("rb") as fh:
+        a = tomllib.load(fh)
+    with (ctx.data_dir / "wolter2017" / "probes.toml").open("rb") as fh:
+        probes = tomllib.load(fh)
+    return {"assumptions": a, "numerics": a[ctx.mode], "probes": probes, "trends": _read_trends(ctx)}
+
+
+def wolter_scenario(setup: dict[str, Any], *, gauge: int, active_length_m: float, tip_C: float, duration_s: float,
+                    bath_C: float, cooling: str) -> Any:
+    import cryosim
+    from cryosim import Freeze, Numerics, Probe, Protocol, get_material
+
+    a, probes, n = setup["assumptions"], setup["probes"], setup["numerics"]
+    medium = get_material(a["medium"])
+    iso = medium.liquidus_C if a["ice_edge_isotherm"] == "liquidus" else float(a["ice_edge_isotherm"])
+    h = probes["cooling"][cooling].get("heat_transfer_W_per_m2_K")
+    return cryosim.default_scenario().with_(
+        name="wolter2017", probe=Probe.from_gauge(gauge, active_length_m=active_length_m),
+        protocol=Protocol((Freeze(duration_s, tip_C, heat_transfer_W_per_m2_K=h),)), medium=medium,
+        initial_temperature_C=bath_C, arterial_temperature_C=bath_C, isotherms_C=(iso,), thermocouples=(),
+        numerics=Numerics(resolution=n["resolution"], temperature_tolerance_K=n["temperature_tolerance_K"]))
+
+
+def wolter2017(ctx: Context) -> CaseResult:
+    from cryosim.fast import run_axisymmetric
+
+    from .report import plot_wolter
+
+    s = wolter_setup(ctx)
+    a, probes, trends = s["assumptions"], s["probes"], s["trends"]
+    prim = a["primary"]
+    tol = a["tolerance"]["ratio_relative"]
+    base_T, base_t = a["baseline_tip_temperature_C"], a["baseline_duration_s"]
+    t1a, t1b = a["t1_tip_temperatures_C"]
+    t2a, t2b = a["t2_durations_s"]
+    small = probes["small"]
+    large = {k: v for k, v in probes["large"].items()
+             if k in s["numerics"].get("large_probes", list(probes["large"])) or k == prim["large_probe"]}
+    measures = a["measures"]
+    # one run per (bath, cooling, probe/tip); T2 reads two times of the baseline run
+    runs: dict[tuple, Any] = {}
+    ratios: dict[tuple, float] = {}  # (trend, variant, bath, cooling, measure) -> ratio
+    sizes: dict[tuple, float] = {}
+    iso = None
+    for bath in a["bath_temperatures_C"]:
+        for cooling in a["cooling_models"]:
+            cache: dict[tuple, Any] = {}
+
+            def go(key: str, gauge: int, L: float, T: float) -> Any:
+                k = (gauge, L, T)
+                if k not in cache:
+                    sc = wolter_scenario(s, gauge=gauge, active_length_m=L, tip_C=T, duration_s=max(base_t, t2b),
+                                         bath_C=bath, cooling=cooling)
+                    cache[k] = run_axisymmetric(sc)
+                runs[(key, bath, cooling)] = cache[k]
+                return cache[k]
+
+            r_a = go("small_T1a", small["gauge"], small["active_length_m"], t1a)
+            r_b = go("small_T1b", small["gauge"], small["active_length_m"], t1b)
+            r_base = go("small_base", small["gauge"], small["active_length_m"], base_T)
+            iso = r_base.scenario.isotherms_C[0]
+            r_large = {k: go("large_" + k, v["gauge"], v["active_length_m"], v.get("tip_temperature_C", base_T))
+                       for k, v in large.items()}
+            for mname in measures:
+                sizes[("small", bath, cooling, mname)] = r_base.at(base_t, iso, mname)
+                ratios[("T1", "", bath, cooling, mname)] = r_b.at(base_t, iso, mname) / r_a.at(base_t, iso, mname)
+                ratios[("T2", "", bath, cooling, mname)] = r_base.at(t2b, iso, mname) / r_base.at(t2a, iso, mname)
+                for k, r in r_large.items():
+                    ratios[("T3", k, bath, cooling, mname)] = r.at(base_t, iso, mname) / r_base.at(base_t, iso, mname)
+                    sizes[(k, bath, cooling, mname)] = r.at(base_t, iso, mname)
+    ctx.shared["wolter_ratios"] = ratios
+    published = {t["id"]: t for t in trends}
+    res = CaseResult("wolter2017", "Wolter 2017 in vitro trends (0.9 % NaCl bath)", "validation")
+    pk = (prim["bath_temperature_C"], prim["cooling"], prim["measure"])
+    prim_text = (f"bath {pk[0]:g} °C, cooling '{pk[1]}', measure {pk[2]}, 18 G / 5 mm probe, "
+                 f"{base_T:g} °C, {base_t:g} s")
+    for tid, variant in (("T1", ""), ("T2", ""), ("T3", prim["large_probe"])):
+        ref = float(published[tid]["published_ratio"])
+        val = ratios[(tid, variant, *pk)]
+        dev = _rel(val, ref)
+        desc = {"T1": f"tip {t1a:g} → {t1b:g} °C", "T2": f"freeze {t2a:g} → {t2b:g} s",
+                "T3": f"gauge {small['gauge']} → {large[prim['large_probe']]['gauge']} G ({prim['large_probe']})"}[tid]
+        res.rows.append(Row("wolter2017", f"{tid} {published[tid]['trend']}: {desc}, size ratio", ref, val, "×", dev,
+                            tol, _status(dev, tol), "Wolter 2017 via seed 002 (PHYSICS.md §4)", prim_text))
+    # sensitivity table
+    baths, coolings = a["bath_temperatures_C"], a["cooling_models"]
+    header = ["trend (published ratio)", "measure"] + [f"{b:g} °C, {c}" for b in baths for c in coolings]
+    sens = []
+    trend_rows = [("T1", ""), ("T2", "")] + [("T3", k) for k in large]
+    for tid, variant in trend_rows:
+        ref = float(published[tid]["published_ratio"])
+        for mname in measures:
+            cells = []
+            for b in baths:
+                for c in coolings:
+                    v = ratios[(tid, variant, b, c, mname)]
+                    mark = "**" if abs(_rel(v, ref)) <= tol else ""
+                    cells.append(f"{mark}{v:.2f}{mark}")
+            label = f"{tid}{' ' + large[variant]['label'] if variant else ''} ({ref:g})"
+            sens.append([label, mname] + cells)
+    plot_wolter(ctx.out / "wolter_sensitivity.png", ratios, published, measures, baths, coolings, list(large), tol)
+    abs_rows = []
+    for b in baths:
+        for c in coolings:
+            abs_rows.append([f"{b:g} °C, {c}", f"{1e3 * sizes[('small', b, c, 'width_m')]:.2f}",
+                             f"{1e3 * sizes[('small', b, c, 'length_m')]:.2f}",
+                             f"{1e9 * sizes[('small', b, c, 'volume_m3')]:.0f}",
+                             f"{runs[('small_base', b, c)].probe_surface_C[-1]:.1f}"])
+    hvals = probes["cooling"]["convective"]["heat_transfer_W_per_m2_K"]
+    t3_ref = float(published["T3"]["published_ratio"])
+    combos = [(b, c, m) for b in baths for c in coolings for m in measures]
+    t3_diam = max((ratios[("T3", "diameter_only", b, c, m)], b, c, m) for b, c, m in combos) \
+        if "diameter_only" in large else None
+    t3_ok = [(k, b, c, m, ratios[("T3", k, b, c, m)]) for k in large for b, c, m in combos
+             if abs(_rel(ratios[("T3", k, b, c, m)], t3_ref)) <= tol]
+    reproduced = {tid: [(b, c, m) for b, c, m in combos
+                        if abs(_rel(ratios[(tid, "", b, c, m)], float(published[tid]["published_ratio"]))) <= tol]
+                  for tid in ("T1", "T2")}
+    if t3_diam is not None:
+        t3_text = (f"T3 (×{t3_ref:g}, +400 %) is **not reproduced by a larger diameter alone**: the largest "
+                   f"diameter-only ratio in the table is {t3_diam[0]:.2f} ({t3_diam[3]}, {t3_diam[1]:g} °C, "
+                   f"{t3_diam[2]}). With the tip held at a fixed surface temperature the ice front is set by conduction "
+                   "through the ice and grows only weakly (logarithmically) with the probe radius, as PHYSICS.md "
+                   "anticipates; a convective probe gains more, because its larger surface draws more heat. ")
+    else:
+        t3_text = ""
+    if t3_ok:
+        t3_text += ("Ratios within tolerance appear only for " + "; ".join(
+            f"{large[k]['label']} ({m}, {b:g} °C, {c}: {v:.2f})" for k, b, c, m, v in t3_ok)
+            + ", i.e. only when the larger probe is also assumed to have a longer active tip and/or colder coolant. "
+            "This supports the reading that the study's larger probe also cooled harder or over a longer tip, but it "
+            "is not a reproduction: those probe differences are assumptions, not data.")
+    else:
+        t3_text += "No assumed large-probe variant reaches the published ratio within tolerance."
+    res.markdown = "\n\n".join([
+        "**What is known.** Seed 002 (slides, French) summarises an in vitro study, Wolter 2017: a cryoprobe in a "
+        "0.9 % NaCl bath next to sheep bone; going from −50 to −70 °C doubles the ice sphere; lengthening the freeze "
+        "from 30 to 120 s gives +161 %; a larger probe gauge gives +400 %; the probe-to-bone angle matters little. "
+        f"**What is not known.** {a['source_check']} The comparison below therefore rests on stated assumptions "
+        "(files `validation/wolter2017/assumptions.toml`, `probes.toml`, `trends.csv`); change one and rerun.",
+        "**Assumptions.** Medium: 0.9 % saline (`get_material('saline')`: water/ice properties with a lever-rule "
+        f"freezing curve between {iso:.2f} °C and the eutectic, no perfusion, no metabolism). Ice edge: the "
+        f"{iso:.2f} °C isotherm. Bath temperature: {', '.join(f'{b:g}' for b in baths)} °C (room vs body "
+        "temperature), also the far-field temperature. Probes (not the paper's): small = 18 G (1.27 mm) with a 5 mm "
+        "active tip; large = 14 G (2.11 mm) in the variants "
+        + "; ".join(f"*{k}*: {v['label']}" for k, v in large.items())
+        + f". Cooling: *fixed* = the stated temperature is the probe surface; *convective* = the stated temperature is "
+        f"the coolant's, through h = {hvals:g} W/m²/K (assumed order of magnitude, no source). Baseline "
+        f"{base_T:g} °C for {base_t:g} s. Sheep bone is not represented in T1–T3 (the fast solver has one medium; "
+        "the bone is treated in case bone3d). Not modelled: natural convection in the liquid bath (a cold probe "
+        "in water at 20–37 °C drives a plume that would shrink the ice and change the trends), supercooling and "
+        "nucleation delay, the probe's own heat capacity and gas-flow dynamics.",
+        "**Calibration.** Nothing is fitted to the trends: every probe, temperature and coefficient above was set "
+        "from the seeds or as a round assumption. The *primary* set used for the pass/fail rows is "
+        f"{prim_text}. The choice of the size measure (volume) was made after seeing the table below, on the "
+        "argument given in `assumptions.toml` (a five-fold change of a diameter is out of reach of conduction); it "
+        "happens to be the measure that suits T1 and T2 best. A reader who rejects that argument should read the "
+        "width rows instead, where T1 and T2 are not reproduced.",
+        "**Sensitivity: model size ratio for every measure × bath temperature × cooling model** (bold: within "
+        f"±{100 * tol:g} % of the published ratio).",
+        _md_table(header, sens),
+        "Ice ball of the small probe at the baseline (the denominators of T3 and numerators of T1):",
+        _md_table(["bath, cooling", "diameter (mm)", "length (mm)", "volume (mm³)", "probe surface (°C)"], abs_rows),
+        "**Discussion.** "
+        f"T1 (×2 for −50 → −70 °C) is reproduced within tolerance by "
+        f"{', '.join(f'{m} at {b:g} °C/{c}' for b, c, m in reproduced['T1']) or 'no combination'}; "
+        f"T2 (×2.61 for 30 → 120 s) by {', '.join(f'{m} at {b:g} °C/{c}' for b, c, m in reproduced['T2']) or 'no combination'}. "
+        "Diameters change far less than volumes (a volume ratio is roughly the cube of a diameter ratio), so the "
+        "measure is the dominant unknown; the bath temperature moves the ratios by a few tenths and the cooling model "
+        "less for T1/T2. " + t3_text + " The primary T3 row (diameter only) is reported as a failure rather than "
+        "tuned. Finally, natural convection in the bath, absent from the model, would most affect the "
+        "slowly growing late ice (T2) and the larger ice balls.",
+    ])
+    res.figures.append(("wolter_sensitivity.png", "Wolter 2017 trends: model size ratio per measure, bath temperature "
+                        "and cooling model, against the published ratio (band: tolerance)."))
+    res.data = {"ratios": {"|".join(str(x) for x in k): v for k, v in ratios.items()},
+                "sizes": {"|".join(str(x) for x in k): v for k, v in sizes.items()}, "primary": prim,
+                "ice_edge_C": iso}
+    return res
+
+
+# --- case 7: bone in 3D -----------------------------------------------------------------
+def bone3d(ctx: Context) -> CaseResult:
+    from cryosim import Numerics, get_material
+    from cryosim.scene import BonePlate
+
+    d, p = load_case(ctx, "bone3d")
+    s = wolter_setup(ctx)
+    a, probes = s["assumptions"], s["probes"]
+    prim = a["primary"]
+    res = CaseResult("bone3d", d["title"], "validation")
+    cort, canc = get_material("cortical_bone"), get_material("cancellous_bone")
+    props = []
+    for m in (cort, canc):
+        props.append([m.name, f"{m.conductivity_unfrozen_W_per_m_K:.2f} / {m.conductivity_frozen_W_per_m_K:.2f}",
+                      f"{m.heat_capacity_unfrozen_J_per_m3_K / 1e6:.2f} / {m.heat_capacity_frozen_J_per_m3_K / 1e6:.2f}",
+                      f"{m.latent_heat_J_per_m3 / 1e6:.0f}", f"{m.solidus_C:g} to {m.liquidus_C:g}",
+                      f"{m.perfusion_per_s:.1e}"])
+    cite = "; ".join(dict.fromkeys(cort.sources + canc.sources))
+    angles = p["angles_deg"]
+    measure, tol = p["measure"], p["little_effect_max_spread"]
+    sc0 = wolter_scenario(s, gauge=probes["small"]["gauge"], active_length_m=probes["small"]["active_length_m"],
+                          tip_C=a["baseline_tip_temperature_C"], duration_s=a["baseline_duration_s"],
+                          bath_C=prim["bath_temperature_C"], cooling=prim["cooling"])
+    sc0 = sc0.with_(numerics=Numerics(resolution=p["resolution"], temperature_tolerance_K=p["temperature_tolerance_K"]))
+    iso = sc0.isotherms_C[0]
+    assumptions = (f"Wolter primary probe (18 G, 5 mm, {a['baseline_tip_temperature_C']:g} °C fixed, "
+                   f"{a['baseline_duration_s']:g} s), saline bath {prim['bath_temperature_C']:g} °C; bone plate "
+                   f"{1e3 * p['distance_m']:g} mm from the tip, cortical {1e3 * p['cortical_thickness_m']:g} mm / "
+                   f"cancellous {1e3 * p['cancellous_thickness_m']:g} mm; angles {angles}")
+    intro = ("The bone is a flat plate (cortical / cancellous / cortical, `cryosim.scene.BonePlate`) at "
+             f"{1e3 * p['distance_m']:g} mm from the probe's distal end, at angles {', '.join(f'{x:g}' for x in angles)}° "
+             "between probe axis and plate (0°: probe parallel to the bone, 90°: pointing at it). Bone properties "
+             "(from `cryosim.materials`; unfrozen / frozen):\n\n"
+             + _md_table(["material", "k (W/m/K)", "ρc (MJ/m³/K)", "latent heat (MJ/m³)", "interval (°C)", "w_b (1/s)"], props)
+             + f"\n\nSources: {cite}. Bone perfusion is kept as in the material set although a sheep bone in a bath "
+             "is not perfused — the scenario's arterial temperature equals the bath temperature, so perfusion only "
+             "pulls towards the bath temperature.")
+    run_fem, reason = _fem_or_reason()
+    if run_fem is not None and not p.get("run_fem", True):
+        run_fem, reason = None, (f"three 3D finite-element runs are skipped in the {ctx.mode} variant to keep it "
+                                 "short (run_fem = false in validation/bone3d/case.toml); run `cryosim validate` "
+                                 "without --fast")
+    results = {}
+    if run_fem is not None:
+        for ang in angles:
+            bone = BonePlate(distance_m=p["distance_m"], angle_deg=ang, cortical_thickness_m=p["cortical_thickness_m"],
+                             cancellous_thickness_m=p["cancellous_thickness_m"])
+            t0 = time.perf_counter()
+            r, reason = _run_fem(run_fem, sc0.with_(bone=bone, name=f"bone_{ang:g}deg"))
+            if r is None:
+                break
+            results[ang] = (r, time.perf_counter() - t0)
+    if len(results) < len(angles):
+        res.rows.append(Row("bone3d", "T4 probe-to-bone angle: spread of ice-ball " + measure + " over angles", None,
+                            None, "–", None, tol, NOT_RUN, "Wolter 2017 via seed 002 ('little effect')", assumptions,
+                            note=f"not run: {reason}"))
+        res.markdown = intro + f"\n\n**Not run: {reason}.** This case needs the 3D finite-element solver " \
+            "(`cryosim.fem.run_fem`); without it trend T4 (the angle matters little) is not assessed."
+        return res
+    table, vals = [], []
+    for ang, (r, w) in results.items():
+        vals.append(r.final(iso, measure))
+        table.append([f"{ang:g}", f"{1e3 * r.final(iso, 'width_m'):.2f}", f"{1e3 * r.final(iso, 'length_m'):.2f}",
+                      f"{1e6 * r.final(iso, 'area_m2'):.2f}", f"{1e9 * r.final(iso, 'volume_m3'):.1f}", f"{w:.0f}"])
+    spread = (max(vals) - min(vals)) / float(np.mean(vals))
+    res.rows.append(Row("bone3d", f"T4 probe-to-bone angle: spread (max−min)/mean of ice-ball {measure} over "
+                        f"{', '.join(f'{x:g}' for x in angles)}°", 0.0, spread, "–", spread, tol,
+                        PASS if spread <= tol else FAIL, "Wolter 2017 via seed 002 ('little effect')", assumptions))
+    res.markdown = "\n\n".join([
+        intro,
+        _md_table(["angle (°)", "width (mm)", "length (mm)", "section area (mm²)", "volume (mm³)", "FE wall (s)"], table),
+        f"Spread of the {measure} over the angles: {100 * spread:.1f} % (criterion for 'little effect': ≤ "
+        f"{100 * tol:g} %, a judgement stated in `validation/bone3d/case.toml`). Note: in 3D the extents are measured "
+        "by the FE solver's own isotherm routine; the width is taken about the probe axis.",
+    ])
+    res.data = {str(k): {m: v[0].final(iso, m) for m in ("width_m", "length_m", "area_m2", "volume_m3")}
+                for k, v in results.items()}
+    return res
+
+
+VERIFICATION = ("neumann", "paterson", "steady_sphere", "energy_balance", "fem_vs_fast")
+VALIDATION = ("wolter2017", "bone3d")
+CASES: dict[str, Callable[[Context], CaseResult]] = {
+    "neumann": neumann, "paterson": paterson, "steady_sphere": steady_sphere, "energy_balance": energy_balance,
+    "fem_vs_fast": fem_vs_fast, "wolter2017": wolter2017, "bone3d": bone3d,
+}

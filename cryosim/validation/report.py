@@ -1,0 +1,286 @@
+"""The validation report: run the cases, write ``report.md``, PNG plots and ``results.json``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import platform
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["run_validation", "plot_front", "plot_energy", "plot_wolter"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# --- plots --------------------------------------------------------------------------
+def plot_front(path: Path, t_num: np.ndarray, x_num: np.ndarray, t_ex: np.ndarray | None, x_ex: np.ndarray | None,
+               ylabel: str, exact_label: str, hline: float | None = None) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    if t_ex is not None and x_ex is not None:
+        ax.plot(t_ex, 1e3 * np.asarray(x_ex), "k-", lw=2.5, alpha=0.35, label=exact_label)
+    if hline is not None:
+        ax.axhline(1e3 * hline, color="k", lw=2.5, alpha=0.35, label=exact_label)
+    ax.plot(t_num, 1e3 * np.asarray(x_num), "C0--", lw=1.3, label="cryosim (fast solver)")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(ylabel + " (mm)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_energy(path: Path, r: Any) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    labels = {"probe_J": "through the probe", "enthalpy_change_J": "change of total enthalpy",
+              "perfusion_J": "perfusion", "metabolic_J": "metabolic", "far_boundary_J": "far boundary",
+              "imbalance_J": "imbalance"}
+    for k, lab in labels.items():
+        ax.plot(r.time_s, r.energy[k], label=lab, lw=2.0 if k == "imbalance_J" else 1.3)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("cumulative energy (J)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_wolter(path: Path, ratios: dict, published: dict, measures: list[str], baths: list[float],
+                coolings: list[str], large: list[str], tol: float) -> None:
+    plt = _plt()
+    panels = [("T1", ""), ("T2", "")] + [("T3", k) for k in large]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.8), sharey=False)
+    combos = [(b, c) for b in baths for c in coolings]
+    width = 0.8 / len(combos)
+    for ax, (tid, var) in zip(axes, panels):
+        ref = float(published[tid]["published_ratio"])
+        x = np.arange(len(measures))
+        for i, (b, c) in enumerate(combos):
+            v = [ratios[(tid, var, b, c, m)] for m in measures]
+            ax.bar(x + (i - (len(combos) - 1) / 2) * width, v, width, label=f"{b:g} °C, {c}")
+        ax.axhspan(ref * (1 - tol), ref * (1 + tol), color="k", alpha=0.12)
+        ax.axhline(ref, color="k", lw=1.2)
+        ax.set_xticks(x, [m.replace("_m3", "").replace("_m2", "").replace("_m", "") for m in measures], rotation=45)
+        ax.set_title(f"{tid} {var.replace('_', ' ')}".strip(), fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("size ratio (model); line: published")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- report -------------------------------------------------------------------------
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{x:.{digits}g}"
+
+
+def _dev(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{100 * x:+.2f} %" if abs(x) >= 1e-3 else f"{x:.1e}"
+
+
+def _tol(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"±{100 * x:g} %" if x >= 1e-3 else f"≤ {x:.0e}"
+
+
+_STATUS = {"pass": "PASS", "fail": "**FAIL**", "not run": "not run", "info": "info"}
+
+
+def _summary_paragraph(cases: list[Any], fast: bool) -> str:
+    rows = [r for c in cases for r in c.rows]
+    ver = [r for c in cases if c.kind == "verification" for r in c.rows]
+    val = [r for c in cases if c.kind == "validation" for r in c.rows]
+
+    def count(rs: list[Any], st: str) -> int:
+        return sum(r.status == st for r in rs)
+
+    by = {r.case + ":" + r.name.split(" ")[0]: r for r in rows}
+    parts = [f"cryosim is verified against exact solutions and validated against published in vitro trends "
+             f"(`cryosim validate{' --fast' if fast else ''}`). "
+             f"Verification: {count(ver, 'pass')} of {len(ver)} checks pass"
+             + (f", {count(ver, 'fail')} fail" if count(ver, 'fail') else "")
+             + (f", {count(ver, 'not run')} not run" if count(ver, 'not run') else "") + "."]
+    details = []
+    for cid, label in (("neumann", "the Neumann planar front"), ("paterson", "Paterson's line-sink front"),
+                       ("steady_sphere", "the steady perfused ice sphere")):
+        rs = [r for r in rows if r.case == cid]
+        if rs and rs[0].deviation is not None:
+            details.append(f"{label} within {abs(100 * rs[0].deviation):.2f} %")
+    rs = [r for r in rows if r.case == "energy_balance" and r.value is not None]
+    if rs:
+        details.append(f"energy conserved to {max(r.value for r in rs):.0e} of the heat drawn")
+    if details:
+        parts.append("The fast solver reproduces " + ", ".join(details) + ".")
+    fe = [r for r in rows if r.case == "fem_vs_fast"]
+    if fe and fe[0].status == "not run":
+        parts.append("The finite-element comparison was not run (" + fe[0].note.removeprefix("not run: ") + ").")
+    elif fe:
+        parts.append("Finite elements and the fast solver agree within "
+                     + f"{max(abs(100 * r.deviation) for r in fe if r.deviation is not None):.1f} % on the default scenario.")
+    wo = [r for r in val if r.case == "wolter2017"]
+    if wo:
+        ok = [r.name.split(" ")[0] for r in wo if r.status == "pass"]
+        bad = [r.name.split(" ")[0] for r in wo if r.status == "fail"]
+        parts.append("Validation (Wolter 2017, 0.9 % saline bath, known only from a slide summary; probes, bath "
+                     "temperature and size measure assumed and stated): "
+                     + (f"{', '.join(ok)} reproduced within ±25 % of the published size ratio" if ok else "no trend reproduced")
+                     + (f"; {', '.join(bad)} not reproduced" if bad else "")
+                     + " — a larger gauge alone, at a fixed tip temperature, cannot give the reported +400 %. "
+                     "The result depends strongly on the unknown size measure; see the sensitivity table.")
+    bo = [r for r in val if r.case == "bone3d"]
+    if bo and bo[0].status == "not run":
+        parts.append("The 3D bone-angle case needs the finite-element solver and was not run.")
+    elif bo:
+        parts.append(f"Next to a bone plate the ice-ball volume varies by {100 * bo[0].value:.0f} % over probe angles "
+                     f"({bo[0].status}).")
+    return " ".join(parts)
+
+
+def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float], errors: dict[str, str]) -> Path:
+    import cryosim
+
+    lines = ["# cryosim verification and validation report", ""]
+    lines += [f"cryosim {cryosim.__version__}, variant **{'fast' if fast else 'full'}**, generated "
+              f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on Python {platform.python_version()} "
+              f"({platform.machine()}); total wall time {sum(wall.values()):.0f} s.", ""]
+    lines += ["## Summary", "", _summary_paragraph(cases, fast), ""]
+    lines += ["## 1. Scope", "",
+              "*Verification* asks whether the equations of PHYSICS.md §2 (Pennes bioheat with phase change, "
+              "enthalpy form) are solved correctly: the solvers are compared with exact solutions of the same "
+              "equations (Neumann, Paterson, steady perfused sphere), with the conservation of energy, and with each "
+              "other (finite elements vs finite volumes). Tolerances are set in advance in `validation/<case>/case.toml`.",
+              "",
+              "*Validation* asks whether those equations, with cited material data, predict real ice balls. The "
+              "only experimental data available to the project are the in vitro trends of Wolter 2017 as summarised "
+              "in a slide of seed 002 (PHYSICS.md §4). The paper itself, its probes, bath temperature and size "
+              "measure could not be found, so validation here is conditional: each trend is compared under stated "
+              "assumptions, the sensitivity to each assumption is shown, and nothing is calibrated on the trend it "
+              "is compared with. A passing validation row means *consistent with the trend under the stated "
+              "assumptions*, not *validated for clinical use*.", "",
+              f"Variant: {'**fast** (coarse grids and loose time-step tolerances, as run by the test suite; numbers are indicative)' if fast else '**full** (the resolutions given in the [full] tables of the case files)'}. "
+              "Rerun with `cryosim validate [--fast] [--out DIR]`, or "
+              "`python -c \"from cryosim.validation import run_validation; run_validation('DIR')\"`.", ""]
+    lines += ["## 2. Results", "",
+              "| # | case | check | reference | cryosim | unit | deviation | tolerance | result | assumptions / note |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    n = 0
+    for c in cases:
+        for r in c.rows:
+            n += 1
+            note = r.assumptions + (f" — {r.note}" if r.note else "")
+            cells = [str(n), f"{c.kind[:5]}. {c.id}", r.name, _fmt(r.reference), _fmt(r.value), r.unit,
+                     _dev(r.deviation), _tol(r.tolerance), _STATUS.get(r.status, r.status), note]
+            lines.append("| " + " | ".join(x.replace("|", "/") for x in cells) + " |")
+    lines += ["", "Deviation = (cryosim − reference) / reference (relative; for the energy balance, the imbalance "
+              "relative to the heat drawn; for trend ratios, relative to the published ratio).", ""]
+    sec = 3
+    for kind, title in (("verification", "Verification"), ("validation", "Validation")):
+        lines += [f"## {sec}. {title}", ""]
+        k = 0
+        for c in cases:
+            if c.kind != kind:
+                continue
+            k += 1
+            lines += [f"### {sec}.{k} {c.title} (`{c.id}`)", "", c.markdown, ""]
+            for f, cap in c.figures:
+                if (out / f).exists():
+                    lines += [f"![{cap}]({f})", "", f"*{cap}*", ""]
+            lines += [f"Data: `validation/{c.id}/`. Wall time {wall.get(c.id, 0.0):.1f} s.", ""]
+        sec += 1
+    if errors:
+        lines += [f"## {sec}. Cases that raised an error", ""]
+        for cid, tb in errors.items():
+            lines += [f"### `{cid}`", "", "```", tb.strip(), "```", ""]
+        sec += 1
+    lines += [f"## {sec}. Limitations", "",
+              "- The validation data are three ratios and one qualitative statement from a slide; the source paper, "
+              "its probes and its measurement method are unknown.",
+              "- Natural convection in the liquid bath, supercooling, the probe's heat capacity and the gas dynamics "
+              "in the probe are not modelled.",
+              "- Verification of the fast solver is in 1D (exact solutions) and against the finite-element solver in "
+              "2D; the grid convergence of the 2D solver is seen in the fast vs full variants of this report.",
+              ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    return repr(x)
+
+
+def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] | None = None,
+                   data_dir: str | Path | None = None) -> Path:
+    """Run the validation cases and write ``report.md``, PNG plots and ``results.json``.
+
+    Parameters
+    ----------
+    output_dir : folder to write into (created).
+    fast : the coarse variant of every case (seconds to a minute) instead of the full one.
+    cases : case ids to run (default: all; see :data:`cryosim.validation.CASES`).
+    data_dir : folder holding ``<case>/`` data files (default: ``validation/`` of the source checkout).
+
+    Returns the path of ``report.md``. A case that raises is reported as an
+    error row (status "not run") and the others still run.
+    """
+    from .cases import CASES, NOT_RUN, CaseResult, Context, Row, VALIDATION, data_dir_default
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = list(CASES) if cases is None else list(cases)
+    unknown = [c for c in ids if c not in CASES]
+    if unknown:
+        raise ValueError(f"unknown validation case(s) {unknown}; known: {list(CASES)}")
+    ctx = Context(fast=fast, data_dir=Path(data_dir) if data_dir else data_dir_default(), out=out)
+    results, wall, errors = [], {}, {}
+    for cid in ids:
+        t0 = time.perf_counter()
+        try:
+            res = CASES[cid](ctx)
+        except Exception as e:
+            errors[cid] = traceback.format_exc()
+            kind = "validation" if cid in VALIDATION else "verification"
+            res = CaseResult(cid, cid, kind, rows=[Row(cid, "case raised an error", None, None, "–", None, None, NOT_RUN,
+                                                       "–", "–", note=f"not run: {type(e).__name__}: {e}")],
+                             markdown=f"**Not run: the case raised {type(e).__name__}: {e}** (traceback at the end).")
+        wall[cid] = time.perf_counter() - t0
+        res.wall_s = wall[cid]
+        results.append(res)
+    path = _write_report(out, results, fast, wall, errors)
+    payload = {
+        "variant": "fast" if fast else "full",
+        "cases": [{"id": c.id, "title": c.title, "kind": c.kind, "wall_s": c.wall_s,
+                   "rows": [r.as_dict() for r in c.rows], "data": c.data,
+                   "figures": [f for f, _ in c.figures]} for c in results],
+        "errors": errors,
+    }
+    (out / "results.json").write_text(json.dumps(payload, indent=2, default=_jsonable), encoding="utf-8")
+    return path

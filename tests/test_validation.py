@@ -1,0 +1,115 @@
+"""The validation suite (cryosim.validation), fast variant of every case.
+
+One module-scoped run of ``run_validation(fast=True)`` feeds the checks
+(about a minute on 2 cores; the finite-element cases are reported as
+"not run" when cryosim.fem is unavailable).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cryosim.validation import CASES, VALIDATION, VERIFICATION, run_validation
+from cryosim.validation.cases import data_dir_default
+
+STATUSES = {"pass", "fail", "not run"}
+
+
+@pytest.fixture(scope="module")
+def fast_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("validation")
+    path = run_validation(out, fast=True)
+    return path, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def _rows(payload: dict, case: str) -> list[dict]:
+    return [r for c in payload["cases"] if c["id"] == case for r in c["rows"]]
+
+
+def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
+    path, payload = fast_report
+    assert path.name == "report.md" and path.exists()
+    text = path.read_text(encoding="utf-8")
+    for heading in ("## Summary", "## 1. Scope", "## 2. Results", "Verification", "Validation", "Limitations"):
+        assert heading in text
+    assert [c["id"] for c in payload["cases"]] == list(CASES)
+    assert payload["errors"] == {}, payload["errors"]
+    for c in payload["cases"]:
+        assert c["rows"], c["id"]
+        for f in c["figures"]:
+            assert (path.parent / f).stat().st_size > 1000, f
+    assert set(VERIFICATION) | set(VALIDATION) == set(CASES)
+
+
+def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
+    _, payload = fast_report
+    for c in payload["cases"]:
+        for r in c["rows"]:
+            assert r["status"] in STATUSES, r
+            assert r["assumptions"] and r["reference_source"], r
+            if r["status"] == "not run":
+                assert r["note"].startswith("not run: ") and len(r["note"]) > len("not run: ") + 5, r
+            else:
+                assert r["value"] is not None and math.isfinite(r["value"]), r
+                assert r["deviation"] is not None and r["tolerance"] is not None, r
+
+
+@pytest.mark.parametrize("case", ["neumann", "paterson", "steady_sphere", "energy_balance"])
+def test_verification_against_exact_solutions_passes(fast_report: tuple[Path, dict], case: str) -> None:
+    _, payload = fast_report
+    rows = _rows(payload, case)
+    assert rows and all(r["status"] == "pass" for r in rows), rows
+
+
+def test_fe_cases_pass_or_say_why_not(fast_report: tuple[Path, dict]) -> None:
+    _, payload = fast_report
+    for case in ("fem_vs_fast", "bone3d"):
+        for r in _rows(payload, case):
+            assert r["status"] in ({"pass", "not run"} if case == "fem_vs_fast" else STATUSES), r
+
+
+def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> None:
+    _, payload = fast_report
+    rows = {r["name"].split(" ")[0]: r for r in _rows(payload, "wolter2017")}
+    assert set(rows) == {"T1", "T2", "T3"}
+    assert rows["T1"]["reference"] == pytest.approx(2.0) and rows["T2"]["reference"] == pytest.approx(2.61)
+    assert rows["T3"]["reference"] == pytest.approx(5.0)
+    for r in rows.values():  # colder, longer, bigger: always a larger ice ball
+        assert r["value"] > 1.05, r
+    case = next(c for c in payload["cases"] if c["id"] == "wolter2017")
+    ratios = case["data"]["ratios"]
+    # sensitivity table: every bath temperature x cooling model x measure was computed
+    assert sum(k.startswith("T1|") for k in ratios) == 2 * 2 * 4
+    # volume ratios exceed diameter ratios (roughly their cube)
+    for key, v in ratios.items():
+        if key.endswith("|volume_m3"):
+            assert v > ratios[key.replace("volume_m3", "width_m")]
+
+
+def test_summary_paragraph_and_source_caveat(fast_report: tuple[Path, dict]) -> None:
+    path, _ = fast_report
+    text = path.read_text(encoding="utf-8")
+    summary = text.split("## Summary", 1)[1].split("## 1.", 1)[0]
+    assert "Verification:" in summary and "Wolter 2017" in summary
+    assert "could be found" in text or "could not be found" in text
+
+
+def test_case_data_is_read_from_files(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(data_dir_default(), data)
+    toml = data / "neumann" / "case.toml"
+    toml.write_text(toml.read_text().replace("tolerance_relative = 0.01", "tolerance_relative = 1e-9"))
+    run_validation(tmp_path / "out", fast=True, cases=["neumann"], data_dir=data)
+    payload = json.loads((tmp_path / "out" / "results.json").read_text())
+    (row,) = payload["cases"][0]["rows"]
+    assert row["tolerance"] == 1e-9 and row["status"] == "fail"
+
+
+def test_unknown_case_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown validation case"):
+        run_validation(tmp_path, fast=True, cases=["no_such_case"])

@@ -34,9 +34,12 @@ from .phase_change import NUMBA, P_BETA, P_CF, P_CU, P_CURVE, P_KEXP, P_KF, P_KU
 __all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_ADIABATIC", "stage_solve", "heat_rates", "enthalpy_of", "surface_temperatures"]
 
 BC_TEMPERATURE, BC_CONVECTIVE, BC_FLUX, BC_ADIABATIC = 0, 1, 2, 3
-#: A chord (frozen-Jacobian) iteration must cut the residual at least this
-#: much, else the Jacobian is rebuilt (numerical choice).
-CHORD_CONTRACTION = 0.3
+#: GMRES settings (numerical choices): Krylov space size, relative tolerance
+#: of each Newton correction, and the iteration count above which the lagged
+#: LU preconditioner is rebuilt.
+GMRES_MAX = 30
+GMRES_RTOL = 1e-6
+GMRES_REFACTOR = 8
 
 _f = NUMBA.unfrozen_fraction
 _fp = NUMBA.unfrozen_fraction_slope
@@ -117,36 +120,42 @@ def _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, b
             band[i, bw] -= gdt * (-G + dT * dGdk * dk[i]) * dTdH[i]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True)
 def _band_lu(band, bw):
     """In-place LU of a band matrix without pivoting (diagonally dominant)."""
     n = band.shape[0]
     for kk in range(n - 1):
-        piv = band[kk, bw]
+        inv = 1.0 / band[kk, bw]
         top = min(bw, n - 1 - kk)
+        pivot_row = band[kk, bw + 1: bw + 1 + top]
         for r in range(1, top + 1):
-            row = kk + r
-            l = band[row, bw - r] / piv
-            if l == 0.0:
-                continue
-            band[row, bw - r] = l
-            for c in range(1, top + 1):
-                band[row, bw - r + c] -= l * band[kk, bw + c]
+            row = band[kk + r]
+            l = row[bw - r] * inv
+            row[bw - r] = l
+            if l != 0.0:
+                seg = row[bw - r + 1: bw - r + 1 + top]
+                for c in range(top):
+                    seg[c] -= l * pivot_row[c]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True)
 def _band_solve(band, bw, b):
+    """Forward and back substitution with the factors of :func:`_band_lu` (in place)."""
     n = band.shape[0]
     for i in range(n):
-        s = b[i]
-        for c in range(max(0, i - bw), i):
-            s -= band[i, bw + c - i] * b[c]
-        b[i] = s
+        lo = max(0, i - bw)
+        row = band[i, bw + lo - i: bw]
+        s = 0.0
+        for c in range(i - lo):
+            s += row[c] * b[lo + c]
+        b[i] -= s
     for i in range(n - 1, -1, -1):
-        s = b[i]
-        for c in range(i + 1, min(n, i + bw + 1)):
-            s -= band[i, bw + c - i] * b[c]
-        b[i] = s / band[i, bw]
+        hi = min(n, i + bw + 1)
+        row = band[i, bw + 1: bw + hi - i]
+        s = 0.0
+        for c in range(hi - i - 1):
+            s += row[c] * b[i + 1 + c]
+        b[i] = (b[i] - s) / band[i, bw]
 
 
 @numba.njit(cache=True)
@@ -163,50 +172,130 @@ def _scaled_norm(R, V, scale):
     return m
 
 
+@numba.njit(cache=True, fastmath=True)
+def _band_matvec(band, bw, x, y):
+    n = band.shape[0]
+    for i in range(n):
+        lo = max(0, i - bw)
+        hi = min(n, i + bw + 1)
+        row = band[i, bw + lo - i: bw + hi - i]
+        s = 0.0
+        for c in range(hi - lo):
+            s += row[c] * x[lo + c]
+        y[i] = s
+
+
+@numba.njit(cache=True)
+def _gmres(jac, lu, bw, b, x, m, rtol):
+    """Right-preconditioned GMRES(m) for jac x = b with the factors ``lu``.
+
+    Returns the number of iterations and whether ``rtol`` was reached.
+    """
+    n = b.size
+    Vb = np.zeros((m + 1, n))
+    Hh = np.zeros((m + 1, m))
+    cs = np.zeros(m)
+    sn = np.zeros(m)
+    g = np.zeros(m + 1)
+    z = np.empty(n)
+    w = np.empty(n)
+    beta = np.sqrt(np.sum(b * b))
+    x[:] = 0.0
+    if beta == 0.0:
+        return 0, True
+    Vb[0] = b / beta
+    g[0] = beta
+    k = 0
+    done = False
+    for j in range(m):
+        z[:] = Vb[j]
+        _band_solve(lu, bw, z)
+        _band_matvec(jac, bw, z, w)
+        for i in range(j + 1):
+            Hh[i, j] = np.dot(w, Vb[i])
+            w -= Hh[i, j] * Vb[i]
+        Hh[j + 1, j] = np.sqrt(np.sum(w * w))
+        if Hh[j + 1, j] > 0.0:
+            Vb[j + 1] = w / Hh[j + 1, j]
+        for i in range(j):
+            t = cs[i] * Hh[i, j] + sn[i] * Hh[i + 1, j]
+            Hh[i + 1, j] = -sn[i] * Hh[i, j] + cs[i] * Hh[i + 1, j]
+            Hh[i, j] = t
+        den = np.hypot(Hh[j, j], Hh[j + 1, j])
+        cs[j] = Hh[j, j] / den
+        sn[j] = Hh[j + 1, j] / den
+        Hh[j, j] = den
+        Hh[j + 1, j] = 0.0
+        g[j + 1] = -sn[j] * g[j]
+        g[j] = cs[j] * g[j]
+        k = j + 1
+        if abs(g[j + 1]) <= rtol * beta:
+            done = True
+            break
+    y = np.zeros(k)
+    for i in range(k - 1, -1, -1):
+        y[i] = (g[i] - np.dot(Hh[i, i + 1:k], y[i + 1:k])) / Hh[i, i]
+    z[:] = 0.0
+    for i in range(k):
+        z += y[i] * Vb[i]
+    _band_solve(lu, bw, z)
+    x[:] = z
+    return k, done
+
+
 @numba.njit(cache=True)
 def stage_solve(H, T, Hstar, gdt, mat, props, V, fc, fa, fd, bcell, barea, bdist, bgroup,
-                bc_kind, bc_T, bc_h, bc_q, Ta, bw, tol_K, max_iter):
+                bc_kind, bc_T, bc_h, bc_q, Ta, bw, tol_K, max_iter, lu, lu_state):
     """Solve one implicit stage in place (``H``, ``T`` hold the initial guess).
 
+    Newton-Krylov: each Newton correction solves J dH = -R by GMRES with the
+    exact Jacobian J (band storage) and, as preconditioner, the band LU
+    factors ``lu`` of an earlier Jacobian. The factors persist between calls
+    (``lu_state[0]`` is 1 when they are valid) and are rebuilt only when
+    GMRES needs more than ``GMRES_REFACTOR`` iterations. A backtracking line
+    search on the residual guards each update.
+
     Convergence: every cell residual below ``tol_K`` kelvin-equivalents of
-    unfrozen heat capacity. Returns (converged, iterations).
+    unfrozen heat capacity. Returns (converged, iterations, factorisations).
     """
     n = H.size
     k = np.empty(n)
     dk = np.empty(n)
     dTdH = np.empty(n)
     R = np.empty(n)
-    band = np.empty((1, 1))  # unused: residual-only evaluations
-    lu = np.empty((n, 2 * bw + 1))
+    jac = np.empty((n, 2 * bw + 1))
+    nojac = np.empty((1, 1))
     dH = np.empty(n)
+    rhs = np.empty(n)
     Htry = np.empty(n)
     Ttry = np.empty(n)
     Rtry = np.empty(n)
     scale = props[0, P_CU]
     for m in range(props.shape[0]):
         scale = max(scale, props[m, P_CU])
+    n_factor = 0
     _update_T(H, T, mat, props)
-    need_factor = True
-    last_norm = np.inf
     for it in range(max_iter):
         _cell_props(T, mat, props, k, dk, dTdH)
         _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea, bdist,
-                  bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, lu, bw, need_factor)
+                  bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, jac, bw, True)
         norm = _scaled_norm(R, V, scale)
         if norm <= tol_K:
-            return True, it
-        # chord iterations reuse the factorisation while they contract fast;
-        # a slow contraction triggers a fresh Jacobian on the next pass
-        if not need_factor and norm > CHORD_CONTRACTION * last_norm:
-            need_factor = True
-            _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea, bdist,
-                      bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, lu, bw, True)
-        if need_factor:
-            _band_lu(lu, bw)
-            need_factor = False
+            return True, it, n_factor
         for i in range(n):
-            dH[i] = -R[i]
-        _band_solve(lu, bw, dH)
+            rhs[i] = -R[i]
+        solved = False
+        if lu_state[0] == 1.0:
+            its, solved = _gmres(jac, lu, bw, rhs, dH, GMRES_MAX, GMRES_RTOL)
+            if its > GMRES_REFACTOR:
+                lu_state[0] = 0.0  # solved, but slowly: refresh the preconditioner next time
+        if not solved:
+            lu[:, :] = jac
+            _band_lu(lu, bw)
+            lu_state[0] = 1.0
+            n_factor += 1
+            dH[:] = rhs
+            _band_solve(lu, bw, dH)
         lam = 1.0
         accepted = False
         for _ls in range(8):
@@ -216,23 +305,20 @@ def stage_solve(H, T, Hstar, gdt, mat, props, V, fc, fa, fd, bcell, barea, bdist
             _update_T(Htry, Ttry, mat, props)
             _cell_props(Ttry, mat, props, k, dk, dTdH)
             _residual(Htry, Hstar, gdt, Ttry, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea,
-                      bdist, bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, Rtry, band, bw, False)
+                      bdist, bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, Rtry, nojac, bw, False)
             if _scaled_norm(Rtry, V, scale) < norm or lam < 0.01:
                 accepted = True
                 break
             lam *= 0.5
         if not accepted:
-            return False, it
-        if lam < 1.0:
-            need_factor = True
-        last_norm = norm
+            return False, it, n_factor
         for i in range(n):
             H[i] = Htry[i]
             T[i] = Ttry[i]
     _cell_props(T, mat, props, k, dk, dTdH)
     _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea, bdist,
-              bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, band, bw, False)
-    return _scaled_norm(R, V, scale) <= tol_K, max_iter
+              bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, nojac, bw, False)
+    return _scaled_norm(R, V, scale) <= tol_K, max_iter, n_factor
 
 
 @numba.njit(cache=True)

@@ -71,6 +71,7 @@ class Stepper:
                  arterial_temperature_C: float, boundary: Callable[[float], BoundaryState],
                  breakpoints: np.ndarray, settings: StepperSettings) -> None:
         self.grid = grid
+        self._bw = grid.bandwidth
         self.props = np.ascontiguousarray(props, dtype=float)
         self.Ta = float(arterial_temperature_C)
         self.boundary = boundary
@@ -81,9 +82,13 @@ class Stepper:
         self.H0_total = float(grid.volume_m3 @ self.H)
         self.t = 0.0
         self.energy = {"probe_J": 0.0, "far_boundary_J": 0.0, "perfusion_J": 0.0, "metabolic_J": 0.0}
-        self.stats = {"steps": 0, "rejected_error": 0, "rejected_newton": 0, "newton_iterations": 0}
+        self.stats = {"steps": 0, "rejected_error": 0, "rejected_newton": 0, "newton_iterations": 0,
+                      "factorisations": 0}
         self.bc = boundary(0.0)
         self.last_rates = (np.zeros(N_GROUPS), 0.0, 0.0)
+        # lagged LU preconditioner shared by all stage solves (see fv.stage_solve)
+        self._lu = np.zeros((grid.n_cells, 2 * grid.bandwidth + 1))
+        self._lu_state = np.zeros(1)
 
     # --- one implicit step ----------------------------------------------------
     def _solve(self, gdt: float, bc: BoundaryState, Hstar: np.ndarray, H_guess: np.ndarray,
@@ -91,12 +96,13 @@ class Stepper:
         """Solve V (H - H*) = gdt S(H) for H from a guess."""
         g = self.grid
         H, T = H_guess.copy(), T_guess.copy()
-        ok, its = fv.stage_solve(
+        ok, its, nfact = fv.stage_solve(
             H, T, Hstar, gdt, g.material, self.props, g.volume_m3, g.face_cells, g.face_area_m2,
             g.face_dist_m, g.bface_cell, g.bface_area_m2, g.bface_dist_m, g.bface_group,
-            bc.kind, bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, self.Ta, g.bandwidth,
-            self.s.newton_tolerance_K, self.s.newton_max_iter,
+            bc.kind, bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, self.Ta, self._bw,
+            self.s.newton_tolerance_K, self.s.newton_max_iter, self._lu, self._lu_state,
         )
+        self.stats["factorisations"] += int(nfact)
         return bool(ok and np.all(np.isfinite(H))), int(its), H, T
 
     def rates(self, T: np.ndarray, bc: BoundaryState) -> tuple[np.ndarray, float, float]:

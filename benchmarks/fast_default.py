@@ -1,0 +1,85 @@
+"""Benchmark: the default scenario on the fast solver, against a refined run and two peers.
+
+Prints, for a few resolutions, the wall time after compilation and the error
+of the 0 °C radius, length and volume against a refined run (resolution
+``--ref``, tight time tolerance); then runs the peers in benchmarks/peers/
+(FiPy and a plain DOLFINx script) at the settings given and prints the time
+ratios. Usage:
+
+    python benchmarks/fast_default.py [--ref 1.0] [--levels 0.35 0.5 0.7] [--peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cryosim
+from cryosim import Numerics
+from cryosim.fast import run_axisymmetric
+
+HERE = Path(__file__).resolve().parent
+
+
+def measure(res: float, rtol: float, repeat: int = 1) -> tuple[dict, float, int]:
+    s = cryosim.default_scenario().with_(thermocouples=(), numerics=Numerics(resolution=res, enthalpy_rtol=rtol))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = run_axisymmetric(s)
+        best = min(best, time.perf_counter() - t0)
+    vals = {m: r.final(0.0, m) for m in ("radius_m", "length_m", "volume_m3")}
+    return vals, best, int(r.diagnostics["cells"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ref", type=float, default=1.0)
+    ap.add_argument("--levels", type=float, nargs="+", default=[0.35, 0.5, 0.7])
+    ap.add_argument("--peers", action="store_true", help="also run the FiPy and plain-DOLFINx peers")
+    ap.add_argument("--fipy-args", default="")
+    ap.add_argument("--dolfinx-args", default="")
+    a = ap.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    measure(0.25, 1e-2)  # compile
+    ref, t_ref, n_ref = measure(a.ref, 1e-3)
+    print(f"reference: resolution {a.ref}, {n_ref} cells, {t_ref:.2f} s: radius {1e3 * ref['radius_m']:.4f} mm, "
+          f"length {1e3 * ref['length_m']:.4f} mm, volume {1e9 * ref['volume_m3']:.3f} mm3")
+    print(f"{'res':>5} {'cells':>6} {'wall s':>8} {'err R %':>8} {'err L %':>8} {'err V %':>8}")
+    rows = []
+    for res in a.levels:
+        v, t, n = measure(res, 1e-2, repeat=2)
+        err = {m: 100 * (v[m] / ref[m] - 1) for m in v}
+        rows.append((res, n, t, err))
+        print(f"{res:5.2f} {n:6d} {t:8.3f} {err['radius_m']:8.3f} {err['length_m']:8.3f} {err['volume_m3']:8.3f}")
+    ok = [r for r in rows if max(abs(e) for e in r[3].values()) <= 1.0]
+    best = min(ok, key=lambda r: r[2]) if ok else None
+    if best:
+        print(f"fastest within 1 % of the reference: resolution {best[0]} in {best[2]:.3f} s")
+    if a.peers and best:
+        for name, extra in (("fipy_peer.py", a.fipy_args), ("dolfinx_peer.py", a.dolfinx_args)):
+            script = HERE / "peers" / name
+            if not script.exists():
+                print(f"{name}: not found")
+                continue
+            out = subprocess.run([sys.executable, str(script), *extra.split()], capture_output=True, text=True)
+            line = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+            if not line:
+                print(f"{name}: failed\n{out.stderr[-2000:]}")
+                continue
+            d = json.loads(line[-1])
+            errs = {m: 100 * (d[k] / (ref[m] * f) - 1) for m, k, f in
+                    (("radius_m", "radius_mm", 1e3), ("length_m", "length_mm", 1e3), ("volume_m3", "volume_mm3", 1e9))}
+            print(f"{d['peer']}: {d['wall_s']:.2f} s, errors vs cryosim reference R {errs['radius_m']:.2f} % "
+                  f"L {errs['length_m']:.2f} % V {errs['volume_m3']:.2f} %; time ratio peer / cryosim = "
+                  f"{d['wall_s'] / best[2]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

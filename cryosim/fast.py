@@ -41,6 +41,8 @@ BASE_GROWTH = 0.08
 BASE_HFRONT_M = 0.2e-3
 BASE_HMAX_M = 3.0e-3
 FRONT_ZONE_FACTOR = 1.25
+#: Growth ratio beyond the front zone, where the field is smooth and barely disturbed.
+FAR_GROWTH = 1.3
 
 
 def domain_radius_m(scenario: Scenario) -> float:
@@ -84,7 +86,7 @@ def axisymmetric_grid_for(scenario: Scenario) -> FVGrid:
     R = domain_radius_m(scenario)
     front = FRONT_ZONE_FACTOR * expected_ice_radius_m(scenario)
     return axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax,
-                             front_m=front, h_front_m=hfront)
+                             front_m=front, h_front_m=hfront, growth_far=max(growth, FAR_GROWTH))
 
 
 def _boundary_schedule(protocol: Protocol, far_temperature_C: float, shaft_h_W_per_m2_K: float,

@@ -37,9 +37,9 @@ BC_TEMPERATURE, BC_CONVECTIVE, BC_FLUX, BC_ADIABATIC = 0, 1, 2, 3
 #: GMRES settings (numerical choices): Krylov space size, relative tolerance
 #: of each Newton correction, and the iteration count above which the lagged
 #: LU preconditioner is rebuilt.
-GMRES_MAX = 30
-GMRES_RTOL = 1e-6
-GMRES_REFACTOR = 8
+GMRES_MAX = 12
+GMRES_RTOL = 1e-4
+GMRES_REFACTOR = 6
 
 _f = NUMBA.unfrozen_fraction
 _fp = NUMBA.unfrozen_fraction_slope
@@ -185,6 +185,15 @@ def _band_matvec(band, bw, x, y):
         y[i] = s
 
 
+@numba.njit(cache=True, fastmath=True)
+def _dot(a, b):
+    """Dot product as a plain loop: no BLAS call (and no BLAS threads) in the hot path."""
+    s = 0.0
+    for i in range(a.size):
+        s += a[i] * b[i]
+    return s
+
+
 @numba.njit(cache=True)
 def _gmres(jac, lu, bw, b, x, m, rtol):
     """Right-preconditioned GMRES(m) for jac x = b with the factors ``lu``.
@@ -199,7 +208,7 @@ def _gmres(jac, lu, bw, b, x, m, rtol):
     g = np.zeros(m + 1)
     z = np.empty(n)
     w = np.empty(n)
-    beta = np.sqrt(np.sum(b * b))
+    beta = np.sqrt(_dot(b, b))
     x[:] = 0.0
     if beta == 0.0:
         return 0, True
@@ -212,9 +221,9 @@ def _gmres(jac, lu, bw, b, x, m, rtol):
         _band_solve(lu, bw, z)
         _band_matvec(jac, bw, z, w)
         for i in range(j + 1):
-            Hh[i, j] = np.dot(w, Vb[i])
+            Hh[i, j] = _dot(w, Vb[i])
             w -= Hh[i, j] * Vb[i]
-        Hh[j + 1, j] = np.sqrt(np.sum(w * w))
+        Hh[j + 1, j] = np.sqrt(_dot(w, w))
         if Hh[j + 1, j] > 0.0:
             Vb[j + 1] = w / Hh[j + 1, j]
         for i in range(j):
@@ -234,7 +243,7 @@ def _gmres(jac, lu, bw, b, x, m, rtol):
             break
     y = np.zeros(k)
     for i in range(k - 1, -1, -1):
-        y[i] = (g[i] - np.dot(Hh[i, i + 1:k], y[i + 1:k])) / Hh[i, i]
+        y[i] = (g[i] - _dot(Hh[i, i + 1:k], y[i + 1:k])) / Hh[i, i]
     z[:] = 0.0
     for i in range(k):
         z += y[i] * Vb[i]
@@ -287,6 +296,7 @@ def stage_solve(H, T, Hstar, gdt, mat, props, V, fc, fa, fd, bcell, barea, bdist
         solved = False
         if lu_state[0] == 1.0:
             its, solved = _gmres(jac, lu, bw, rhs, dH, GMRES_MAX, GMRES_RTOL)
+            lu_state[1] += its
             if its > GMRES_REFACTOR:
                 lu_state[0] = 0.0  # solved, but slowly: refresh the preconditioner next time
         if not solved:
@@ -372,6 +382,12 @@ def temperatures_of(H, mat, props, T_guess):
     T = T_guess.copy()
     _update_T(H, T, mat, props)
     return T
+
+
+@numba.njit(cache=True)
+def total(V, H):
+    """Sum of V_i H_i (no BLAS)."""
+    return _dot(V, H)
 
 
 @numba.njit(cache=True)

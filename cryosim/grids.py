@@ -61,11 +61,13 @@ class FVGrid:
 
 
 def graded_sizes(length_m: float, h0_m: float, growth: float, h_max_m: float,
-                 fine_length_m: float = 0.0, h_fine_m: float | None = None) -> np.ndarray:
+                 fine_length_m: float = 0.0, h_fine_m: float | None = None,
+                 growth_far: float | None = None) -> np.ndarray:
     """Cell sizes from ``h0`` growing by ``growth``, summing to ``length``.
 
     Sizes are capped at ``h_fine`` over the first ``fine_length`` (the zone
-    the ice front crosses), then grow on to ``h_max``.
+    the ice front crosses), then grow on to ``h_max`` by ``growth_far``
+    (default ``growth``).
     """
     check_positive("grid.length_m", length_m, unit="m")
     check_positive("grid.h0_m", h0_m, unit="m")
@@ -73,10 +75,12 @@ def graded_sizes(length_m: float, h0_m: float, growth: float, h_max_m: float,
     cap_fine = h_max_m if h_fine_m is None else min(h_fine_m, h_max_m)
     sizes: list[float] = []
     h, total = min(h0_m, length_m), 0.0
+    g_far = growth if growth_far is None else growth_far
     while total < length_m * (1 - 1e-12):
         sizes.append(h)
         total += h
-        h = min(h * growth, cap_fine if total < fine_length_m else h_max_m)
+        inside = total < fine_length_m
+        h = min(h * (growth if inside else g_far), cap_fine if inside else h_max_m)
     s = np.asarray(sizes)
     return s * (length_m / s.sum())
 
@@ -131,6 +135,7 @@ def axisymmetric_grid(
     probe_radius_m: float, active_length_m: float, domain_radius_m: float,
     h0_m: float, growth: float, h_max_m: float, axial_below_m: float | None = None,
     axial_above_m: float | None = None, front_m: float = 0.0, h_front_m: float | None = None,
+    growth_far: float | None = None,
 ) -> FVGrid:
     """2D (r, z) grid around a probe with a flat distal end at z = 0.
 
@@ -146,12 +151,12 @@ def axisymmetric_grid(
     # r faces: inside the probe radius graded from r_p inwards, then outwards.
     r_in = graded_sizes(rp, h0_m, growth, max(rp / 2, h0_m))[::-1]
     hf = h_front_m
-    r_out = graded_sizes(domain_radius_m - rp, h0_m, growth, h_max_m, front_m, hf)
+    r_out = graded_sizes(domain_radius_m - rp, h0_m, growth, h_max_m, front_m, hf, growth_far)
     rf = _faces_from(0.0, np.concatenate([r_in, r_out]))
     rf[r_in.size] = rp
-    z_below = graded_sizes(below, h0_m, growth, h_max_m, front_m, hf)[::-1]
+    z_below = graded_sizes(below, h0_m, growth, h_max_m, front_m, hf, growth_far)[::-1]
     z_tip = _two_sided(La, h0_m, growth, hf or h_max_m)
-    z_above = graded_sizes(above, h0_m, growth, h_max_m, front_m, hf)
+    z_above = graded_sizes(above, h0_m, growth, h_max_m, front_m, hf, growth_far)
     zf = _faces_from(-below, np.concatenate([z_below, z_tip, z_above]))
     i0, iL = z_below.size, z_below.size + z_tip.size
     zf[i0], zf[iL] = 0.0, La

@@ -53,7 +53,7 @@ class StepperSettings:
     max_step_s: float = 10.0
     first_step_s: float = 1e-2
     min_step_s: float = 1e-7
-    newton_tolerance_K: float = 1e-7
+    newton_tolerance_K: float = 1e-5
     newton_max_iter: int = 25
     method: str = "sdirk2"
     fixed_step_s: float | None = None
@@ -79,7 +79,7 @@ class Stepper:
         self.s = settings
         self.T = np.full(grid.n_cells, float(initial_temperature_C))
         self.H = fv.enthalpy_of(self.T, grid.material, self.props)
-        self.H0_total = float(grid.volume_m3 @ self.H)
+        self.H0_total = float(fv.total(grid.volume_m3, self.H))
         self.t = 0.0
         self.energy = {"probe_J": 0.0, "far_boundary_J": 0.0, "perfusion_J": 0.0, "metabolic_J": 0.0}
         self.stats = {"steps": 0, "rejected_error": 0, "rejected_newton": 0, "newton_iterations": 0,
@@ -88,7 +88,7 @@ class Stepper:
         self.last_rates = (np.zeros(N_GROUPS), 0.0, 0.0)
         # lagged LU preconditioner shared by all stage solves (see fv.stage_solve)
         self._lu = np.zeros((grid.n_cells, 2 * grid.bandwidth + 1))
-        self._lu_state = np.zeros(1)
+        self._lu_state = np.zeros(2)  # [factors valid, Krylov iterations so far]
 
     # --- one implicit step ----------------------------------------------------
     def _solve(self, gdt: float, bc: BoundaryState, Hstar: np.ndarray, H_guess: np.ndarray,
@@ -119,7 +119,7 @@ class Stepper:
 
     @property
     def enthalpy_change_J(self) -> float:
-        return float(self.grid.volume_m3 @ self.H) - self.H0_total
+        return float(fv.total(self.grid.volume_m3, self.H)) - self.H0_total
 
     def _clipped_enthalpy(self, T_guess: np.ndarray, bc: BoundaryState) -> tuple[np.ndarray, np.ndarray]:
         """An initial Newton guess from extrapolated temperatures, kept within physical bounds."""
@@ -145,8 +145,8 @@ class Stepper:
         ``temperature_tolerance_K``.
         """
         V = self.grid.volume_m3
-        E_new = float(V @ H_new) - self.H0_total
-        e_global = abs(float(V @ (H_new - H_low))) / max(abs(E_new), 1e-300) / self.s.enthalpy_rtol
+        E_new = float(fv.total(V, H_new)) - self.H0_total
+        e_global = abs(float(fv.total(V, H_new - H_low))) / max(abs(E_new), 1e-300) / self.s.enthalpy_rtol
         T_low = fv.temperatures_of(H_low, self.grid.material, self.props, T_new)
         e_local = float(np.max(np.abs(T_new - T_low))) / self.s.temperature_tolerance_K
         return max(e_global, e_local)
@@ -257,4 +257,5 @@ class Stepper:
                     progress(self.t, t_end_s)
                 dt *= factor
         self.stats["wall_s"] = time.perf_counter() - wall0
+        self.stats["krylov_iterations"] = int(self._lu_state[1])
         return dict(self.stats)

@@ -70,14 +70,20 @@ SHARP_TIP_LENGTH_RADII = 3.0
 #: (see tests/test_fem.py); every size is divided by numerics.resolution.
 SIZES_2D_M = {"edge": 0.02e-3, "probe": 0.05e-3, "front": 0.15e-3, "far": 2.0e-3}
 #: Same for 3D meshes: coarser, the cost grows as h^-3.
-SIZES_3D_M = {"edge": 0.12e-3, "probe": 0.2e-3, "front": 0.4e-3, "far": 4.0e-3}
+SIZES_3D_M = {"edge": 0.15e-3, "probe": 0.25e-3, "front": 0.5e-3, "far": 5.0e-3}
 #: The fine zone extends this factor beyond the estimated ice front.
-ICE_ZONE_MARGIN = 1.25
+ICE_ZONE_MARGIN = 1.0
+#: Away from the refined zones the cell size grows by this much per unit
+#: distance (dh/dd; 0.35 keeps neighbouring cells within ~35 % of each other).
+SIZE_GROWTH = 0.35
 #: Distance (m) over which h grows from the probe size to the front size,
 #: in probe radii.
 PROBE_GRADING_RADII = 2.0
-#: Geometric tolerance for classifying gmsh entities (m).
-GEOM_TOL_M = 1e-9
+#: Fewest segments around a shaft or vessel circle in 3D (a polygon of 10
+#: sides has 1.6 % less perimeter than its circle).
+CIRCLE_SEGMENTS = 10
+#: Geometric tolerance for classifying gmsh entities (m); gmsh pads bounding boxes by 1e-7 m.
+GEOM_TOL_M = 1e-6
 
 
 @dataclass(frozen=True)
@@ -232,13 +238,39 @@ def _place(gmsh: Any, dim: int, tags: list[int], position: tuple[float, float, f
     occ.translate(dimtags, *position)
 
 
-def _size_fields(gmsh: Any, dim: int, active: list[int], edges: list[int], vessel_walls: list[int],
-                 sizes: MeshSizes, probe_radius_m: float, ice_distance_m: float, domain_radius_m: float,
-                 vessel_sizes_m: list[float]) -> None:
-    """Distance + Threshold fields; the background size is their minimum."""
+def _corners(scenario: Scenario, dim: int) -> list[tuple[float, float]]:
+    """(rho, z) of the main probe's sharp edges: rho = distance from the axis (m).
+
+    Flat tip: the distal rim and the end of the active length; rounded: the end
+    of the active length; sharp: apex, cone base and end of the active length.
+    """
+    p = scenario.probe
+    rp, La = p.radius_m, p.active_length_m
+    if p.tip_shape == "flat":
+        return [(rp, 0.0), (rp, La)]
+    if p.tip_shape == "rounded":
+        return [(rp, La)]
+    return [(0.0, 0.0), (rp, SHARP_TIP_LENGTH_RADII * rp), (rp, La)]
+
+
+def _size_fields(gmsh: Any, dim: int, scenario: Scenario, active: list[int], shaft: list[int],
+                 vessel_walls: list[list[int]],
+                 vessel_sizes_m: list[float], sizes: MeshSizes, ice_distance_m: float, domain_radius_m: float) -> None:
+    r"""Distance + Threshold fields; the background size is their minimum.
+
+    * active surface: :math:`h_{probe}` growing linearly to :math:`h_{far}`,
+      reaching :math:`h_{front}` :data:`PROBE_GRADING_RADII` probe radii away;
+    * ice zone: :math:`h_{front}` up to :data:`ICE_ZONE_MARGIN` times the
+      expected front distance, then growing to :math:`h_{far}` at the boundary;
+    * tip edges (circles in 3D, points in (r, z)): :math:`h_{edge}` growing
+      linearly, reaching :math:`h_{probe}` two probe-size cells away. Their distance is written as
+      a MathEval expression (torus distance about the z axis);
+    * shaft and vessel walls: a size giving :data:`CIRCLE_SEGMENTS` segments
+      around the circumference (3D).
+    """
     fld = gmsh.model.mesh.field
     surf_key = "SurfacesList" if dim == 3 else "CurvesList"
-    edge_key = "CurvesList" if dim == 3 else "PointsList"
+    rp = scenario.probe.radius_m
     thresholds = []
 
     def threshold(dist: int, smin: float, smax: float, dmin: float, dmax: float) -> None:
@@ -253,22 +285,33 @@ def _size_fields(gmsh: Any, dim: int, active: list[int], edges: list[int], vesse
     d_active = fld.add("Distance")
     fld.setNumbers(d_active, surf_key, active)
     fld.setNumber(d_active, "Sampling", 100)
-    # probe surface -> front size over a few probe radii
-    threshold(d_active, sizes.probe_m, sizes.front_m, 0.0, PROBE_GRADING_RADII * probe_radius_m)
-    # front size over the ice zone, far size at the outer boundary
+    grade = PROBE_GRADING_RADII * rp * (sizes.far_m - sizes.probe_m) / max(sizes.front_m - sizes.probe_m, 1e-12)
+    threshold(d_active, sizes.probe_m, sizes.far_m, 0.0, grade)
     zone = ICE_ZONE_MARGIN * ice_distance_m
-    threshold(d_active, sizes.front_m, sizes.far_m, zone, max(zone * 1.01, 0.9 * domain_radius_m))
-    if edges:
-        d_edge = fld.add("Distance")
-        fld.setNumbers(d_edge, edge_key, edges)
-        if dim == 3:
-            fld.setNumber(d_edge, "Sampling", 200)
-        threshold(d_edge, sizes.edge_m, sizes.probe_m, 0.0, 2.0 * sizes.probe_m)
-    for wall, h in zip(vessel_walls, vessel_sizes_m):
+    threshold(d_active, sizes.front_m, sizes.far_m, zone, zone + (sizes.far_m - sizes.front_m) / SIZE_GROWTH)
+    rho = "Sqrt(x*x+y*y)" if dim == 3 else "x"
+    zc = "z" if dim == 3 else "y"
+    for r0, z0 in _corners(scenario, dim):
+        e = fld.add("MathEval")
+        fld.setString(e, "F", f"Sqrt(({rho}-({r0:.12g}))^2+({zc}-({z0:.12g}))^2)")
+        # Threshold returns SizeMax everywhere beyond DistMax, so every field
+        # grades to the far size; this one passes h_probe two probe cells away
+        reach = 2.0 * sizes.probe_m * (sizes.far_m - sizes.edge_m) / max(sizes.probe_m - sizes.edge_m, 1e-12)
+        threshold(e, sizes.edge_m, sizes.far_m, 0.0, reach)
+    if shaft and dim == 3:
+        # the shaft leaves through the far boundary: its circle needs enough segments
+        d_s = fld.add("Distance")
+        fld.setNumbers(d_s, surf_key, shaft)
+        fld.setNumber(d_s, "Sampling", 100)
+        h_s = min(sizes.front_m, 2.0 * math.pi * rp / CIRCLE_SEGMENTS)
+        threshold(d_s, h_s, sizes.far_m, 0.0, (sizes.far_m - h_s) / SIZE_GROWTH)
+    for walls, h in zip(vessel_walls, vessel_sizes_m):
+        if not walls:
+            continue
         d_v = fld.add("Distance")
-        fld.setNumbers(d_v, surf_key, [wall])
+        fld.setNumbers(d_v, surf_key, walls)
         fld.setNumber(d_v, "Sampling", 100)
-        threshold(d_v, h, sizes.far_m, 0.0, 0.5 * domain_radius_m)
+        threshold(d_v, h, sizes.far_m, 0.0, (sizes.far_m - h) / SIZE_GROWTH)
     m = fld.add("Min")
     fld.setNumbers(m, "FieldsList", thresholds)
     fld.setAsBackgroundMesh(m)
@@ -419,24 +462,9 @@ def _build_model(gmsh: Any, scenario: Scenario, dim: int, R: float, z0: float, z
     for tag, faces in groups.items():
         if faces:
             gmsh.model.addPhysicalGroup(dim - 1, faces, tag, name=names.get(tag, f"vessel{tag - VESSEL}"))
-    # tip edges: where active faces meet each other, the shaft, or the axis
-    edges = sorted({abs(t) for _, t in gmsh.model.getBoundary([(dim - 1, f) for f in groups[ACTIVE]],
-                                                                combined=False, oriented=False)})
-    if dim == 3:  # keep the circles (rims), not the seam lines of the cylinders
-        rims = []
-        for e in edges:
-            bb = gmsh.model.getBoundingBox(1, e)
-            ext = np.array(bb[3:]) - np.array(bb[:3])
-            if np.sort(ext)[-1] > 0.5 * rp:
-                rims.append(e)
-        edges = rims
-    vessel_sizes = [min(sizes.front_m, math.pi * v.diameter_m / 8.0) for v in scenario.vessels]
-    vessel_walls_first = [groups[VESSEL + i][0] if groups[VESSEL + i] else -1 for i in range(len(vessels))]
-    walls = [(w, h) for w, h in zip(vessel_walls_first, vessel_sizes) if w > 0]
-    all_wall_faces = [(groups[VESSEL + i], vessel_sizes[i]) for i in range(len(vessels)) if groups[VESSEL + i]]
-    _size_fields(gmsh, dim, groups[ACTIVE], edges, [f for fs, _ in all_wall_faces for f in fs],
-                 sizes, rp, ice_d, R, [h for fs, h in all_wall_faces for _ in fs])
-    del walls
+    vessel_sizes = [min(sizes.front_m, math.pi * v.diameter_m / CIRCLE_SEGMENTS) for v in scenario.vessels]
+    _size_fields(gmsh, dim, scenario, groups[ACTIVE], groups[SHAFT], [groups[VESSEL + i] for i in range(len(vessels))],
+                 vessel_sizes, sizes, ice_d, R)
     if dim == 3:
         gmsh.option.setNumber("Mesh.Algorithm3D", 1)  # Delaunay
         gmsh.option.setNumber("Mesh.Optimize", 1)

@@ -145,7 +145,8 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
         bad = [r.name.split(" ")[0] for r in wo if r.status == "fail"]
         parts.append("Validation (Wolter 2017, 0.9 % saline bath, known only from a slide summary; probes, bath "
                      "temperature and size measure assumed and stated): "
-                     + (f"{', '.join(ok)} reproduced within ±25 % of the published size ratio" if ok else "no trend reproduced")
+                     + (f"{', '.join(ok)} reproduced within ±{100 * wo[0].tolerance:g} % of the published size ratio "
+                        f"({wo[0].assumptions})" if ok else "no trend reproduced")
                      + (f"; {', '.join(bad)} not reproduced" if bad else "")
                      + " — a larger gauge alone, at a fixed tip temperature, cannot give the reported +400 %. "
                      "The result depends strongly on the unknown size measure; see the sensitivity table.")

@@ -36,8 +36,8 @@ _KIND = {TEMPERATURE: fv.BC_TEMPERATURE, CONVECTIVE: fv.BC_CONVECTIVE, POWER: fv
 #: benchmarks/RESULTS.md): first cell at the probe surface (m), growth ratio
 #: minus one, cell size across the ice-front zone (m), largest cell (m), and
 #: the front zone's extent as a multiple of the expected ice radius.
-BASE_H0_M = 0.03e-3
-BASE_GROWTH = 0.08
+BASE_H0_M = 0.06e-3
+BASE_GROWTH = 0.16
 BASE_HFRONT_M = 0.2e-3
 BASE_HMAX_M = 3.0e-3
 FRONT_ZONE_FACTOR = 1.25

@@ -60,19 +60,21 @@ def plot_field(results: "Results", path: str | Path | None = None):
     fig, ax = plt.subplots(figsize=(6.4, 6.0), constrained_layout=True)
     iso = sorted(results.extents, reverse=True)
     levels = np.linspace(min(float(T.min()), -80.0), float(sc.initial_temperature_C), 24)
+    styles = ["solid", "dashed", "dotted", "dashdot"]
     for sign in (1.0, -1.0):
         tr = Triangulation(sign * 1e3 * p[:, 0], 1e3 * p[:, 1], tri)
         cf = ax.tricontourf(tr, T, levels=levels, cmap="coolwarm")
-        cs = ax.tricontour(tr, T, levels=sorted(iso), colors="k", linewidths=1.0)
-        if sign > 0:
-            ax.clabel(cs, fmt="%g °C", fontsize=8)
+        for k, level in enumerate(iso):
+            ax.tricontour(tr, T, levels=[level], colors="k", linewidths=1.2, linestyles=styles[k % len(styles)])
+    for k, level in enumerate(iso):
+        ax.plot([], [], color="k", linestyle=styles[k % len(styles)], label=f"{level:g} °C")
     rp_mm, La_mm = 1e3 * probe.radius_m, 1e3 * probe.active_length_m
     top = 1e3 * float(p[:, 1].max())
     ax.add_patch(Rectangle((-rp_mm, 0), 2 * rp_mm, La_mm, color="#3060c0", zorder=3, label="active tip"))
     ax.add_patch(Rectangle((-rp_mm, La_mm), 2 * rp_mm, top - La_mm, color="0.6", zorder=3, label="insulated shaft"))
-    R = 1e3 * max(results.maximum(min(iso), "radius_m") * 2.0, 3 * probe.radius_m)
+    R = 1e3 * max(1.4 * results.maximum(max(iso), "radius_m"), 3 * probe.radius_m)
     ax.set_xlim(-R, R)
-    ax.set_ylim(-R, La_mm + R)
+    ax.set_ylim(-0.8 * R, La_mm + 0.8 * R)
     ax.set_aspect("equal")
     ax.set_xlabel("r (mm)")
     ax.set_ylabel("z along probe (mm)")

@@ -116,7 +116,7 @@ def test_axisymmetric_long_tip_matches_cylindrical():
     base = default_scenario()
     probe = base.probe.__class__.from_gauge(18, active_length_m=40e-3)
     s = base.with_(probe=probe, protocol=Protocol.single_freeze(60.0, -70.0), thermocouples=(),
-                   numerics=Numerics(resolution=0.7))
+                   numerics=Numerics(resolution=1.0))
     r2 = run_axisymmetric(s)
     c, T = r2.final_field["cell_centers_rz_m"], r2.final_field["cell_temperature_C"]
     zmid = c[np.argmin(np.abs(c[:, 1] - 20e-3)), 1]

@@ -52,16 +52,21 @@ def plot_field(results: "Results", path: str | Path | None = None):
     from matplotlib.tri import Triangulation
 
     f = results.final_field
-    if "points_rz_m" not in f:
-        raise ValueError("plot_field needs an axisymmetric field (points_rz_m, triangles)")
-    p, tri, T = f["points_rz_m"], f["triangles"], f["temperature_C"]
+    if "points_rz_m" in f:
+        p, tri, T = f["points_rz_m"], f["triangles"], f["temperature_C"]
+        mirror = True
+    elif "tetrahedra" in f:
+        p, tri, T = _section_y0(f["points_m"], f["tetrahedra"], f["temperature_C"])
+        mirror = False
+    else:
+        raise ValueError("plot_field needs an axisymmetric (points_rz_m, triangles) or 3D (points_m, tetrahedra) field")
     sc = results.scenario
     probe = sc.probe
     fig, ax = plt.subplots(figsize=(6.4, 6.0), constrained_layout=True)
     iso = sorted(results.extents, reverse=True)
     levels = np.linspace(min(float(T.min()), -80.0), float(sc.initial_temperature_C), 24)
     styles = ["solid", "dashed", "dotted", "dashdot"]
-    for sign in (1.0, -1.0):
+    for sign in ((1.0, -1.0) if mirror else (1.0,)):
         tr = Triangulation(sign * 1e3 * p[:, 0], 1e3 * p[:, 1], tri)
         cf = ax.tricontourf(tr, T, levels=levels, cmap="coolwarm")
         for k, level in enumerate(iso):
@@ -76,7 +81,7 @@ def plot_field(results: "Results", path: str | Path | None = None):
     ax.set_xlim(-R, R)
     ax.set_ylim(-0.8 * R, La_mm + 0.8 * R)
     ax.set_aspect("equal")
-    ax.set_xlabel("r (mm)")
+    ax.set_xlabel("r (mm)" if mirror else "x (mm), section y = 0")
     ax.set_ylabel("z along probe (mm)")
     ax.legend(loc="lower right", fontsize=8)
     fig.colorbar(cf, ax=ax, label="temperature (°C)")
@@ -85,3 +90,18 @@ def plot_field(results: "Results", path: str | Path | None = None):
         fig.savefig(path, dpi=130)
         plt.close(fig)
     return fig
+
+
+def _section_y0(points_m: np.ndarray, tets: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Triangles of the plane y = 0 cut through a P1 tetrahedral field (x, z coordinates)."""
+    try:
+        import pyvista as pv
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise ImportError("the 3D section plot needs pyvista: pip install cryosim[fem]") from e
+    cells = np.hstack([np.full((tets.shape[0], 1), 4), tets]).ravel()
+    grid = pv.UnstructuredGrid(cells, np.full(tets.shape[0], pv.CellType.TETRA), np.asarray(points_m, float))
+    grid.point_data["T"] = np.asarray(T, float)
+    cut = grid.slice(normal="y", origin=(0.0, 0.0, 0.0)).triangulate()
+    faces = cut.faces.reshape(-1, 4)[:, 1:]
+    pts = np.asarray(cut.points)
+    return np.stack([pts[:, 0], pts[:, 2]], axis=1), faces, np.asarray(cut.point_data["T"])

@@ -35,8 +35,9 @@ Method (FiPy, finite volumes)
   overwrites the value when read, it does not pin the cells inside the linear
   solve, so it is not used.)
 
-Usage:  python fipy_peer.py --cells-per-mm 4 --dt 0.5 --sweeps 3
-Prints one JSON line with the 0 °C isotherm radius, length, volume and wall time.
+Usage:  python fipy_peer.py --cells-per-mm 8 --dt 2 --sweeps 2
+Prints one JSON line with the 0 °C isotherm radius, length, volume and wall/CPU time
+(radius and length interpolated between cell centres; volume = sum of frozen cells).
 """
 
 import argparse
@@ -97,16 +98,17 @@ def spacings(h, a, b, core_a, core_b, ratio=1.15, fixed=()):
             tot += d[-1]
         return np.array(d) * length / tot if d else np.array([])
     pts = sorted({core_a, core_b, *fixed})
-    core = np.concatenate([np.full(max(1, round((q - p) / h)), (q - p) / max(1, round((q - p) / h)))
-                           for p, q in zip(pts[:-1], pts[1:])])
+    counts = [max(1, round((q - p) / h)) for p, q in zip(pts[:-1], pts[1:])]
+    core = np.concatenate([np.full(n, (q - p) / n) for n, p, q in zip(counts, pts[:-1], pts[1:])])
     return np.concatenate([graded(core_a - a)[::-1], core, graded(b - core_b)])
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cells-per-mm", type=float, default=4.0)
-    ap.add_argument("--dt", type=float, default=0.5)
-    ap.add_argument("--sweeps", type=int, default=3)
+    # defaults: cheapest setting found within ~1 % of the 16 cells/mm, dt = 1 s run
+    ap.add_argument("--cells-per-mm", type=float, default=8.0)
+    ap.add_argument("--dt", type=float, default=2.0)
+    ap.add_argument("--sweeps", type=int, default=2)
     args = ap.parse_args()
     t0, c0 = time.perf_counter(), time.process_time()
 
@@ -124,7 +126,7 @@ def main():
     # ---- variables and coefficients ----
     T = CellVariable(mesh=mesh, value=T_BODY, hasOld=True)
     T.setValue(T_PROBE, where=tip)
-    rf, zf = (np.asarray(v) for v in mesh.faceCenters.value)
+    rf = np.asarray(mesh.faceCenters.value[0])
     far = (mesh.facesRight | mesh.facesBottom | (mesh.facesTop & (rf > R_P))).value
     T.constrain(T_BODY, where=far)
 

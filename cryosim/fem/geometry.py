@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import ScenarioError
+from ..phase_change import P_BETA
 from ..protocol import Freeze
 from ..scenario import Scenario
 
@@ -135,7 +136,7 @@ def expected_ice_distance_m(scenario: Scenario) -> float:
         return 2.0 * p.radius_m
     area = 2.0 * math.pi * p.radius_m * p.active_length_m + math.pi * p.radius_m**2
     r_eq = math.sqrt(area / (4.0 * math.pi))
-    beta = m.property_row()[9]  # P_BETA
+    beta = float(m.property_row()[P_BETA])
     R = steady_sphere_radius_m(r_eq, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
                                beta)
     t = sum(s.duration_s for s in scenario.protocol.steps if isinstance(s, Freeze))

@@ -250,7 +250,7 @@ class PointProbe:
         self.comm = msh.comm
         gdim = msh.geometry.dim
         pts = np.zeros((len(points_m), 3))
-        pts[:, :gdim] = np.asarray(points_m, float).reshape(len(points_m), -1)[:, :gdim]
+        pts[:, :gdim] = np.asarray(points_m, float).reshape(len(points_m), gdim)
         n = len(pts)
         self.dofs = np.zeros((n, gdim + 1), np.int32)
         self.w = np.zeros((n, gdim + 1))

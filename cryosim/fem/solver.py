@@ -82,7 +82,7 @@ from ..scenario import Scenario
 from ..stepping import ConvergenceError
 from . import geometry as geo
 
-__all__ = ["run_fem", "FEMSettings", "QUADRATURE_DEGREE"]
+__all__ = ["run_fem", "FEMSettings", "QUADRATURE_DEGREE", "pennes_terms"]
 
 #: Quadrature degree of every integral (the residual, the enthalpy and the
 #: source integrals must share it for the energy balance to close exactly).
@@ -149,6 +149,39 @@ def _import_dolfinx() -> Any:
     return dolfinx
 
 
+def pennes_terms(T: Any, T_n: Any, v: Any, dt: Any, mat: Material, arterial_C: Any, w: Any, dx: Any) -> dict[str, Any]:
+    r"""UFL forms of the Pennes enthalpy equation for one material on the measure ``dx``.
+
+    ``residual``: :math:`\int [(H(T) - H(T_n))/\Delta t\, v + k(T)\nabla T\cdot\nabla v
+    - f_u(T)(\beta (T_a - T) + q_m) v]\, w\, dx` (W, per radian when
+    ``w = r``); ``enthalpy``: :math:`\int H(T) w\, dx` (J); ``perfusion`` and
+    ``metabolic``: the source integrals (W). Properties from ``mat``
+    (:meth:`cryosim.materials.Material.property_row` for :math:`\beta`); the
+    formulas are :func:`cryosim.phase_change.ufl_formulas`.
+    """
+    import ufl
+
+    f = ufl_formulas()
+    Cf, Cu, L = mat.heat_capacity_frozen_J_per_m3_K, mat.heat_capacity_unfrozen_J_per_m3_K, mat.latent_heat_J_per_m3
+    Ts, Tl, curve = mat.solidus_C, mat.liquidus_C, CURVES[mat.freezing_curve]
+    kf, ku, kexp = mat.conductivity_frozen_W_per_m_K, mat.conductivity_unfrozen_W_per_m_K, mat.frozen_conductivity_exponent
+    beta, qm = float(mat.property_row()[P_BETA]), mat.metabolic_heat_W_per_m3
+
+    def H(u: Any) -> Any:
+        return f["enthalpy"](u, Cf, Cu, L, Ts, Tl, curve)
+
+    fu = f["unfrozen_fraction"](T, Ts, Tl, curve)
+    k = f["conductivity"](T, kf, ku, kexp, Ts, Tl, curve)
+    perf = fu * beta * (arterial_C - T)
+    meta = fu * qm
+    return {
+        "residual": ((H(T) - H(T_n)) / dt * v + k * ufl.dot(ufl.grad(T), ufl.grad(v)) - (perf + meta) * v) * w * dx,
+        "enthalpy": H(T) * w * dx,
+        "perfusion": perf * w * dx,
+        "metabolic": meta * w * dx,
+    }
+
+
 class _Physics:
     """The weak form and the energy functionals of one scenario on one mesh."""
 
@@ -184,35 +217,20 @@ class _Physics:
         ds = ufl.Measure("ds", domain=msh, subdomain_data=fm.facet_tags, metadata=md)
         self.ds, self.w = ds, w
 
-        f = ufl_formulas()
         present = set(np.unique(fm.cell_tags.values).tolist())
         present = set().union(*msh.comm.allgather(present))
         self.materials: dict[int, Material] = {}
-        interior = 0
-        enthalpy = perfusion = metabolic = 0
+        interior = enthalpy = perfusion = metabolic = 0
         for tag, name in fm.materials.items():
             if tag not in present:
                 continue
             mat = scenario.medium if name == "medium" else get_material(name)
             self.materials[tag] = mat
-            Cf, Cu, L = mat.heat_capacity_frozen_J_per_m3_K, mat.heat_capacity_unfrozen_J_per_m3_K, mat.latent_heat_J_per_m3
-            Ts, Tl, curve = mat.solidus_C, mat.liquidus_C, CURVES[mat.freezing_curve]
-            kf, ku, kexp = (mat.conductivity_frozen_W_per_m_K, mat.conductivity_unfrozen_W_per_m_K,
-                            mat.frozen_conductivity_exponent)
-            beta, qm = float(mat.property_row()[P_BETA]), mat.metabolic_heat_W_per_m3
-
-            def H(u: Any) -> Any:
-                return f["enthalpy"](u, Cf, Cu, L, Ts, Tl, curve)
-
-            fu = f["unfrozen_fraction"](T, Ts, Tl, curve)
-            k = f["conductivity"](T, kf, ku, kexp, Ts, Tl, curve)
-            perf = fu * beta * (Ta - T)
-            meta = fu * qm
-            interior += ((H(T) - H(T_n)) / self.dt * v + k * ufl.dot(ufl.grad(T), ufl.grad(v))
-                         - (perf + meta) * v) * w * dx(tag)
-            enthalpy += H(T) * w * dx(tag)
-            perfusion += perf * w * dx(tag)
-            metabolic += meta * w * dx(tag)
+            terms = pennes_terms(T, T_n, v, self.dt, mat, Ta, w, dx(tag))
+            interior += terms["residual"]
+            enthalpy += terms["enthalpy"]
+            perfusion += terms["perfusion"]
+            metabolic += terms["metabolic"]
         boundary = (-self.h_tip * (self.T_cool - T) * v + self.q_tip * v) * w * ds(geo.ACTIVE)
         boundary += -self.h_shaft * (self.T_shaft - T) * v * w * ds(geo.SHAFT)
         for tag, i in fm.vessel_tags.items():
@@ -286,9 +304,17 @@ class _Measures:
         self.axisymmetric = ph.fm.axisymmetric
         self.X = X[:, :2].copy() if self.axisymmetric else X.copy()
         tcs = ph.scenario.thermocouples
-        pts = np.array([(t.r_m, t.z_m) if self.axisymmetric else (t.r_m, 0.0, t.z_m) for t in tcs]).reshape(len(tcs), -1)
+        gdim = 2 if self.axisymmetric else 3
+        pts = np.array([(t.r_m, t.z_m) if self.axisymmetric else (t.r_m, 0.0, t.z_m) for t in tcs],
+                       float).reshape(len(tcs), gdim)
         self.tc_names = [t.name for t in tcs]
         self.tcs = PointProbe(V, pts)
+        for name, miss in zip(self.tc_names, self.tcs.missing):
+            if miss:
+                from ..checks import ScenarioError
+
+                raise ScenarioError(f"thermocouples[{name}]", pts[self.tc_names.index(name)].tolist(),
+                                    "a point inside the medium (not in a probe, a vessel or beyond the far boundary)")
 
     def extent(self, T: np.ndarray, iso: float) -> Extent:
         from .measure import extent_3d, extent_rz

@@ -81,10 +81,30 @@ def expected_ice_radius_m(scenario: Scenario) -> float:
     return max(float(np.max(r.extents[0.0]["radius_m"])) - scenario.probe.radius_m, 1e-3)
 
 
-def axisymmetric_grid_for(scenario: Scenario) -> FVGrid:
+#: Axisymmetric grid: "cvfem" (unstructured vertex-centred P1 finite volumes,
+#: :mod:`cryosim.cvfem`; used when the tip temperature is prescribed
+#: throughout the protocol, else the structured grid) or "structured"
+#: (:func:`cryosim.grids.axisymmetric_grid`, always).
+AXISYMMETRIC_GRID = "cvfem"
+#: CVFEM mesh sizes at resolution 1 (m): at the active tip, across the
+#: ice-front zone, and far away (numerical choices, see tests/test_cvfem.py).
+CV_HTIP_M = 0.14e-3
+CV_HFRONT_M = 0.4e-3
+CV_HFAR_M = 3.0e-3
+
+
+def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid:
+    """Grid for ``scenario``; ``kind`` ("cvfem" or "structured") defaults to :data:`AXISYMMETRIC_GRID`."""
     h0, growth, hfront, hmax = _grid_params(scenario.numerics)
     R = domain_radius_m(scenario)
     front = FRONT_ZONE_FACTOR * expected_ice_radius_m(scenario)
+    kind = AXISYMMETRIC_GRID if kind is None else check_choice("grid kind", kind, ("cvfem", "structured"))
+    if kind == "cvfem" and all(s.condition(0.0).kind == TEMPERATURE for s in scenario.protocol.steps):
+        from .cvfem import unstructured_axisymmetric_grid
+
+        res = scenario.numerics.resolution
+        return unstructured_axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R,
+                                              CV_HTIP_M / res, CV_HFAR_M / res, front, CV_HFRONT_M / res)
     return axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax,
                              front_m=front, h_front_m=hfront, growth_far=max(growth, FAR_GROWTH))
 

@@ -1,0 +1,103 @@
+"""The CVFEM grid (vertex-centred finite volumes on a gmsh triangle mesh)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import cryosim
+from cryosim import fast
+from cryosim.cvfem import unstructured_axisymmetric_grid
+from cryosim.grids import ACTIVE, FAR, SHAFT
+
+RP, LA, RD = 0.635e-3, 5e-3, 10e-3
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return unstructured_axisymmetric_grid(RP, LA, RD, h_tip_m=0.3e-3, h_far_m=2e-3, front_m=3e-3, h_front_m=0.6e-3)
+
+
+def _balance(g, T_nodes):
+    """sum_j w_ij (T_j - T_i) over faces and Dirichlet boundary faces, per unknown."""
+    xy_c, xy_b = g.centers_m, g.bface_xy_m
+    Tc = T_nodes(xy_c)
+    out = np.zeros(g.n_cells)
+    i, j = g.face_cells[:, 0], g.face_cells[:, 1]
+    flux = g.face_area_m2 * (Tc[j] - Tc[i])
+    np.add.at(out, i, flux)
+    np.add.at(out, j, -flux)
+    d = g.bface_group != SHAFT
+    np.add.at(out, g.bface_cell[d], g.bface_area_m2[d] / g.bface_dist_m[d] * (T_nodes(xy_b[d]) - Tc[g.bface_cell[d]]))
+    return out
+
+
+def test_lumped_volumes_fill_the_medium(grid):
+    whole = math.pi * RD**2 * (LA + 2 * RD) - math.pi * RP**2 * (LA + RD)
+    assert grid.all_volumes_m3.sum() == pytest.approx(whole, rel=1e-12)
+    assert np.all(grid.volume_m3 > 0)
+
+
+def test_graph_is_consistent(grid):
+    fc = grid.face_cells
+    assert np.all(fc[:, 0] < fc[:, 1])
+    assert np.all(np.diff(fc[:, 0] * grid.n_cells + fc[:, 1]) > 0)  # sorted, no duplicates
+    assert grid.bandwidth <= 3 * math.sqrt(grid.n_cells)  # reverse Cuthill-McKee
+    assert grid.negative_weights <= 0.005 * fc.shape[0]
+    n_all = grid.n_cells + grid.bface_cell.size
+    assert grid.point_source.min() >= 0 and grid.point_source.max() < n_all
+    # Dirichlet nodes read the value of a face of their own group
+    src = grid.point_source
+    dirichlet = src >= grid.n_cells
+    groups = grid.bface_group[src[dirichlet] - grid.n_cells]
+    p = grid.points_m[dirichlet]
+    on_active = (np.abs(p[:, 0] - RP) < 1e-12) & (p[:, 1] >= 0) & (p[:, 1] <= LA) | (np.abs(p[:, 1]) < 1e-12) & (p[:, 0] <= RP)
+    assert np.all(groups[on_active] == ACTIVE) and np.all(groups[~on_active] == FAR)
+    # shaft wall: the lumped areas of its nodes, less half of each end segment (Dirichlet end nodes)
+    pts = grid.points_m
+    zw = np.sort(pts[(np.abs(pts[:, 0] - RP) < 1e-12) & (pts[:, 1] >= LA), 1])
+    seg = np.diff(zw)
+    assert zw[0] == LA and zw[-1] == pytest.approx(LA + RD)
+    wall = 2 * math.pi * RP * (RD - 0.5 * (seg[0] + seg[-1]))
+    assert grid.group_area_m2(SHAFT) == pytest.approx(wall, rel=1e-12)
+
+
+def test_linear_field_in_z_is_balanced(grid):
+    """grad T = e_z: the axisymmetric weighted Laplacian is exactly zero at every unknown."""
+    bal = _balance(grid, lambda xy: xy[:, 1])
+    scale = np.abs(grid.face_area_m2).max() * RD
+    assert np.max(np.abs(bal)) < 1e-10 * scale
+
+
+def test_linear_field_in_r_matches_its_source(grid):
+    """T = r: div(r grad T) = 1, so the balance is 2 pi int phi_i dA (off the shaft wall)."""
+    bal = _balance(grid, lambda xy: xy[:, 0])
+    P = grid.points_m[grid.triangles]
+    a = 0.5 * np.abs((P[:, 1, 0] - P[:, 0, 0]) * (P[:, 2, 1] - P[:, 0, 1])
+                     - (P[:, 2, 0] - P[:, 0, 0]) * (P[:, 1, 1] - P[:, 0, 1]))
+    lump = np.zeros(grid.points_m.shape[0])
+    for k in range(3):
+        np.add.at(lump, grid.triangles[:, k], a / 3.0)
+    node_of_cell = np.full(grid.n_cells, -1)
+    src = grid.point_source
+    cells = src < grid.n_cells
+    node_of_cell[src[cells]] = np.nonzero(cells)[0]
+    off_wall = np.ones(grid.n_cells, bool)
+    off_wall[grid.bface_cell[grid.bface_group == SHAFT]] = False
+    expect = 2 * math.pi * lump[node_of_cell]
+    assert bal[off_wall] == pytest.approx(expect[off_wall], rel=1e-9, abs=1e-12 * expect.max())
+
+
+def test_default_scenario_on_cvfem_grid_matches_reference(monkeypatch):
+    """0 °C ice ball at 120 s within 1.5 % of the converged reference."""
+    def grid_for(s):
+        front = fast.FRONT_ZONE_FACTOR * fast.expected_ice_radius_m(s)
+        return unstructured_axisymmetric_grid(s.probe.radius_m, s.probe.active_length_m, fast.domain_radius_m(s),
+                                              h_tip_m=0.14e-3, h_far_m=3e-3, front_m=front, h_front_m=0.4e-3)
+
+    monkeypatch.setattr(fast, "axisymmetric_grid_for", grid_for)
+    r = fast.run_axisymmetric(cryosim.default_scenario())
+    assert r.final(0.0, "radius_m") == pytest.approx(4.778e-3, rel=0.015)
+    assert r.final(0.0, "length_m") == pytest.approx(10.99e-3, rel=0.015)
+    assert r.final(0.0, "volume_m3") == pytest.approx(530.2e-9, rel=0.015)
+    assert r.energy_imbalance_relative < 1e-4

@@ -77,6 +77,8 @@ def plot_field(results: "Results", path: str | Path | None = None):
     top = 1e3 * float(p[:, 1].max())
     ax.add_patch(Rectangle((-rp_mm, 0), 2 * rp_mm, La_mm, color="#3060c0", zorder=3, label="active tip"))
     ax.add_patch(Rectangle((-rp_mm, La_mm), 2 * rp_mm, top - La_mm, color="0.6", zorder=3, label="insulated shaft"))
+    if sc.bone is not None:
+        _draw_bone(ax, sc.bone, mirror)
     R = 1e3 * max(1.4 * results.maximum(max(iso), "radius_m"), 3 * probe.radius_m)
     ax.set_xlim(-R, R)
     ax.set_ylim(-0.8 * R, La_mm + 0.8 * R)
@@ -105,3 +107,20 @@ def _section_y0(points_m: np.ndarray, tets: np.ndarray, T: np.ndarray) -> tuple[
     faces = cut.faces.reshape(-1, 4)[:, 1:]
     pts = np.asarray(cut.points)
     return np.stack([pts[:, 0], pts[:, 2]], axis=1), faces, np.asarray(cut.point_data["T"])
+
+
+def _draw_bone(ax, bone, mirror: bool) -> None:
+    """Layer boundaries of a bone plate in the y = 0 section: lines n . p = d (mm)."""
+    import math
+
+    a = math.radians(bone.angle_deg)
+    nx, nz = math.cos(a), -math.sin(a)
+    d0 = 1e3 * bone.distance_m
+    tc, ts = 1e3 * bone.cortical_thickness_m, 1e3 * bone.cancellous_thickness_m
+    for k, d in enumerate((d0, d0 + tc, d0 + tc + ts, d0 + 2 * tc + ts)):
+        # a point on the line and its direction (perpendicular to the normal)
+        p0, direction = (d * nx, d * nz), (-nz, nx)
+        label = "bone layers" if k == 0 else None
+        ax.axline(p0, (p0[0] + direction[0], p0[1] + direction[1]), color="0.2", lw=1.0, ls=(0, (4, 2)), label=label)
+        if mirror:
+            ax.axline((-p0[0], p0[1]), (-p0[0] - direction[0], p0[1] + direction[1]), color="0.2", lw=1.0, ls=(0, (4, 2)))

@@ -34,6 +34,7 @@ power or adiabatic tip conditions.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,17 @@ SHAFT_FACE_DIST_M = 1e-12
 SIZE_SLOPE = 0.3
 
 _INTERIOR, _C_ACTIVE, _C_SHAFT, _C_FAR, _C_AXIS = -1, 0, 1, 2, 3
+
+
+def _threshold(fld: Any, in_field: int, size_min: float, size_max: float, dist_min: float, dist_max: float) -> int:
+    """A gmsh Threshold field: ``size_min`` within ``dist_min`` of ``in_field``, ``size_max`` beyond ``dist_max``."""
+    t = fld.add("Threshold")
+    fld.setNumber(t, "InField", in_field)
+    fld.setNumber(t, "SizeMin", size_min)
+    fld.setNumber(t, "SizeMax", size_max)
+    fld.setNumber(t, "DistMin", dist_min)
+    fld.setNumber(t, "DistMax", dist_max)
+    return t
 
 
 def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radius_m: float,
@@ -85,27 +97,12 @@ def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radi
         d_act = fld.add("Distance")
         fld.setNumbers(d_act, "CurvesList", active_curves)
         fld.setNumber(d_act, "Sampling", 200)
-        t_tip = fld.add("Threshold")
-        fld.setNumber(t_tip, "InField", d_act)
-        fld.setNumber(t_tip, "SizeMin", h_tip_m)
-        fld.setNumber(t_tip, "SizeMax", h_far_m)
-        fld.setNumber(t_tip, "DistMin", 0.0)
-        fld.setNumber(t_tip, "DistMax", (h_far_m - h_tip_m) / slope)
-        t_front = fld.add("Threshold")
-        fld.setNumber(t_front, "InField", d_act)
-        fld.setNumber(t_front, "SizeMin", h_front_m)
-        fld.setNumber(t_front, "SizeMax", h_far_m)
-        fld.setNumber(t_front, "DistMin", front_m)
-        fld.setNumber(t_front, "DistMax", front_m + (h_far_m - h_front_m) / slope)
+        t_tip = _threshold(fld, d_act, h_tip_m, h_far_m, 0.0, (h_far_m - h_tip_m) / slope)
+        t_front = _threshold(fld, d_act, h_front_m, h_far_m, front_m, front_m + (h_far_m - h_front_m) / slope)
         # the two singular corners of the active tip
         d_cor = fld.add("Distance")
         fld.setNumbers(d_cor, "PointsList", [p[4], p[5]])
-        t_cor = fld.add("Threshold")
-        fld.setNumber(t_cor, "InField", d_cor)
-        fld.setNumber(t_cor, "SizeMin", hc)
-        fld.setNumber(t_cor, "SizeMax", h_far_m)
-        fld.setNumber(t_cor, "DistMin", 0.0)
-        fld.setNumber(t_cor, "DistMax", (h_far_m - hc) / slope)
+        t_cor = _threshold(fld, d_cor, hc, h_far_m, 0.0, (h_far_m - hc) / slope)
         fmin = fld.add("Min")
         fld.setNumbers(fmin, "FieldsList", [t_tip, t_front, t_cor])
         fld.setAsBackgroundMesh(fmin)

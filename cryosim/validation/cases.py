@@ -147,6 +147,26 @@ def _grid_text(params: dict[str, Any], n_cells: int, steps: int) -> str:
             f"time-step tolerance {params['temperature_tolerance_K']} K ({steps} steps)")
 
 
+def _compare_front(res: "CaseResult", d: dict, p: dict, r: Any, iso_C: float, exact_front: Any, label: str,
+                   assumptions: str) -> tuple[list, list, list, list, float, list]:
+    """Compare a computed front with an exact one at ``compare_fractions`` of the duration.
+
+    Appends the worst-case row to ``res`` and returns the times, exact and
+    computed fronts (m), deviations, tolerance and the rows of a Markdown table.
+    """
+    ts = [f * p["duration_s"] for f in p["compare_fractions"]]
+    exact = [float(exact_front(t)) for t in ts]
+    num = [r.at(t, iso_C) for t in ts]
+    devs = [_rel(a, b) for a, b in zip(num, exact)]
+    worst = int(np.argmax(np.abs(devs)))
+    tol = p["tolerance_relative"]
+    res.rows.append(Row(res.id, f"{label}, worst of t = {', '.join(f'{t:g}' for t in ts)} s",
+                        exact[worst] * 1e3, num[worst] * 1e3, "mm", devs[worst], tol, _status(devs[worst], tol),
+                        "exact: " + d["source"], assumptions))
+    rows = [[f"{t:g}", f"{1e3 * e:.4f}", f"{1e3 * n:.4f}", _pct(dv)] for t, e, n, dv in zip(ts, exact, num, devs)]
+    return ts, exact, num, devs, tol, rows
+
+
 # --- case 1: Neumann ----------------------------------------------------------------
 def neumann(ctx: Context) -> CaseResult:
     from cryosim import Protocol, get_material
@@ -165,23 +185,15 @@ def neumann(ctx: Context) -> CaseResult:
                            outer_radius_m=p["domain_length_m"], initial_temperature_C=T0, arterial_temperature_C=T0,
                            isotherms_C=(Tf,), name="neumann")
     r = run_radial(prob)
-    ts = [f * dur for f in p["compare_fractions"]]
-    exact = [float(neumann_front_m(t, *args)) for t in ts]
-    num = [r.at(t, Tf) for t in ts]
-    devs = [_rel(a, b) for a, b in zip(num, exact)]
-    worst = int(np.argmax(np.abs(devs)))
     lam = neumann_lambda(*args)
-    tol = p["tolerance_relative"]
     tt = r.time_s[r.time_s > 0]
     plot_front(ctx.out / "neumann_front.png", r.time_s, r.extents[Tf]["radius_m"], tt,
                neumann_front_m(tt, *args), "planar front s(t)", "Neumann (Carslaw & Jaeger 1959, §11.2)")
     assumptions = (f"{m.name} with constant ice k = {m.conductivity_frozen_W_per_m_K} W/m/K; surface {Ts} °C, "
                    f"liquid at {T0} °C; front = {Tf:g} °C isotherm (midpoint of the 0.5 K interval)")
     res = CaseResult("neumann", d["title"], "verification")
-    res.rows.append(Row("neumann", f"front s(t), worst of t = {', '.join(f'{t:g}' for t in ts)} s",
-                        exact[worst] * 1e3, num[worst] * 1e3, "mm", devs[worst], tol, _status(devs[worst], tol),
-                        "exact: " + d["source"], assumptions))
-    rows = [[f"{t:g}", f"{1e3 * e:.4f}", f"{1e3 * n:.4f}", _pct(dv)] for t, e, n, dv in zip(ts, exact, num, devs)]
+    ts, exact, num, devs, tol, rows = _compare_front(res, d, p, r, Tf, lambda t: neumann_front_m(t, *args),
+                                                     "front s(t)", assumptions)
     res.markdown = "\n\n".join([
         "A semi-infinite body of liquid water at T0 has its surface held below freezing from t = 0; the front "
         "advances as s(t) = 2 λ √(α_s t) (Carslaw & Jaeger 1959, §11.2). The fast solver is run in 1D planar "
@@ -219,22 +231,14 @@ def paterson(ctx: Context) -> CaseResult:
                            inner_radius_m=p["inner_radius_m"], outer_radius_m=p["outer_radius_m"],
                            initial_temperature_C=T0, arterial_temperature_C=T0, isotherms_C=(Tf,), name="paterson")
     r = run_radial(prob)
-    ts = [f * dur for f in p["compare_fractions"]]
-    exact = [float(paterson_front_m(t, *args)) for t in ts]
-    num = [r.at(t, Tf) for t in ts]
-    devs = [_rel(a, b) for a, b in zip(num, exact)]
-    worst = int(np.argmax(np.abs(devs)))
-    tol = p["tolerance_relative"]
     tt = r.time_s[r.time_s > 0]
     plot_front(ctx.out / "paterson_front.png", r.time_s, r.extents[Tf]["radius_m"], tt, paterson_front_m(tt, *args),
                "front radius R(t)", "Paterson line sink (1952)")
     assumptions = (f"{m.name}, constant properties; line sink {Q:g} W/m as a {1e6 * p['inner_radius_m']:g} µm "
                    f"cylinder; liquid at {T0} °C; front = {Tf:g} °C isotherm")
     res = CaseResult("paterson", d["title"], "verification")
-    res.rows.append(Row("paterson", f"front R(t), worst of t = {', '.join(f'{t:g}' for t in ts)} s",
-                        exact[worst] * 1e3, num[worst] * 1e3, "mm", devs[worst], tol, _status(devs[worst], tol),
-                        "exact: " + d["source"], assumptions))
-    rows = [[f"{t:g}", f"{1e3 * e:.4f}", f"{1e3 * n:.4f}", _pct(dv)] for t, e, n, dv in zip(ts, exact, num, devs)]
+    ts, exact, num, devs, tol, rows = _compare_front(res, d, p, r, Tf, lambda t: paterson_front_m(t, *args),
+                                                     "front R(t)", assumptions)
     res.markdown = "\n\n".join([
         "A line sink extracting Q watts per metre in liquid at T0 grows a cylinder of ice R(t) = 2 λ √(α_s t) "
         "(Paterson 1952). The fast solver runs in 1D cylindrical geometry with a prescribed heat extraction "

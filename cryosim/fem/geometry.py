@@ -101,7 +101,11 @@ def mesh_sizes(scenario: Scenario, three_d: bool) -> MeshSizes:
     """Cell sizes for ``scenario`` (base sizes divided by the resolution)."""
     base = SIZES_3D_M if three_d else SIZES_2D_M
     res = scenario.numerics.resolution
-    return MeshSizes(base["edge"] / res, base["probe"] / res, base["front"] / res, base["far"] / res)
+    # thin needles (27 G: r = 0.2 mm) need cells that resolve their circumference,
+    # else the surface triangles of the hole overlap
+    circle = 2.0 * math.pi * scenario.probe.radius_m / CIRCLE_SEGMENTS
+    return MeshSizes(min(base["edge"] / res, circle), min(base["probe"] / res, circle),
+                     base["front"] / res, base["far"] / res)
 
 
 def _coldest_tip_C(scenario: Scenario) -> float:

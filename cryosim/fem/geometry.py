@@ -83,6 +83,8 @@ PROBE_GRADING_RADII = 2.0
 #: Fewest segments around a shaft or vessel circle in 3D (a polygon of 10
 #: sides has 1.6 % less perimeter than its circle).
 CIRCLE_SEGMENTS = 10
+#: Fewest cells around a probe's circumference for the 3D surface mesh to be valid.
+MIN_PROBE_SEGMENTS = 6
 #: Geometric tolerance for classifying gmsh entities (m); gmsh pads bounding boxes by 1e-7 m.
 GEOM_TOL_M = 1e-6
 
@@ -102,8 +104,8 @@ def mesh_sizes(scenario: Scenario, three_d: bool) -> MeshSizes:
     base = SIZES_3D_M if three_d else SIZES_2D_M
     res = scenario.numerics.resolution
     # thin needles (27 G: r = 0.2 mm) need cells that resolve their circumference,
-    # else the surface triangles of the hole overlap
-    circle = 2.0 * math.pi * scenario.probe.radius_m / CIRCLE_SEGMENTS
+    # else the surface triangles of the hole overlap (gmsh: "overlapping facets")
+    circle = 2.0 * math.pi * scenario.probe.radius_m / MIN_PROBE_SEGMENTS
     return MeshSizes(min(base["edge"] / res, circle), min(base["probe"] / res, circle),
                      base["front"] / res, base["far"] / res)
 

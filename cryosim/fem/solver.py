@@ -88,12 +88,6 @@ __all__ = ["run_fem", "FEMSettings", "QUADRATURE_DEGREE", "pennes_terms"]
 #: source integrals must share it for the energy balance to close exactly).
 #: Degree 2 integrates the P1 mass matrix exactly; H(T) is piecewise smooth.
 QUADRATURE_DEGREE = 2
-#: Local error allowed per backward Euler step (K). Backward Euler is first
-#: order: on the default scenario 2 K leaves the 0 °C volume 1.7 % low and
-#: 1 K 1.2 % low against a converged run (benchmarks/RESULTS.md), so the FE
-#: solver never uses a looser tolerance than this, whatever the scenario's
-#: (which is tuned for the second-order fast solver).
-BACKWARD_EULER_TOLERANCE_K = 0.5
 #: Newton converged in at most this many iterations: the step may grow.
 EASY_NEWTON_ITERATIONS = 4
 #: Growth factor of an easy step (capped further by the error estimate).
@@ -425,7 +419,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         next_output = s.output_interval_s
     bps = scenario.protocol.breakpoints_s()
     bps = np.append(bps[(bps > 0.0) & (bps < t_end)], t_end)
-    tol = min(num.temperature_tolerance_K, BACKWARD_EULER_TOLERANCE_K)
+    tol = num.fem_temperature_tolerance_K
     try:
         for bp in bps:
             dt = min(s.first_step_s, bp - t)

@@ -51,7 +51,7 @@ SIZE_SLOPE = 0.3
 _INTERIOR, _C_ACTIVE, _C_SHAFT, _C_FAR, _C_AXIS = -1, 0, 1, 2, 3
 
 
-def _threshold(fld: Any, in_field: int, size_min: float, size_max: float, dist_min: float, dist_max: float) -> int:
+def threshold_field(fld: Any, in_field: int, size_min: float, size_max: float, dist_min: float, dist_max: float) -> int:
     """A gmsh Threshold field: ``size_min`` within ``dist_min`` of ``in_field``, ``size_max`` beyond ``dist_max``."""
     t = fld.add("Threshold")
     fld.setNumber(t, "InField", in_field)
@@ -97,12 +97,12 @@ def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radi
         d_act = fld.add("Distance")
         fld.setNumbers(d_act, "CurvesList", active_curves)
         fld.setNumber(d_act, "Sampling", 200)
-        t_tip = _threshold(fld, d_act, h_tip_m, h_far_m, 0.0, (h_far_m - h_tip_m) / slope)
-        t_front = _threshold(fld, d_act, h_front_m, h_far_m, front_m, front_m + (h_far_m - h_front_m) / slope)
+        t_tip = threshold_field(fld, d_act, h_tip_m, h_far_m, 0.0, (h_far_m - h_tip_m) / slope)
+        t_front = threshold_field(fld, d_act, h_front_m, h_far_m, front_m, front_m + (h_far_m - h_front_m) / slope)
         # the two singular corners of the active tip
         d_cor = fld.add("Distance")
         fld.setNumbers(d_cor, "PointsList", [p[4], p[5]])
-        t_cor = _threshold(fld, d_cor, hc, h_far_m, 0.0, (h_far_m - hc) / slope)
+        t_cor = threshold_field(fld, d_cor, hc, h_far_m, 0.0, (h_far_m - hc) / slope)
         fmin = fld.add("Min")
         fld.setNumbers(fmin, "FieldsList", [t_tip, t_front, t_cor])
         fld.setAsBackgroundMesh(fmin)

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import ScenarioError
+from ..cvfem import threshold_field
 from ..phase_change import P_BETA
 from ..protocol import Freeze
 from ..scenario import Scenario
@@ -281,13 +282,7 @@ def _size_fields(gmsh: Any, dim: int, scenario: Scenario, active: list[int], sha
     thresholds = []
 
     def threshold(dist: int, smin: float, smax: float, dmin: float, dmax: float) -> None:
-        t = fld.add("Threshold")
-        fld.setNumber(t, "InField", dist)
-        fld.setNumber(t, "SizeMin", smin)
-        fld.setNumber(t, "SizeMax", smax)
-        fld.setNumber(t, "DistMin", dmin)
-        fld.setNumber(t, "DistMax", dmax)
-        thresholds.append(t)
+        thresholds.append(threshold_field(fld, dist, smin, smax, dmin, dmax))
 
     d_active = fld.add("Distance")
     fld.setNumbers(d_active, surf_key, active)

@@ -31,7 +31,7 @@ import numpy as np
 from mpi4py import MPI
 
 import cryosim
-from cryosim.scene import BonePlate
+from cryosim.physics.scene import BonePlate
 
 #: Fixed steps tried by the plain-DOLFINx version (s), coarsest first.
 PLAIN_STEPS_S = (8.0, 4.0, 2.0, 1.0)
@@ -63,8 +63,8 @@ def run_plain(resolution: float, dt_s: float) -> dict:
 
     from cryosim.fem.geometry import ACTIVE, FAR, build_mesh
     from cryosim.fem.measure import extent_3d
-    from cryosim.materials import get_material
-    from cryosim.phase_change import CURVES, P_BETA, ufl_formulas
+    from cryosim.physics.materials import get_material
+    from cryosim.physics.phase_change import CURVES, P_BETA, ufl_formulas
 
     comm = MPI.COMM_WORLD
     comm.barrier()

@@ -15,12 +15,12 @@ Five lines from scenario to figures::
 """
 
 from .checks import ScenarioError
-from .materials import Material, citations, get_material, material_names
-from .probe import COOLANTS, ISO_9626_OUTER_DIAMETER_MM, Probe
-from .protocol import Freeze, Protocol, Thaw
-from .results import Results
+from .physics.materials import Material, citations, get_material, material_names
+from .physics.probe import COOLANTS, ISO_9626_OUTER_DIAMETER_MM, Probe
+from .physics.protocol import Freeze, Protocol, Thaw
+from .post.results import Results
 from .scenario import Numerics, Scenario, Thermocouple, default_scenario, load_scenario
-from .simulation import run
+from .api import run
 
 __version__ = "0.1.0"
 

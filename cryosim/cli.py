@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .checks import ScenarioError
-from .stepping import ConvergenceError
+from .fast.stepper import ConvergenceError
 
 __all__ = ["main"]
 
@@ -38,7 +38,7 @@ class _Progress:
 
 def _run(args: argparse.Namespace) -> int:
     from .scenario import default_scenario, load_scenario
-    from .simulation import choose_solver, run
+    from .api import choose_solver, run
 
     # validate everything before anything is written
     scenario = default_scenario() if args.scenario is None else load_scenario(args.scenario)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from .checks import ScenarioError, check_choice, check_range
-from .materials import Material, get_material, material_names
-from .probe import Probe
-from .protocol import Freeze, Protocol, Thaw
-from .scene import BonePlate, ProbePlacement, Vessel
+from .physics.materials import Material, get_material, material_names
+from .physics.probe import Probe
+from .physics.protocol import Freeze, Protocol, Thaw
+from .physics.scene import BonePlate, ProbePlacement, Vessel
 
 __all__ = ["Thermocouple", "Numerics", "Scenario", "default_scenario", "load_scenario", "SOLVERS"]
 
@@ -52,7 +52,7 @@ class Numerics:
     medium from the diffusion lengths of the protocol. The step is accepted
     when the local error of the total enthalpy change, relative to it, is
     below ``enthalpy_rtol`` and that of every cell temperature below
-    ``temperature_tolerance_K`` (see :mod:`cryosim.stepping`). ``fixed_step_s``
+    ``temperature_tolerance_K`` (see :mod:`cryosim.fast.stepper`). ``fixed_step_s``
     turns the control off (convergence studies). The finite-element solver
     steps with backward Euler (first order) and controls its local
     temperature error with ``fem_temperature_tolerance_K``: 0.5 K leaves the

@@ -2,7 +2,7 @@
 
 Default probe (18 G, 5 mm active tip, -70 °C, 120 s) in perfused soft tissue,
 bone plate (1.5 mm cortical / 6 mm cancellous / 1.5 mm cortical, IT'IS v4.1
-properties, see cryosim.materials) 2 mm from the probe's distal end: parallel
+properties, see cryosim.physics.materials) 2 mm from the probe's distal end: parallel
 to the probe (0°, plate 2 mm from the axis on the +x side), oblique (45°) and
 facing the tip (90°, axisymmetric mesh). Prints the 0 °C extents and the
 reach towards the bone against the no-bone case and saves a figure.
@@ -24,7 +24,7 @@ import numpy as np
 
 import cryosim
 from cryosim.fem import run_fem
-from cryosim.scene import BonePlate
+from cryosim.physics.scene import BonePlate
 
 #: Mesh resolution of the example (3D ~10k dofs, under a minute per run).
 RESOLUTION = 0.5

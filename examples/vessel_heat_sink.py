@@ -25,7 +25,7 @@ import numpy as np
 
 import cryosim
 from cryosim.fem import run_fem
-from cryosim.scene import Vessel
+from cryosim.physics.scene import Vessel
 
 #: Mesh resolution of the example (0.5: ~10k dofs, under a minute per run).
 RESOLUTION = 0.5

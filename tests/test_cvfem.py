@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import cryosim
-from cryosim import fast
-from cryosim.cvfem import unstructured_axisymmetric_grid
-from cryosim.grids import ACTIVE, FAR, SHAFT
+from cryosim.fast import solver as fast
+from cryosim.meshing.cvfem import unstructured_axisymmetric_grid
+from cryosim.meshing.grids import ACTIVE, FAR, SHAFT
 
 RP, LA, RD = 0.635e-3, 5e-3, 10e-3
 

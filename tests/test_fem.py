@@ -75,7 +75,7 @@ def _mms_error(n: int) -> tuple[float, float]:
     r = x[0]
     F = pennes_terms(T, T_n, v, dt, medium, Ta, r, dx)["residual"]
     k = medium.conductivity_unfrozen_W_per_m_K
-    beta = float(medium.property_row()[cryosim.phase_change.P_BETA])
+    beta = float(medium.property_row()[cryosim.physics.phase_change.P_BETA])
     # -(1/r) div(r k grad T) - beta (Ta - T) - q_m = f
     src = (-ufl.div(r * k * ufl.grad(T_exact)) / r - beta * (Ta - T_exact) - medium.metabolic_heat_W_per_m3)
     F -= src * v * r * dx
@@ -98,7 +98,7 @@ def test_heat_operator_converges_at_order_two():
 
 def test_neumann_two_phase_front_within_one_percent():
     """Planar freezing of a slab: front position against Carslaw & Jaeger 11.2."""
-    from cryosim.exact import neumann_front_m, neumann_temperature_C
+    from cryosim.physics.exact import neumann_front_m, neumann_temperature_C
 
     # narrow freezing interval (0.2 K) stands for the sharp front of the exact solution
     med = cryosim.get_material("soft_tissue").with_(solidus_C=-0.6, liquidus_C=-0.4, perfusion_per_s=0.0,
@@ -219,7 +219,7 @@ def test_extent_3d_exact_for_p1_fields():
 
 def test_geometry_tags_bone_and_vessel():
     from cryosim.fem.geometry import ACTIVE, CANCELLOUS, CORTICAL, FAR, SHAFT, TISSUE, VESSEL, build_mesh
-    from cryosim.scene import BonePlate, Vessel
+    from cryosim.physics.scene import BonePlate, Vessel
 
     sc = cryosim.default_scenario().with_(bone=BonePlate(3e-3, 45.0), vessels=(Vessel(1.5e-3, 3.5e-3),),
                                           numerics=cryosim.Numerics(resolution=0.4, fem_temperature_tolerance_K=QUICK_FEM_TOLERANCE_K))

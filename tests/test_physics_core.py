@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import cryosim
-from cryosim import phase_change as pc
+from cryosim.physics import phase_change as pc
 from cryosim.checks import ScenarioError
-from cryosim.materials import get_material, material_names, saline_freezing_point_C
-from cryosim.probe import ISO_9626_OUTER_DIAMETER_MM, Probe
-from cryosim.protocol import ADIABATIC, TEMPERATURE, Freeze, Protocol, Thaw
+from cryosim.physics.materials import get_material, material_names, saline_freezing_point_C
+from cryosim.physics.probe import ISO_9626_OUTER_DIAMETER_MM, Probe
+from cryosim.physics.protocol import ADIABATIC, TEMPERATURE, Freeze, Protocol, Thaw
 from cryosim.scenario import load_scenario, scenario_from_dict
 
 T_GRID = np.linspace(-60.0, 40.0, 997)
@@ -154,7 +154,7 @@ def test_bad_scenarios_name_the_key(bad, field):
 
 
 def test_vessel_wall_coefficient():
-    from cryosim.scene import LAMINAR_NUSSELT, Vessel
+    from cryosim.physics.scene import LAMINAR_NUSSELT, Vessel
 
     v = Vessel(diameter_m=2e-3, distance_m=4e-3)
     k_b = cryosim.get_material("blood").conductivity_unfrozen_W_per_m_K

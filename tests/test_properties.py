@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import cryosim
 from cryosim import Numerics, Probe, Protocol, ScenarioError
 from cryosim.fast import run_axisymmetric
-from cryosim.probe import ISO_9626_OUTER_DIAMETER_MM
+from cryosim.physics.probe import ISO_9626_OUTER_DIAMETER_MM
 
 finite_or_not = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-1000, 1000))
 

@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from cryosim import Numerics, exact
+from cryosim import Numerics
+from cryosim.physics import exact
 from cryosim.fast import RadialProblem, run_axisymmetric, run_radial
-from cryosim.materials import get_material
-from cryosim.protocol import Freeze, Protocol
+from cryosim.physics.materials import get_material
+from cryosim.physics.protocol import Freeze, Protocol
 from cryosim.scenario import default_scenario
 
 # Water with constant frozen conductivity and a narrow (0.5 K) smooth freezing

@@ -1,6 +1,6 @@
 r"""Meshes for the finite-element solver, built with gmsh (OpenCASCADE kernel).
 
-Coordinates (m) follow :mod:`cryosim.scene`: the main probe's distal end is at
+Coordinates (m) follow :mod:`cryosim.physics.scene`: the main probe's distal end is at
 the origin and its axis points along +z towards the shaft. The medium is a
 cylinder of radius :math:`R` (from :func:`cryosim.fast.domain_radius_m`)
 spanning :math:`-R \le z \le L_a + R` -- the same box as the fast solver, so
@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 
 from ..checks import ScenarioError
-from ..cvfem import threshold_field
-from ..phase_change import P_BETA
-from ..protocol import Freeze
+from ..meshing.cvfem import threshold_field
+from ..physics.phase_change import P_BETA
+from ..physics.protocol import Freeze
 from ..scenario import Scenario
 
 __all__ = [
@@ -127,15 +127,15 @@ def expected_ice_distance_m(scenario: Scenario) -> float:
 
     * steady ice ball around the sphere of equal area to the active tip,
       :math:`k_f (T_f - T_p) r_p / (R - r_p) = k_u (T_a - T_f)(1 + m R)`
-      (:func:`cryosim.exact.steady_sphere_radius_m`), minus that sphere's
+      (:func:`cryosim.physics.exact.steady_sphere_radius_m`), minus that sphere's
       radius;
     * the planar Neumann front :math:`2 \lambda \sqrt{\alpha_f t}`
-      (:func:`cryosim.exact.neumann_lambda`), which a curved front never
+      (:func:`cryosim.physics.exact.neumann_lambda`), which a curved front never
       overtakes.
 
     Only used to place the fine mesh, so a coarse estimate is enough.
     """
-    from ..exact import neumann_lambda, steady_sphere_radius_m
+    from ..physics.exact import neumann_lambda, steady_sphere_radius_m
 
     m, p = scenario.medium, scenario.probe
     Tp, Tf, Ta = _coldest_tip_C(scenario), m.liquidus_C, scenario.initial_temperature_C
@@ -331,7 +331,7 @@ def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose
     gmsh = _require_gmsh()
     import dolfinx.io.gmsh as dgmsh
 
-    from ..fast import domain_radius_m
+    from ..fast.solver import domain_radius_m
 
     three_d = force_3d or not scenario.axisymmetric
     dim = 3 if three_d else 2

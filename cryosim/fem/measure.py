@@ -1,13 +1,13 @@
 r"""Ice-ball measures and virtual thermocouples on P1 finite-element fields.
 
-Isotherm extents follow :mod:`cryosim.isotherms`: for the region
+Isotherm extents follow :mod:`cryosim.post.isotherms`: for the region
 :math:`\{T \le T_{iso}\}` of a piecewise-linear field,
 
 * ``radius_m``: largest distance from the main probe axis (the z axis);
 * ``length_m``: extent along that axis;
 * ``area_m2``: area of the longitudinal section. In 3D this is the section
   in the plane ``y = 0`` through the probe axis (the plane that holds the
-  bone normal and vessel offsets of :mod:`cryosim.scene`), computed by
+  bone normal and vessel offsets of :mod:`cryosim.physics.scene`), computed by
   slicing every tetrahedron with that plane and clipping the slice polygon
   at the isotherm -- exact for the P1 field;
 * ``volume_m3``: each tetrahedron is clipped at the isotherm exactly.
@@ -15,7 +15,7 @@ Isotherm extents follow :mod:`cryosim.isotherms`: for the region
 Every point of the clipped region is a convex combination of the clipped
 polytopes' corners (mesh vertices below the isotherm and points where an edge
 crosses it), so radius and length are maxima over those corners, exact for
-the P1 field. On (r, z) triangles :func:`cryosim.isotherms.extent_axisymmetric`
+the P1 field. On (r, z) triangles :func:`cryosim.post.isotherms.extent_axisymmetric`
 does the same. Under MPI every rank measures its owned cells and the results
 are reduced (max, min, sum).
 """
@@ -28,7 +28,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..isotherms import Extent, _clip_triangles
+from ..post.isotherms import Extent, _clip_triangles
 
 __all__ = ["clip_tetrahedra", "extent_3d", "extent_rz", "PointProbe"]
 
@@ -215,10 +215,10 @@ def extent_3d(x_m: np.ndarray, tets: np.ndarray, T_C: np.ndarray, iso_C: float, 
 def extent_rz(rz_m: np.ndarray, triangles: np.ndarray, T_C: np.ndarray, iso_C: float, comm: Any = None) -> Extent:
     """Extent of ``T <= iso_C`` on (r, z) triangles, revolved about r = 0.
 
-    Serial: :func:`cryosim.isotherms.extent_axisymmetric`; under MPI the same
+    Serial: :func:`cryosim.post.isotherms.extent_axisymmetric`; under MPI the same
     triangle clipping per rank, reduced.
     """
-    from ..isotherms import extent_axisymmetric
+    from ..post.isotherms import extent_axisymmetric
 
     if comm is None or comm.size == 1:
         return extent_axisymmetric(rz_m[:, 0], rz_m[:, 1], triangles, T_C, iso_C)

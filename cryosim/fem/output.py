@@ -81,7 +81,7 @@ def render_ice_ball(field: dict[str, np.ndarray], axisymmetric: bool, path: Path
                     title: str | None = None) -> Path:
     """Render the ``iso_C`` isotherm surface of a final P1 field to a PNG (off screen).
 
-    ``field`` is :attr:`cryosim.results.Results.final_field` of an FE run.
+    ``field`` is :attr:`cryosim.post.results.Results.final_field` of an FE run.
     Lengths on the axes are in mm.
     """
     pv = _require_pyvista()

@@ -9,7 +9,7 @@ around the probe(s):
         + f_u(T)\,\beta\,(T_a - T) + f_u(T)\,q_m,
     \qquad \beta = w_b (\rho c)_{blood},
 
-with :math:`H, f_u, k` from :func:`cryosim.phase_change.ufl_formulas` (the same
+with :math:`H, f_u, k` from :func:`cryosim.physics.phase_change.ufl_formulas` (the same
 formulas the fast solver compiles with numba), one set per material region.
 
 Weak form, P1 Lagrange :math:`T^{n+1}` (primary unknown), backward Euler on
@@ -25,7 +25,7 @@ freezing interval; for every test function :math:`v`,
     + \int_{\Gamma_P} q_{probe}\, v\, w\, ds = 0,
 
 where :math:`w = r = x_0` for axisymmetric (r, z) meshes and 1 in 3D. Boundary
-conditions (:mod:`cryosim.protocol`, evaluated at the end of each step):
+conditions (:mod:`cryosim.physics.protocol`, evaluated at the end of each step):
 
 * active tip: TEMPERATURE -> Dirichlet; CONVECTIVE -> Robin to the coolant;
   POWER -> Neumann, :math:`q_{probe} = P / A_{active}` (W/m^2) extracted;
@@ -52,7 +52,7 @@ LU solve (MUMPS when PETSc has it). Time step: a step SNES cannot solve is
 cut by four (its converged reason is checked; nothing unconverged is
 accepted); a step is also rejected when the local error estimate (implicit
 solution against the linear extrapolation of the two previous steps, as in
-:mod:`cryosim.stepping`) exceeds three times ``numerics.temperature_tolerance_K``;
+:mod:`cryosim.fast.stepper`) exceeds three times ``numerics.temperature_tolerance_K``;
 steps grow up to twice when Newton converges in at most
 :data:`EASY_NEWTON_ITERATIONS` iterations and the error allows it; they are
 capped by ``numerics.max_step_s`` and land on every protocol breakpoint.
@@ -73,13 +73,13 @@ from typing import Any
 
 import numpy as np
 
-from ..isotherms import Extent
-from ..materials import Material, get_material
-from ..phase_change import CURVES, P_BETA, ufl_formulas
-from ..protocol import ADIABATIC, CONVECTIVE, POWER, TEMPERATURE
-from ..results import Recorder, Results
+from ..post.isotherms import Extent
+from ..physics.materials import Material, get_material
+from ..physics.phase_change import CURVES, P_BETA, ufl_formulas
+from ..physics.protocol import ADIABATIC, CONVECTIVE, POWER, TEMPERATURE
+from ..post.results import Recorder, Results
 from ..scenario import Scenario
-from ..stepping import ConvergenceError
+from ..fast.stepper import ConvergenceError
 from . import geometry as geo
 
 __all__ = ["run_fem", "FEMSettings", "QUADRATURE_DEGREE", "pennes_terms"]
@@ -95,7 +95,7 @@ MAX_GROWTH = 2.0
 #: Cut factor after a failed Newton solve (from the task statement).
 FAILURE_CUT = 0.25
 #: Reject a step whose error estimate exceeds this multiple of the tolerance
-#: (as cryosim.stepping).
+#: (as cryosim.fast.stepper).
 REJECT_FACTOR = 3.0
 
 
@@ -156,8 +156,8 @@ def pennes_terms(T: Any, T_n: Any, v: Any, dt: Any, mat: Material, arterial_C: A
     - f_u(T)(\beta (T_a - T) + q_m) v]\, w\, dx` (W, per radian when
     ``w = r``); ``enthalpy``: :math:`\int H(T) w\, dx` (J); ``perfusion`` and
     ``metabolic``: the source integrals (W). Properties from ``mat``
-    (:meth:`cryosim.materials.Material.property_row` for :math:`\beta`); the
-    formulas are :func:`cryosim.phase_change.ufl_formulas`.
+    (:meth:`cryosim.physics.materials.Material.property_row` for :math:`\beta`); the
+    formulas are :func:`cryosim.physics.phase_change.ufl_formulas`.
     """
     import ufl
 

@@ -127,7 +127,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _numerics(params: dict[str, Any]) -> Any:
-    from cryosim import Numerics
+    from .. import Numerics
 
     return Numerics(temperature_tolerance_K=params["temperature_tolerance_K"],
                     max_step_s=params.get("max_step_s", 10.0),
@@ -135,7 +135,7 @@ def _numerics(params: dict[str, Any]) -> Any:
 
 
 def _radial_problem(params: dict[str, Any], **kw: Any) -> Any:
-    from cryosim.fast import RadialProblem
+    from ..fast.solver import RadialProblem
 
     return RadialProblem(first_cell_m=params["first_cell_m"], growth=params["growth"],
                          max_cell_m=params["max_cell_m"], numerics=_numerics(params), **kw)
@@ -169,9 +169,9 @@ def _compare_front(res: "CaseResult", d: dict, p: dict, r: Any, iso_C: float, ex
 
 # --- case 1: Neumann ----------------------------------------------------------------
 def neumann(ctx: Context) -> CaseResult:
-    from cryosim import Protocol, get_material
-    from cryosim.exact import neumann_front_m, neumann_lambda
-    from cryosim.fast import run_radial
+    from .. import Protocol, get_material
+    from ..physics.exact import neumann_front_m, neumann_lambda
+    from ..fast.solver import run_radial
 
     from .report import plot_front
 
@@ -214,9 +214,9 @@ def neumann(ctx: Context) -> CaseResult:
 
 # --- case 2: Paterson line sink -----------------------------------------------------
 def paterson(ctx: Context) -> CaseResult:
-    from cryosim import Freeze, Protocol, get_material
-    from cryosim.exact import paterson_front_m, paterson_lambda
-    from cryosim.fast import run_radial
+    from .. import Freeze, Protocol, get_material
+    from ..physics.exact import paterson_front_m, paterson_lambda
+    from ..fast.solver import run_radial
 
     from .report import plot_front
 
@@ -242,7 +242,7 @@ def paterson(ctx: Context) -> CaseResult:
     res.markdown = "\n\n".join([
         "A line sink extracting Q watts per metre in liquid at T0 grows a cylinder of ice R(t) = 2 λ √(α_s t) "
         "(Paterson 1952). The fast solver runs in 1D cylindrical geometry with a prescribed heat extraction "
-        "`Freeze(duration_s, power_W=Q × 1 m)` on a tiny inner cylinder: `cryosim.grids.radial_grid` gives "
+        "`Freeze(duration_s, power_W=Q × 1 m)` on a tiny inner cylinder: `cryosim.meshing.grids.radial_grid` gives "
         "cylindrical volumes and areas per metre of length, so the power is per metre.",
         f"Set-up: {assumptions}; λ = {paterson_lambda(*args):.5f}; outer radius {1e3 * p['outer_radius_m']:.0f} mm. "
         + _grid_text(p, r.diagnostics["cells"], r.diagnostics["steps"]) + ".",
@@ -259,10 +259,10 @@ def paterson(ctx: Context) -> CaseResult:
 
 # --- case 3: steady sphere -----------------------------------------------------------
 def steady_sphere(ctx: Context) -> CaseResult:
-    from cryosim import Freeze, Protocol, get_material
-    from cryosim.exact import steady_sphere_radius_m
-    from cryosim.fast import run_radial
-    from cryosim.materials import BLOOD
+    from .. import Freeze, Protocol, get_material
+    from ..physics.exact import steady_sphere_radius_m
+    from ..fast.solver import run_radial
+    from ..physics.materials import BLOOD
 
     from .report import plot_front
 
@@ -320,8 +320,8 @@ def steady_sphere(ctx: Context) -> CaseResult:
 # --- case 4: energy balance ----------------------------------------------------------
 def energy_balance(ctx: Context) -> CaseResult:
     import cryosim
-    from cryosim import Freeze, Numerics, Protocol, Thaw
-    from cryosim.fast import run_axisymmetric
+    from .. import Freeze, Numerics, Protocol, Thaw
+    from ..fast.solver import run_axisymmetric
 
     from .report import plot_energy
 
@@ -367,7 +367,7 @@ def energy_balance(ctx: Context) -> CaseResult:
 # --- FE helpers ------------------------------------------------------------------------
 def _fem_or_reason() -> tuple[Callable | None, str]:
     try:
-        from cryosim.fem import run_fem
+        from ..fem import run_fem
     except Exception as e:  # ImportError, or a missing MPI library inside it
         return None, f"finite-element solver unavailable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
     return run_fem, ""
@@ -384,8 +384,8 @@ def _run_fem(run_fem: Callable, scenario: Any) -> tuple[Any, str]:
 # --- case 5: FE vs fast --------------------------------------------------------------
 def fem_vs_fast(ctx: Context) -> CaseResult:
     import cryosim
-    from cryosim import Numerics
-    from cryosim.fast import run_axisymmetric
+    from .. import Numerics
+    from ..fast.solver import run_axisymmetric
 
     d, p = load_case(ctx, "fem_vs_fast")
     iso, tol, measures = p["isotherm_C"], p["tolerance_relative"], p["measures"]
@@ -422,7 +422,7 @@ def fem_vs_fast(ctx: Context) -> CaseResult:
                             _status(dev, tol), "fast solver (code-to-code)", assumptions))
         table.append([mname, f"{1e3 * a:.3f}", f"{1e3 * b:.3f}", _pct(dev)])
     res.markdown = "\n\n".join([
-        "The two solvers share the phase-change formulas (`cryosim.phase_change`) but nothing else: grids, "
+        "The two solvers share the phase-change formulas (`cryosim.physics.phase_change`) but nothing else: grids, "
         "discretisation, time stepping and isotherm measures are independent, so agreement checks both.",
         f"Set-up: {assumptions}.",
         _md_table(["measure", "fast (mm)", "FE (mm)", "deviation"], table),
@@ -450,7 +450,7 @@ def wolter_setup(ctx: Context) -> dict[str, Any]:
 def wolter_scenario(setup: dict[str, Any], *, gauge: int, active_length_m: float, tip_C: float, duration_s: float,
                     bath_C: float, cooling: str) -> Any:
     import cryosim
-    from cryosim import Freeze, Numerics, Probe, Protocol, get_material
+    from .. import Freeze, Numerics, Probe, Protocol, get_material
 
     a, probes, n = setup["assumptions"], setup["probes"], setup["numerics"]
     medium = get_material(a["medium"])
@@ -464,7 +464,7 @@ def wolter_scenario(setup: dict[str, Any], *, gauge: int, active_length_m: float
 
 
 def wolter2017(ctx: Context) -> CaseResult:
-    from cryosim.fast import run_axisymmetric
+    from ..fast.solver import run_axisymmetric
 
     from .report import plot_wolter
 
@@ -623,8 +623,8 @@ def wolter2017(ctx: Context) -> CaseResult:
 
 # --- case 7: bone in 3D -----------------------------------------------------------------
 def bone3d(ctx: Context) -> CaseResult:
-    from cryosim import Numerics, get_material
-    from cryosim.scene import BonePlate
+    from .. import Numerics, get_material
+    from ..physics.scene import BonePlate
 
     d, p = load_case(ctx, "bone3d")
     s = wolter_setup(ctx)
@@ -651,10 +651,10 @@ def bone3d(ctx: Context) -> CaseResult:
                    f"{a['baseline_duration_s']:g} s), saline bath {prim['bath_temperature_C']:g} °C; bone plate "
                    f"{1e3 * p['distance_m']:g} mm from the tip, cortical {1e3 * p['cortical_thickness_m']:g} mm / "
                    f"cancellous {1e3 * p['cancellous_thickness_m']:g} mm; angles {angles}")
-    intro = ("The bone is a flat plate (cortical / cancellous / cortical, `cryosim.scene.BonePlate`) at "
+    intro = ("The bone is a flat plate (cortical / cancellous / cortical, `cryosim.physics.scene.BonePlate`) at "
              f"{1e3 * p['distance_m']:g} mm from the probe's distal end, at angles {', '.join(f'{x:g}' for x in angles)}° "
              "between probe axis and plate (0°: probe parallel to the bone, 90°: pointing at it). Bone properties "
-             "(from `cryosim.materials`; unfrozen / frozen):\n\n"
+             "(from `cryosim.physics.materials`; unfrozen / frozen):\n\n"
              + _md_table(["material", "k (W/m/K)", "ρc (MJ/m³/K)", "latent heat (MJ/m³)", "interval (°C)", "w_b (1/s)"], props)
              + f"\n\nSources: {cite}. Bone perfusion is kept as in the material set although a sheep bone in a bath "
              "is not perfused — the scenario's arterial temperature equals the bath temperature, so perfusion only "
@@ -686,7 +686,7 @@ def bone3d(ctx: Context) -> CaseResult:
         vals.append(r.final(iso, measure))
         table.append([f"{ang:g}", f"{1e3 * r.final(iso, 'width_m'):.2f}", f"{1e3 * r.final(iso, 'length_m'):.2f}",
                       f"{1e6 * r.final(iso, 'area_m2'):.2f}", f"{1e9 * r.final(iso, 'volume_m3'):.1f}", f"{w:.0f}"])
-    from cryosim.fast import run_axisymmetric
+    from ..fast.solver import run_axisymmetric
 
     t0 = time.perf_counter()
     nb = run_axisymmetric(sc0)  # same probe without bone, fast solver (for scale)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .checks import ScenarioError
-from .results import Results
+from .post.results import Results
 from .scenario import Scenario
 
 __all__ = ["run", "choose_solver"]
@@ -25,7 +25,7 @@ def run(scenario: Scenario, output_dir: str | Path | None = None,
     """Run ``scenario`` with the solver it names (or the one that fits)."""
     solver = choose_solver(scenario)
     if solver == "fast":
-        from .fast import run_axisymmetric
+        from .fast.solver import run_axisymmetric
 
         return run_axisymmetric(scenario, output_dir=output_dir, progress=progress)
     try:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import fv
-from .grids import ACTIVE, FAR, SHAFT, FVGrid
+from . import kernel as fv
+from ..meshing.grids import ACTIVE, FAR, SHAFT, FVGrid
 
 __all__ = ["ConvergenceError", "BoundaryState", "StepperSettings", "Stepper"]
 

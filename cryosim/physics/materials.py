@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .checks import ScenarioError, check_choice, check_range
+from ..checks import ScenarioError, check_choice, check_range
 from .phase_change import CURVES, N_PROPS, P_BETA, P_CF, P_CU, P_CURVE, P_KEXP, P_KF, P_KU, P_L, P_QM, P_TL, P_TS
 
 __all__ = ["Material", "get_material", "material_names", "citations", "BLOOD", "WATER_ICE"]
@@ -95,7 +95,7 @@ class Material:
     solidus_C, liquidus_C : float
         Freezing interval (for a ``"solution"`` curve: eutectic and freezing point).
     freezing_curve : {"linear", "smooth", "solution"}
-        Shape of the unfrozen fraction, see :mod:`cryosim.phase_change`.
+        Shape of the unfrozen fraction, see :mod:`cryosim.physics.phase_change`.
     perfusion_per_s : float
         Pennes blood perfusion rate w_b (m^3 blood per m^3 tissue per s).
     metabolic_heat_W_per_m3 : float
@@ -143,7 +143,7 @@ class Material:
         return replace(self, **changes)
 
     def property_row(self, blood: "Material | None" = None) -> np.ndarray:
-        """Pack the properties into the row layout of :mod:`cryosim.phase_change`.
+        """Pack the properties into the row layout of :mod:`cryosim.physics.phase_change`.
 
         The perfusion coefficient beta = w_b * (rho c)_blood (W/m^3/K) uses
         ``blood`` (default :data:`BLOOD`).

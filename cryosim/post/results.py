@@ -22,9 +22,9 @@ from typing import Any, TextIO
 import numpy as np
 
 from .isotherms import MEASURES, Extent
-from .materials import citations
-from .protocol import Freeze
-from .scenario import Scenario
+from ..physics.materials import citations
+from ..physics.protocol import Freeze
+from ..scenario import Scenario
 
 __all__ = ["Recorder", "Results", "ENERGY_TERMS", "atomic_write"]
 
@@ -53,7 +53,7 @@ class Results:
     """Time series and final state of one run.
 
     ``extents[iso][measure]`` is an array over ``time_s`` for every isotherm
-    (°C) and measure of :data:`cryosim.isotherms.MEASURES`.
+    (°C) and measure of :data:`cryosim.post.isotherms.MEASURES`.
     """
 
     scenario: Scenario

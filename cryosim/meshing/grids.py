@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_choice, check_positive, check_range
+from ..checks import check_choice, check_positive, check_range
 
 __all__ = ["ACTIVE", "SHAFT", "FAR", "FVGrid", "graded_sizes", "radial_grid", "axisymmetric_grid", "GEOMETRIES_1D"]
 

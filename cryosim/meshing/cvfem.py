@@ -2,7 +2,7 @@
 
 The control-volume finite-element method: P1 finite elements with a lumped
 mass matrix, written as a finite-volume graph so that the kernel of
-:mod:`cryosim.fv` runs on it unchanged.
+:mod:`cryosim.fast.kernel` runs on it unchanged.
 
 * The (r, z) half-plane domain ``[0, R] x [-R, L + R]`` minus the probe slot
   (``r < r_p, z > 0``) is meshed with gmsh triangles, refined by
@@ -27,7 +27,7 @@ mass matrix, written as a finite-volume graph so that the kernel of
   preconditioner of the kernel).
 
 The active tip must carry a prescribed temperature (the Dirichlet nodes are
-eliminated): use the structured grid of :mod:`cryosim.grids` for convective,
+eliminated): use the structured grid of :mod:`cryosim.meshing.grids` for convective,
 power or adiabatic tip conditions.
 """
 
@@ -172,7 +172,7 @@ def unstructured_axisymmetric_grid(probe_radius_m: float, active_length_m: float
                                    h_tip_m: float, h_far_m: float, front_m: float, h_front_m: float,
                                    h_corner_m: float | None = None, slope: float = SIZE_SLOPE,
                                    algorithm: int = 6) -> FVGrid:
-    """CVFEM grid (see the module docstring) as an :class:`~cryosim.grids.FVGrid`.
+    """CVFEM grid (see the module docstring) as an :class:`~cryosim.meshing.grids.FVGrid`.
 
     Extra attributes set on the returned grid: ``negative_weights`` (number
     of edges with ``w_ij < 0``, non-Delaunay pairs of triangles) and

@@ -1,6 +1,6 @@
 """The fast solver: finite volumes on graded grids, compiled with numba.
 
-Two front-ends share :class:`~cryosim.stepping.Stepper`:
+Two front-ends share :class:`~cryosim.fast.stepper.Stepper`:
 
 * :func:`run_axisymmetric` -- a probe of finite active length on an insulated
   shaft, in a cylinder of medium, in (r, z);
@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from . import fv
-from .checks import check_choice, check_range
-from .grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
-from .isotherms import Extent, extent_axisymmetric, extent_radial
-from .materials import Material
-from .protocol import ADIABATIC, CONVECTIVE, POWER, TEMPERATURE, Freeze, Protocol
-from .results import Recorder, Results
-from .scenario import Numerics, Scenario, Thermocouple
-from .stepping import BoundaryState, Stepper, StepperSettings
+from . import kernel as fv
+from ..checks import check_choice, check_range
+from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
+from ..post.isotherms import Extent, extent_axisymmetric, extent_radial
+from ..physics.materials import Material
+from ..physics.protocol import ADIABATIC, CONVECTIVE, POWER, TEMPERATURE, Freeze, Protocol
+from ..post.results import Recorder, Results
+from ..scenario import Numerics, Scenario, Thermocouple
+from .stepper import BoundaryState, Stepper, StepperSettings
 
 __all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for", "domain_radius_m", "expected_ice_radius_m"]
 
@@ -82,9 +82,9 @@ def expected_ice_radius_m(scenario: Scenario) -> float:
 
 
 #: Axisymmetric grid: "cvfem" (unstructured vertex-centred P1 finite volumes,
-#: :mod:`cryosim.cvfem`; used when the tip temperature is prescribed
+#: :mod:`cryosim.meshing.cvfem`; used when the tip temperature is prescribed
 #: throughout the protocol, else the structured grid) or "structured"
-#: (:func:`cryosim.grids.axisymmetric_grid`, always).
+#: (:func:`cryosim.meshing.grids.axisymmetric_grid`, always).
 AXISYMMETRIC_GRID = "cvfem"
 #: CVFEM mesh sizes at resolution 1 (m): at the active tip, across the
 #: ice-front zone, and far away (numerical choices, see tests/test_cvfem.py).
@@ -111,7 +111,7 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
                           stacklevel=2)
             use_cvfem = False
     if use_cvfem:
-        from .cvfem import unstructured_axisymmetric_grid
+        from ..meshing.cvfem import unstructured_axisymmetric_grid
 
         res = scenario.numerics.resolution
         return unstructured_axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R,
@@ -171,7 +171,7 @@ class _ThermocoupleReader:
             l0 = 1.0 - l1 - l2
             inside = np.nonzero(np.minimum(np.minimum(l0, l1), l2) >= -1e-9)[0]
             if inside.size == 0:
-                from .checks import ScenarioError
+                from ..checks import ScenarioError
 
                 raise ScenarioError(f"thermocouples[{tc.name}]", (tc.r_m, tc.z_m), "a point inside the simulated medium")
             e = inside[0]
@@ -190,7 +190,7 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
     ``output_dir/timeseries.csv`` as it is computed.
     """
     if scenario.probe.tip_shape != "flat":
-        from .checks import ScenarioError
+        from ..checks import ScenarioError
 
         raise ScenarioError("probe.tip_shape", scenario.probe.tip_shape,
                             "'flat' for the fast solver (use solver = 'fem' for rounded or sharp tips)")
@@ -257,7 +257,7 @@ class RadialProblem:
         check_range("inner_radius_m", self.inner_radius_m, 0.0, 1.0)
         check_range("outer_radius_m", self.outer_radius_m, self.inner_radius_m, 10.0, low_open=True)
         if self.geometry != "planar" and self.inner_radius_m <= 0.0:
-            from .checks import ScenarioError
+            from ..checks import ScenarioError
 
             raise ScenarioError("inner_radius_m", self.inner_radius_m, "a positive radius for curved geometry")
 

@@ -16,7 +16,7 @@ from typing import Union
 
 import numpy as np
 
-from .checks import ScenarioError, check_choice, check_range
+from ..checks import ScenarioError, check_choice, check_range
 
 __all__ = ["Freeze", "Thaw", "Protocol", "TipCondition", "TEMPERATURE", "CONVECTIVE", "POWER", "ADIABATIC"]
 

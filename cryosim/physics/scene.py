@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .checks import ScenarioError, check_range
+from ..checks import ScenarioError, check_range
 from .materials import BLOOD
 
 __all__ = ["BonePlate", "Vessel", "ProbePlacement", "BLOOD_VISCOSITY_PA_S", "LAMINAR_NUSSELT"]

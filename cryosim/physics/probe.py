@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from .checks import ScenarioError, check_choice, check_range
+from ..checks import ScenarioError, check_choice, check_range
 
 __all__ = ["ISO_9626_OUTER_DIAMETER_MM", "Coolant", "COOLANTS", "Probe"]
 

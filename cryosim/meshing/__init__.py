@@ -1,0 +1,1 @@
+"""Geometry and meshing: graded finite-volume grids and the gmsh (r, z) mesher."""

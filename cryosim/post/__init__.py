@@ -1,0 +1,1 @@
+"""Post-processing: isotherm measures, trackers, results tables and files, figures."""

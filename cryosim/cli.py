@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .checks import ScenarioError
-from .fast.stepper import ConvergenceError
+from .numerics.stepsize import ConvergenceError
 
 __all__ = ["main"]
 

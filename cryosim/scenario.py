@@ -27,6 +27,8 @@ from .physics.scene import BonePlate, ProbePlacement, Vessel
 __all__ = ["Thermocouple", "Numerics", "Scenario", "default_scenario", "load_scenario", "SOLVERS"]
 
 SOLVERS = ("auto", "fast", "fem")
+#: Most requested output times (each one is a forced step; more is a time series, which every run records anyway).
+MAX_OUTPUT_TIMES = 10_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class Numerics:
     domain_radius_m: float | None = None
     fixed_step_s: float | None = None
     fem_temperature_tolerance_K: float = 0.5
+    #: times (s) at which the state is recorded exactly (the steps land on them)
+    output_times_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.fixed_step_s is not None:
@@ -78,6 +82,13 @@ class Numerics:
         check_range("numerics.max_step_s", self.max_step_s, 1e-3, 600.0, unit="s")
         if self.domain_radius_m is not None:
             check_range("numerics.domain_radius_m", self.domain_radius_m, 2e-3, 0.5, unit="m")
+        if isinstance(self.output_times_s, (str, bytes)) or not hasattr(self.output_times_s, "__iter__"):
+            raise ScenarioError("numerics.output_times_s", self.output_times_s, "a list of times (s)")
+        times = tuple(float(check_range(f"numerics.output_times_s[{i}]", t, 0.0, None, unit="s", low_open=True))
+                      for i, t in enumerate(self.output_times_s))
+        if len(times) > MAX_OUTPUT_TIMES:
+            raise ScenarioError("numerics.output_times_s", f"{len(times)} times", f"at most {MAX_OUTPUT_TIMES}")
+        object.__setattr__(self, "output_times_s", tuple(sorted(set(times))))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from cryosim.physics import phase_change as pc
 from cryosim.checks import ScenarioError
 from cryosim.physics.materials import get_material, material_names, saline_freezing_point_C
 from cryosim.physics.probe import ISO_9626_OUTER_DIAMETER_MM, Probe
-from cryosim.physics.protocol import ADIABATIC, TEMPERATURE, Freeze, Protocol, Thaw
+from cryosim.physics.boundary import BCKind, ProtocolTip
+from cryosim.physics.protocol import Freeze, Protocol, Thaw
 from cryosim.scenario import load_scenario, scenario_from_dict
 
 T_GRID = np.linspace(-60.0, 40.0, 997)
@@ -95,10 +96,11 @@ def test_protocol_conditions_and_breakpoints():
     p = Protocol((Freeze(60, ((0, -20.0), (30, -70.0))), Thaw(30), Freeze(60, -70.0), Thaw(20, "active", 20.0)))
     assert p.duration_s == 170
     assert list(p.breakpoints_s()) == [0, 30, 60, 90, 150, 170]
-    assert p.condition(15.0).temperature_C == pytest.approx(-45.0)
-    assert p.condition(60.0).kind == TEMPERATURE  # end of the freeze belongs to it
-    assert p.condition(70.0).kind == ADIABATIC
-    assert p.condition(160.0).temperature_C == 20.0
+    tip = ProtocolTip(p, active_area_m2=1e-5, floor_C=-88.0)
+    assert tip.at(15.0).temperature_C == pytest.approx(-45.0)
+    assert tip.at(60.0).kind == BCKind.TEMPERATURE  # end of the freeze belongs to it
+    assert tip.at(70.0).kind == BCKind.ADIABATIC
+    assert tip.at(160.0).temperature_C == 20.0
     assert p.end_of_freezing_s() == 150.0
     with pytest.raises(ScenarioError, match="thaw.mode"):
         Thaw(10, "hot")

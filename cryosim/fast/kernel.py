@@ -29,11 +29,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..physics.boundary import FLOOR_RAMP_K, BCKind
 from ..physics.phase_change import NUMBA, P_BETA, P_CF, P_CU, P_CURVE, P_KEXP, P_KF, P_KU, P_L, P_QM, P_TL, P_TS, temperature_from_enthalpy
 
-__all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_ADIABATIC", "stage_solve", "heat_rates", "enthalpy_of", "surface_temperatures"]
+__all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_LIMITED_FLUX", "BC_ADIABATIC", "stage_solve", "heat_rates", "enthalpy_of", "surface_temperatures"]
 
-BC_TEMPERATURE, BC_CONVECTIVE, BC_FLUX, BC_ADIABATIC = 0, 1, 2, 3
+#: Boundary kinds: the values of :class:`cryosim.physics.boundary.BCKind`.
+BC_TEMPERATURE, BC_CONVECTIVE, BC_FLUX, BC_LIMITED_FLUX, BC_ADIABATIC = (
+    int(BCKind.TEMPERATURE), int(BCKind.CONVECTIVE), int(BCKind.FLUX), int(BCKind.LIMITED_FLUX), int(BCKind.ADIABATIC))
+RAMP_K = FLOOR_RAMP_K
 #: GMRES settings (numerical choices): Krylov space size, relative tolerance
 #: of each Newton correction, and the iteration count above which the lagged
 #: LU preconditioner is rebuilt.
@@ -69,6 +73,17 @@ def _boundary_conductance(kind, A, d, k, h):
         G = A / den
         return G, G * G * d / (A * k * k)
     return 0.0, 0.0
+
+
+@numba.njit(cache=True)
+def _ramp(T, floor):
+    """Fraction of a limited power delivered at temperature ``T`` above ``floor``, and its slope (1/K)."""
+    x = (T - floor) / RAMP_K
+    if x <= 0.0:
+        return 0.0, 0.0
+    if x >= 1.0:
+        return 1.0, 0.0
+    return x, 1.0 / RAMP_K
 
 
 @numba.njit(cache=True)
@@ -112,6 +127,12 @@ def _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, b
             continue
         if kind == BC_FLUX:
             R[i] -= gdt * barea[e] * bc_q[g]
+            continue
+        if kind == BC_LIMITED_FLUX:
+            s, ds = _ramp(T[i], bc_T[g])
+            R[i] -= gdt * barea[e] * bc_q[g] * s
+            if want_jac:
+                band[i, bw] -= gdt * barea[e] * bc_q[g] * ds * dTdH[i]
             continue
         G, dGdk = _boundary_conductance(kind, barea[e], bdist[e], k[i], bc_h[g])
         dT = bc_T[g] - T[i]
@@ -347,6 +368,8 @@ def heat_rates(T, mat, props, V, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_
         kind = bc_kind[g]
         if kind == BC_FLUX:
             Qb[g] += barea[e] * bc_q[g]
+        elif kind == BC_LIMITED_FLUX:
+            Qb[g] += barea[e] * bc_q[g] * _ramp(T[i], bc_T[g])[0]
         elif kind != BC_ADIABATIC:
             p = props[mat[i]]
             ki = _k(T[i], p[P_KF], p[P_KU], p[P_KEXP], p[P_TS], p[P_TL], int(p[P_CURVE]))
@@ -371,6 +394,8 @@ def surface_temperatures(T, mat, props, bcell, barea, bdist, bgroup, bc_kind, bc
             out[e] = T[i]
         elif kind == BC_FLUX:
             out[e] = T[i] + bc_q[g] * bdist[e] / ki
+        elif kind == BC_LIMITED_FLUX:
+            out[e] = T[i] + bc_q[g] * _ramp(T[i], bc_T[g])[0] * bdist[e] / ki
         else:
             G, _ = _boundary_conductance(kind, barea[e], bdist[e], ki, bc_h[g])
             out[e] = T[i] + G * (bc_T[g] - T[i]) * bdist[e] / (barea[e] * ki)

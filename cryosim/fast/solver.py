@@ -1,6 +1,6 @@
 """The fast solver: finite volumes on graded grids, compiled with numba.
 
-Two front-ends share :class:`~cryosim.fast.stepper.Stepper`:
+Two front-ends share :class:`~cryosim.fast.stepper.FVSystem` and the step controller:
 
 * :func:`run_axisymmetric` -- a probe of finite active length on an insulated
   shaft, in a cylinder of medium, in (r, z);
@@ -23,14 +23,14 @@ from ..checks import check_choice, check_range
 from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
 from ..post.isotherms import Extent, extent_axisymmetric, extent_radial
 from ..physics.materials import Material
-from ..physics.protocol import ADIABATIC, CONVECTIVE, POWER, TEMPERATURE, Freeze, Protocol
+from ..numerics.stepsize import StepSettings, integrate
+from ..physics.boundary import BCKind, probe_boundaries, tip_boundaries
+from ..physics.protocol import Protocol
 from ..post.results import Recorder, Results
 from ..scenario import Numerics, Scenario, Thermocouple
-from .stepper import BoundaryState, Stepper, StepperSettings
+from .stepper import FVSystem, StepTolerances
 
 __all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for", "domain_radius_m", "expected_ice_radius_m"]
-
-_KIND = {TEMPERATURE: fv.BC_TEMPERATURE, CONVECTIVE: fv.BC_CONVECTIVE, POWER: fv.BC_FLUX, ADIABATIC: fv.BC_ADIABATIC}
 
 #: Grid at resolution 1 (numerical choices, set by the convergence study in
 #: benchmarks/RESULTS.md): first cell at the probe surface (m), growth ratio
@@ -100,7 +100,10 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
     front = FRONT_ZONE_FACTOR * expected_ice_radius_m(scenario)
     kind = AXISYMMETRIC_GRID if kind is None else check_choice("grid kind", kind, ("cvfem", "structured"))
     # the unstructured mesh drops the active-tip nodes from the unknowns: only for prescribed tip temperatures
-    use_cvfem = kind == "cvfem" and all(s.condition(0.0).kind == TEMPERATURE for s in scenario.protocol.steps)
+    bcs = probe_boundaries(scenario.probe, scenario.protocol, 1.0, scenario.initial_temperature_C)
+    tip = bcs.conditions[0]
+    use_cvfem = kind == "cvfem" and all(tip.at(t).kind == BCKind.TEMPERATURE
+                                        for t in np.append(scenario.protocol.step_starts_s()[:-1], 0.0) + 1e-9)
     if use_cvfem:
         try:
             import gmsh  # noqa: F401
@@ -120,35 +123,23 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
                              front_m=front, h_front_m=hfront, growth_far=max(growth, FAR_GROWTH))
 
 
-def _boundary_schedule(protocol: Protocol, far_temperature_C: float, shaft_h_W_per_m2_K: float,
-                       active_area_m2: float) -> Callable[[float], BoundaryState]:
-    def boundary(t: float) -> BoundaryState:
-        c = protocol.condition(t)
-        bc = BoundaryState()
-        bc.kind[ACTIVE] = _KIND[c.kind]
-        bc.temperature_C[ACTIVE] = c.temperature_C
-        bc.h_W_per_m2_K[ACTIVE] = max(c.heat_transfer_W_per_m2_K, 1.0)
-        bc.flux_W_per_m2[ACTIVE] = -c.power_W / active_area_m2 if c.kind == POWER else 0.0
-        cooling = c.kind in (TEMPERATURE, CONVECTIVE) and c.temperature_C < far_temperature_C
-        if shaft_h_W_per_m2_K > 0.0 and cooling:
-            bc.kind[SHAFT] = fv.BC_CONVECTIVE
-            bc.temperature_C[SHAFT] = c.temperature_C
-            bc.h_W_per_m2_K[SHAFT] = shaft_h_W_per_m2_K
-        bc.kind[FAR] = fv.BC_TEMPERATURE
-        bc.temperature_C[FAR] = far_temperature_C
-        return bc
-
-    return boundary
+def step_settings(n: Numerics) -> StepSettings:
+    """Step-control settings of a run from its :class:`~cryosim.scenario.Numerics`."""
+    return StepSettings(max_step_s=n.max_step_s, fixed_step_s=n.fixed_step_s,
+                        min_step_s=min(STEP_MIN_S, n.fixed_step_s or STEP_MIN_S))
 
 
-def _settings(n: Numerics) -> StepperSettings:
-    return StepperSettings(temperature_tolerance_K=n.temperature_tolerance_K, enthalpy_rtol=n.enthalpy_rtol,
-                           max_step_s=n.max_step_s, fixed_step_s=n.fixed_step_s)
+def _tolerances(n: Numerics) -> StepTolerances:
+    return StepTolerances(temperature_tolerance_K=n.temperature_tolerance_K, enthalpy_rtol=n.enthalpy_rtol)
 
 
-def _nodal(stepper: Stepper) -> np.ndarray:
-    g = stepper.grid
-    ext = np.concatenate([stepper.T, stepper.surface_temperatures()])
+#: Smallest step the controller may cut to (s) before it gives up.
+STEP_MIN_S = 1e-7
+
+
+def _nodal(system: FVSystem) -> np.ndarray:
+    g = system.grid
+    ext = np.concatenate([system.T, system.surface_temperatures()])
     return ext[g.point_source]  # type: ignore[index]
 
 
@@ -196,17 +187,16 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
                             "'flat' for the fast solver (use solver = 'fem' for rounded or sharp tips)")
     grid = axisymmetric_grid_for(scenario)
     props = scenario.medium.property_row()[None, :]
-    boundary = _boundary_schedule(scenario.protocol, scenario.initial_temperature_C,
-                                  scenario.probe.shaft_heat_transfer_W_per_m2_K, grid.group_area_m2(ACTIVE))
-    stepper = Stepper(grid, props, scenario.initial_temperature_C, scenario.arterial_temperature_C,
-                      boundary, scenario.protocol.breakpoints_s(), _settings(scenario.numerics))
+    bcs = probe_boundaries(scenario.probe, scenario.protocol, grid.group_area_m2(ACTIVE), scenario.initial_temperature_C)
+    stepper = FVSystem(grid, props, scenario.initial_temperature_C, scenario.arterial_temperature_C, bcs,
+                       _tolerances(scenario.numerics))
     tcs = _ThermocoupleReader(grid, scenario.thermocouples)
     stream = None if output_dir is None else Path(output_dir) / "timeseries.csv"
     rec = Recorder(scenario, "fast", "axisymmetric", stream)
     active = grid.bface_group == ACTIVE
     r, z, tri = grid.points_m[:, 0], grid.points_m[:, 1], grid.triangles  # type: ignore[index]
 
-    def on_step(st: Stepper) -> None:
+    def on_step(st: FVSystem) -> None:
         nodal = _nodal(st)
         ext = {iso: extent_axisymmetric(r, z, tri, nodal, iso) for iso in rec.isotherms}
         Qb = st.last_rates[0]
@@ -214,16 +204,34 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
         surf = st.surface_temperatures()[active]
         rec.record(st.t, ext, tcs.read(nodal), float(surf.min()), -float(Qb[ACTIVE] + Qb[SHAFT]), energy)
 
-    try:
-        stats = stepper.run(scenario.protocol.duration_s, on_step, progress)
-    finally:
-        rec.close()
+    stats = _integrate(stepper, scenario.protocol.duration_s, scenario.numerics, bcs.breakpoints_s(), on_step,
+                       progress, rec)
     far_cells = grid.bface_cell[grid.bface_group == FAR]
     stats.update(cells=grid.n_cells, domain_radius_m=domain_radius_m(scenario),
                  far_field_max_disturbance_K=float(np.max(np.abs(stepper.T[far_cells] - scenario.initial_temperature_C))))
     field = {"points_rz_m": grid.points_m, "triangles": grid.triangles, "temperature_C": _nodal(stepper),
              "cell_centers_rz_m": grid.centers_m, "cell_temperature_C": stepper.T}
     return rec.finish(field, stats)  # type: ignore[arg-type]
+
+
+def _integrate(system: FVSystem, t_end_s: float, numerics: Numerics, breaks_s: np.ndarray,
+               on_step: Callable[[FVSystem], None], progress: Callable[[float, float], None] | None,
+               rec: Recorder) -> dict:
+    """Drive ``system`` with the shared step controller, recording every accepted step."""
+    def accepted(t: float, is_output: bool) -> None:
+        on_step(system)
+        if progress is not None:
+            progress(t, t_end_s)
+
+    on_step(system)
+    try:
+        st = integrate(system, t_end_s, step_settings(numerics), breaks_s=breaks_s,
+                       outputs_s=numerics.output_times_s, on_accept=accepted)
+    finally:
+        rec.close()
+    stats = st.as_dict()
+    stats.update(factorisations=system.counters["factorisations"], krylov_iterations=system.krylov_iterations)
+    return stats
 
 
 # --- 1D radial problems -----------------------------------------------------
@@ -272,27 +280,26 @@ def run_radial(problem: RadialProblem, progress: Callable[[float, float], None] 
     grid = radial_grid(p.geometry, p.inner_radius_m, p.outer_radius_m, p.first_cell_m, p.growth,
                        p.max_cell_m, p.far_boundary)
     props = p.medium.property_row()[None, :]
-    boundary = _boundary_schedule(p.protocol, p.initial_temperature_C, 0.0, grid.group_area_m2(ACTIVE))
-    stepper = Stepper(grid, props, p.initial_temperature_C, p.arterial_temperature_C, boundary,
-                      p.protocol.breakpoints_s(), _settings(p.numerics))
+    bcs = tip_boundaries(p.protocol, grid.group_area_m2(ACTIVE), p.initial_temperature_C, floor_C=None,
+                         far_field=p.far_boundary)
+    stepper = FVSystem(grid, props, p.initial_temperature_C, p.arterial_temperature_C, bcs, _tolerances(p.numerics))
     rec = Recorder(p, "fast", p.geometry)  # type: ignore[arg-type]
     x = grid.centers_m[:, 0]
 
-    def profile(st: Stepper) -> tuple[np.ndarray, np.ndarray]:
+    def profile(st: FVSystem) -> tuple[np.ndarray, np.ndarray]:
         surf = st.surface_temperatures()
         xs = np.concatenate([[grid.bface_xy_m[0, 0]], x, grid.bface_xy_m[1:, 0]])
         Ts = np.concatenate([[surf[0]], st.T, surf[1:]])
         return xs, Ts
 
-    def on_step(st: Stepper) -> None:
+    def on_step(st: FVSystem) -> None:
         xs, Ts = profile(st)
         ext = {iso: extent_radial(xs, Ts, iso, p.geometry) for iso in rec.isotherms}
         Qb = st.last_rates[0]
         energy = dict(st.energy, enthalpy_change_J=st.enthalpy_change_J)
         rec.record(st.t, ext, {}, float(Ts[0]), -float(Qb[ACTIVE]), energy)
 
-    stats = stepper.run(p.protocol.duration_s, on_step, progress)
+    stats = _integrate(stepper, p.protocol.duration_s, p.numerics, bcs.breakpoints_s(), on_step, progress, rec)
     xs, Ts = profile(stepper)
     stats["cells"] = grid.n_cells
-    fu = np.array([])
     return rec.finish({"x_m": xs, "temperature_C": Ts, "cell_enthalpy_J_per_m3": stepper.H}, stats)

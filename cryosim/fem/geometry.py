@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import ScenarioError
+from ..physics.boundary import Surface
 from ..meshing.cvfem import threshold_field
 from ..physics.phase_change import P_BETA
 from ..physics.protocol import Freeze
@@ -60,7 +61,8 @@ __all__ = [
 
 # Cell tags (materials) and facet tags (boundaries).
 TISSUE, CORTICAL, CANCELLOUS = 1, 2, 3
-ACTIVE, SHAFT, FAR, AXIS, VESSEL = 1, 2, 3, 4, 10
+ACTIVE, SHAFT, FAR, AXIS = int(Surface.ACTIVE), int(Surface.SHAFT), int(Surface.FAR), int(Surface.AXIS)
+VESSEL = 10  # first vessel wall tag; vessel i has VESSEL + i
 
 #: Length of the cone that stands for a sharp tip, in probe radii (a 3-radius
 #: cone has an 18° half-angle, between a trocar and a lancet point; modelling

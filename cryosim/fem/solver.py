@@ -76,10 +76,10 @@ import numpy as np
 from ..post.isotherms import Extent
 from ..physics.materials import Material, get_material
 from ..physics.phase_change import CURVES, P_BETA, ufl_formulas
-from ..physics.protocol import ADIABATIC, CONVECTIVE, POWER, TEMPERATURE
+from ..physics.boundary import FLOOR_RAMP_K, BCKind, Surface, probe_boundaries
 from ..post.results import Recorder, Results
 from ..scenario import Scenario
-from ..fast.stepper import ConvergenceError
+from ..numerics.stepsize import ConvergenceError
 from . import geometry as geo
 
 __all__ = ["run_fem", "FEMSettings", "QUADRATURE_DEGREE", "pennes_terms"]
@@ -206,7 +206,8 @@ class _Physics:
         self.T_tip = const(0.0)  # Dirichlet value
         self.h_tip = const(0.0)  # Robin coefficient on ACTIVE (W/m^2/K)
         self.T_cool = const(0.0)  # coolant temperature seen through h_tip
-        self.q_tip = const(0.0)  # extracted flux on ACTIVE (W/m^2)
+        self.q_tip = const(0.0)  # extracted flux on ACTIVE (W/m^2), delivered down to T_floor
+        self.T_floor = const(-273.15)
         self.h_shaft = const(0.0)
         self.T_shaft = const(0.0)
         Ta = const(scenario.arterial_temperature_C)
@@ -231,7 +232,8 @@ class _Physics:
             enthalpy += terms["enthalpy"]
             perfusion += terms["perfusion"]
             metabolic += terms["metabolic"]
-        boundary = (-self.h_tip * (self.T_cool - T) * v + self.q_tip * v) * w * ds(geo.ACTIVE)
+        ramp = ufl.min_value(1.0, ufl.max_value(0.0, (T - self.T_floor) / FLOOR_RAMP_K))
+        boundary = (-self.h_tip * (self.T_cool - T) * v + self.q_tip * ramp * v) * w * ds(geo.ACTIVE)
         boundary += -self.h_shaft * (self.T_shaft - T) * v * w * ds(geo.SHAFT)
         for tag, i in fm.vessel_tags.items():
             vs = scenario.vessels[i]
@@ -380,23 +382,25 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     stats = {"steps": 0, "rejected_error": 0, "rejected_newton": 0, "newton_iterations": 0}
     rates = (0.0, 0.0)
 
+    boundaries = probe_boundaries(scenario.probe, scenario.protocol, ph.active_area_m2, T0)
+
     def set_condition(t: float) -> None:
-        c = scenario.protocol.condition(t)
+        now = boundaries.at(t)
+        c = now[Surface.ACTIVE]
         ph.h_tip.value, ph.q_tip.value, ph.h_shaft.value = 0.0, 0.0, 0.0
         bcs[:] = [ph.bc_far]
-        if c.kind == TEMPERATURE:
+        if c.kind == BCKind.TEMPERATURE:
             ph.T_tip.value = c.temperature_C
             bcs.append(ph.bc_tip)
-        elif c.kind == CONVECTIVE:
+        elif c.kind == BCKind.CONVECTIVE:
             ph.h_tip.value, ph.T_cool.value = c.heat_transfer_W_per_m2_K, c.temperature_C
-        elif c.kind == POWER:
-            ph.q_tip.value = c.power_W / ph.active_area_m2
+        elif c.kind == BCKind.LIMITED_FLUX:
+            ph.q_tip.value, ph.T_floor.value = -c.flux_W_per_m2, c.temperature_C
         else:
-            assert c.kind == ADIABATIC
-        cooling = c.kind in (TEMPERATURE, CONVECTIVE) and c.temperature_C < T0
-        if scenario.probe.shaft_heat_transfer_W_per_m2_K > 0.0 and cooling:
-            ph.h_shaft.value = scenario.probe.shaft_heat_transfer_W_per_m2_K
-            ph.T_shaft.value = c.temperature_C
+            assert c.kind == BCKind.ADIABATIC, c.kind
+        sh = now[Surface.SHAFT]
+        if sh.kind == BCKind.CONVECTIVE:
+            ph.h_shaft.value, ph.T_shaft.value = sh.heat_transfer_W_per_m2_K, sh.temperature_C
 
     def record(t: float) -> None:
         Tl = T.x.array

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import check_choice, check_positive, check_range
+from ..physics.boundary import Surface
 
 __all__ = ["ACTIVE", "SHAFT", "FAR", "FVGrid", "graded_sizes", "radial_grid", "axisymmetric_grid", "GEOMETRIES_1D"]
 
-ACTIVE, SHAFT, FAR = 0, 1, 2
+#: Boundary-face groups: the :class:`~cryosim.physics.boundary.Surface` numbering.
+ACTIVE, SHAFT, FAR = int(Surface.ACTIVE), int(Surface.SHAFT), int(Surface.FAR)
 GEOMETRIES_1D = ("planar", "cylindrical", "spherical")
 
 

@@ -11,6 +11,7 @@ thaw between them (seed 002, "Lésion-type").
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Union
 
@@ -18,23 +19,10 @@ import numpy as np
 
 from ..checks import ScenarioError, check_choice, check_range
 
-__all__ = ["Freeze", "Thaw", "Protocol", "TipCondition", "TEMPERATURE", "CONVECTIVE", "POWER", "ADIABATIC"]
-
-#: Boundary condition kinds on the active tip.
-TEMPERATURE, CONVECTIVE, POWER, ADIABATIC = 0, 1, 2, 3
+__all__ = ["Freeze", "Thaw", "Protocol"]
 
 MIN_TIP_C, MAX_TIP_C = -196.0, 60.0  # liquid nitrogen to active warming
 MAX_STEP_S = 86400.0  # one day: long enough to reach any steady state
-
-
-@dataclass(frozen=True)
-class TipCondition:
-    """Boundary condition on the active tip at one instant."""
-
-    kind: int
-    temperature_C: float = 0.0
-    heat_transfer_W_per_m2_K: float = 0.0
-    power_W: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,18 +79,15 @@ class Freeze:
             return []
         return [float(tt)] if isinstance(tt, (int, float)) else [p[1] for p in tt]
 
-    def condition(self, t_in_step_s: float) -> TipCondition:
-        if self.power_W is not None:
-            return TipCondition(POWER, power_W=self.power_W)
+    def tip_temperature_at(self, t_in_step_s: float) -> float:
+        """Tip (or coolant) temperature commanded ``t_in_step_s`` into the step (°C); NaN for a power step."""
         tt = self.tip_temperature_C
+        if tt is None:
+            return math.nan
         if isinstance(tt, (int, float)):
-            T = float(tt)
-        else:
-            ts, Ts = zip(*tt)  # type: ignore[misc]
-            T = float(np.interp(t_in_step_s, ts, Ts))
-        if self.heat_transfer_W_per_m2_K is not None:
-            return TipCondition(CONVECTIVE, T, self.heat_transfer_W_per_m2_K)
-        return TipCondition(TEMPERATURE, T)
+            return float(tt)
+        ts, Ts = zip(*tt)  # type: ignore[misc]
+        return float(np.interp(t_in_step_s, ts, Ts))
 
     def breakpoints_s(self) -> list[float]:
         tt = self.tip_temperature_C
@@ -128,11 +113,6 @@ class Thaw:
             check_range("thaw.temperature_C", self.temperature_C, -20.0, MAX_TIP_C, unit="°C")
         elif self.temperature_C is not None:
             raise ScenarioError("thaw.temperature_C", self.temperature_C, "no temperature for a passive thaw")
-
-    def condition(self, t_in_step_s: float) -> TipCondition:
-        if self.mode == "active":
-            return TipCondition(TEMPERATURE, float(self.temperature_C))  # type: ignore[arg-type]
-        return TipCondition(ADIABATIC)
 
     def breakpoints_s(self) -> list[float]:
         return []
@@ -187,12 +167,12 @@ class Protocol:
             pts += [t0 + b for b in s.breakpoints_s()]
         return np.unique(np.asarray(pts))
 
-    def condition(self, t_s: float) -> TipCondition:
-        """Tip condition in force at time ``t_s`` (the step that ends at ``t_s`` counts)."""
+    def step_at(self, t_s: float) -> tuple[Step, float]:
+        """The step in force at time ``t_s`` (the step that ends at ``t_s`` counts) and the time into it."""
         starts = self.step_starts_s()
         i = int(np.searchsorted(starts, t_s, side="left")) - 1
         i = min(max(i, 0), len(self.steps) - 1)
-        return self.steps[i].condition(t_s - starts[i])
+        return self.steps[i], float(t_s - starts[i])
 
     def end_of_freezing_s(self) -> float:
         """End time of the last freeze step (s)."""

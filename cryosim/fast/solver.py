@@ -24,6 +24,8 @@ from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmet
 from ..post.isotherms import Extent, extent_axisymmetric, extent_radial
 from ..physics.materials import Material
 from ..numerics.stepsize import StepSettings, integrate
+from ..physics.sizing import domain_radius_m
+from ..physics.sizing import expected_ice_distance_m as expected_ice_radius_m
 from ..physics.boundary import BCKind, probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
 from ..post.results import Recorder, Results
@@ -45,40 +47,9 @@ FRONT_ZONE_FACTOR = 1.25
 FAR_GROWTH = 1.3
 
 
-def domain_radius_m(scenario: Scenario) -> float:
-    """Size of the medium around the probe (m).
-
-    Far enough that the far boundary does not feel the probe: the probe
-    radius plus two frozen diffusion lengths (an upper bound on the ice
-    radius, since the Neumann constant is below 1 for these Stefan numbers)
-    plus six unfrozen ones (temperature disturbance ahead of the front below
-    erfc(3) ~ 2e-5 of the drop), over the whole protocol; at least 10 mm.
-    """
-    if scenario.numerics.domain_radius_m is not None:
-        return scenario.numerics.domain_radius_m
-    t = scenario.protocol.duration_s
-    m = scenario.medium
-    return max(10e-3, scenario.probe.radius_m + 2.0 * math.sqrt(m.diffusivity_frozen_m2_per_s * t)
-               + 6.0 * math.sqrt(m.diffusivity_unfrozen_m2_per_s * t))
-
-
 def _grid_params(n: Numerics) -> tuple[float, float, float, float]:
     res = n.resolution
     return BASE_H0_M / res, 1.0 + BASE_GROWTH / res, BASE_HFRONT_M / res, BASE_HMAX_M / res
-
-
-def expected_ice_radius_m(scenario: Scenario) -> float:
-    """Largest 0 °C radius reached around an infinitely long probe of the same
-    radius, protocol and medium (a quick 1D cylindrical solve): an upper
-    bound for the radial extent of the real, finite tip, used to size grids."""
-    problem = RadialProblem(
-        geometry="cylindrical", medium=scenario.medium, protocol=scenario.protocol,
-        inner_radius_m=scenario.probe.radius_m, outer_radius_m=domain_radius_m(scenario),
-        initial_temperature_C=scenario.initial_temperature_C, arterial_temperature_C=scenario.arterial_temperature_C,
-        first_cell_m=50e-6, growth=1.1, numerics=Numerics(enthalpy_rtol=1e-2),
-    )
-    r = run_radial(problem)
-    return max(float(np.max(r.extents[0.0]["radius_m"])) - scenario.probe.radius_m, 1e-3)
 
 
 #: Axisymmetric grid: "cvfem" (unstructured vertex-centred P1 finite volumes,

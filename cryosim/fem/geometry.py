@@ -2,7 +2,7 @@ r"""Meshes for the finite-element solver, built with gmsh (OpenCASCADE kernel).
 
 Coordinates (m) follow :mod:`cryosim.physics.scene`: the main probe's distal end is at
 the origin and its axis points along +z towards the shaft. The medium is a
-cylinder of radius :math:`R` (from :func:`cryosim.fast.domain_radius_m`)
+cylinder of radius :math:`R` (from :func:`cryosim.physics.sizing.domain_radius_m`)
 spanning :math:`-R \le z \le L_a + R` -- the same box as the fast solver, so
 both solvers see the same far boundary. The probe is a *hole* in the medium:
 
@@ -49,14 +49,13 @@ import numpy as np
 
 from ..checks import ScenarioError
 from ..physics.boundary import Surface
+from ..physics.sizing import domain_radius_m, expected_ice_distance_m
 from ..meshing.cvfem import threshold_field
-from ..physics.phase_change import P_BETA
-from ..physics.protocol import Freeze
 from ..scenario import Scenario
 
 __all__ = [
     "TISSUE", "CORTICAL", "CANCELLOUS", "ACTIVE", "SHAFT", "FAR", "AXIS", "VESSEL",
-    "MeshSizes", "mesh_sizes", "expected_ice_distance_m", "FEMesh", "build_mesh",
+    "MeshSizes", "mesh_sizes", "FEMesh", "build_mesh",
 ]
 
 # Cell tags (materials) and facet tags (boundaries).
@@ -111,49 +110,6 @@ def mesh_sizes(scenario: Scenario, three_d: bool) -> MeshSizes:
     circle = 2.0 * math.pi * scenario.probe.radius_m / MIN_PROBE_SEGMENTS
     return MeshSizes(min(base["edge"] / res, circle), min(base["probe"] / res, circle),
                      base["front"] / res, base["far"] / res)
-
-
-def _coldest_tip_C(scenario: Scenario) -> float:
-    temps = [T for s in scenario.protocol.steps if isinstance(s, Freeze) for T in s.temperatures_C()]
-    if temps:
-        return min(temps)
-    floor = scenario.probe.min_tip_temperature_C
-    return -70.0 if floor is None else floor  # power-driven freeze: a typical tip reading (seed 002)
-
-
-def expected_ice_distance_m(scenario: Scenario) -> float:
-    r"""Estimated largest distance (m) of the ice front from the active surface.
-
-    The smaller of two upper bounds, for the coldest tip temperature
-    :math:`T_p` of the protocol and the total freezing time :math:`t`:
-
-    * steady ice ball around the sphere of equal area to the active tip,
-      :math:`k_f (T_f - T_p) r_p / (R - r_p) = k_u (T_a - T_f)(1 + m R)`
-      (:func:`cryosim.physics.exact.steady_sphere_radius_m`), minus that sphere's
-      radius;
-    * the planar Neumann front :math:`2 \lambda \sqrt{\alpha_f t}`
-      (:func:`cryosim.physics.exact.neumann_lambda`), which a curved front never
-      overtakes.
-
-    Only used to place the fine mesh, so a coarse estimate is enough.
-    """
-    from ..physics.exact import neumann_lambda, steady_sphere_radius_m
-
-    m, p = scenario.medium, scenario.probe
-    Tp, Tf, Ta = _coldest_tip_C(scenario), m.liquidus_C, scenario.initial_temperature_C
-    if Tp >= Tf:
-        return 2.0 * p.radius_m
-    area = 2.0 * math.pi * p.radius_m * p.active_length_m + math.pi * p.radius_m**2
-    r_eq = math.sqrt(area / (4.0 * math.pi))
-    beta = float(m.property_row()[P_BETA])
-    R = steady_sphere_radius_m(r_eq, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
-                               beta)
-    t = sum(s.duration_s for s in scenario.protocol.steps if isinstance(s, Freeze))
-    lam = neumann_lambda(m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
-                         m.heat_capacity_frozen_J_per_m3_K, m.heat_capacity_unfrozen_J_per_m3_K,
-                         m.latent_heat_J_per_m3, Tp, Tf, Ta)
-    planar = 2.0 * lam * math.sqrt(m.diffusivity_frozen_m2_per_s * t)
-    return max(min(R - r_eq, planar), 2.0 * p.radius_m)
 
 
 @dataclass
@@ -332,8 +288,6 @@ def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose
     """
     gmsh = _require_gmsh()
     import dolfinx.io.gmsh as dgmsh
-
-    from ..fast.solver import domain_radius_m
 
     three_d = force_3d or not scenario.axisymmetric
     dim = 3 if three_d else 2

@@ -1,0 +1,102 @@
+r"""How big the ice ball and its thermal disturbance can get: one estimate for every mesher.
+
+Used to size the medium (its far boundary must not feel the probe) and to
+place the fine cells where the ice front passes. Both solvers use these
+functions; only a coarse upper bound is needed, so they are analytic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from ..checks import ScenarioError
+from .exact import neumann_lambda, steady_sphere_radius_m
+from .phase_change import P_BETA
+from .protocol import Freeze
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+
+__all__ = ["coldest_tip_C", "expected_ice_distance_m", "domain_radius_m", "MIN_DOMAIN_RADIUS_M",
+           "MAX_DOMAIN_RADIUS_M", "TYPICAL_TIP_C"]
+
+#: Smallest medium radius (m): room for the mesh grading around any probe.
+MIN_DOMAIN_RADIUS_M = 10e-3
+#: Largest medium radius (m), the limit of ``numerics.domain_radius_m`` too:
+#: half a metre of tissue around a needle is more than any body part offers.
+MAX_DOMAIN_RADIUS_M = 0.5
+#: Tip reading assumed for a power-driven freeze without a coolant floor (°C):
+#: cryoneurolysis probes run at -50 to -90 °C (seed 002); the middle of that range.
+TYPICAL_TIP_C = -70.0
+#: Frozen diffusion lengths and unfrozen ones in the domain radius: the ice
+#: front stays within 2 frozen lengths (the Neumann constant is below 1 for
+#: these Stefan numbers), the disturbance ahead of it falls below erfc(3) ~
+#: 2e-5 of the temperature drop within 6 unfrozen lengths (Carslaw & Jaeger
+#: 1959, section 2.4).
+FROZEN_LENGTHS, UNFROZEN_LENGTHS = 2.0, 6.0
+
+
+def coldest_tip_C(scenario: "Scenario") -> float:
+    """Coldest tip (or coolant) temperature the protocol commands (°C)."""
+    temps = [T for s in scenario.protocol.steps if isinstance(s, Freeze) for T in s.temperatures_C()]
+    if temps:
+        return min(temps)
+    floor = scenario.probe.min_tip_temperature_C
+    return TYPICAL_TIP_C if floor is None else floor
+
+
+def expected_ice_distance_m(scenario: "Scenario") -> float:
+    r"""Estimated largest distance (m) of the ice front from the active surface.
+
+    The smaller of two upper bounds, for the coldest tip temperature
+    :math:`T_p` of the protocol and the total freezing time :math:`t`:
+
+    * steady ice ball around the sphere of equal area to the active tip,
+      :math:`k_f (T_f - T_p) r_p / (R - r_p) = k_u (T_a - T_f)(1 + m R)`
+      (:func:`cryosim.physics.exact.steady_sphere_radius_m`), minus that sphere's
+      radius;
+    * the planar Neumann front :math:`2 \lambda \sqrt{\alpha_f t}`
+      (:func:`cryosim.physics.exact.neumann_lambda`), which a curved front never
+      overtakes.
+
+    At least two probe radii. Only used to place fine cells and size the domain.
+    """
+    m, p = scenario.medium, scenario.probe
+    Tp, Tf, Ta = coldest_tip_C(scenario), m.liquidus_C, scenario.initial_temperature_C
+    if Tp >= Tf:
+        return 2.0 * p.radius_m
+    area = 2.0 * math.pi * p.radius_m * p.active_length_m + math.pi * p.radius_m**2
+    r_eq = math.sqrt(area / (4.0 * math.pi))
+    beta = float(m.property_row()[P_BETA])
+    R = steady_sphere_radius_m(r_eq, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
+                               beta)
+    t = sum(s.duration_s for s in scenario.protocol.steps if isinstance(s, Freeze))
+    lam = neumann_lambda(m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
+                         m.heat_capacity_frozen_J_per_m3_K, m.heat_capacity_unfrozen_J_per_m3_K,
+                         m.latent_heat_J_per_m3, Tp, Tf, Ta)
+    planar = 2.0 * lam * math.sqrt(m.diffusivity_frozen_m2_per_s * t)
+    return max(min(R - r_eq, planar), 2.0 * p.radius_m)
+
+
+def domain_radius_m(scenario: "Scenario") -> float:
+    """Radius (m) of the medium around the probe (the axial extents default to it too).
+
+    ``numerics.domain_radius_m`` when set; else the probe radius plus
+    :data:`FROZEN_LENGTHS` frozen and :data:`UNFROZEN_LENGTHS` unfrozen
+    diffusion lengths over the whole protocol, at least
+    :data:`MIN_DOMAIN_RADIUS_M`. A protocol so long that this exceeds
+    :data:`MAX_DOMAIN_RADIUS_M` is refused rather than silently cut short.
+    """
+    if scenario.numerics.domain_radius_m is not None:
+        return scenario.numerics.domain_radius_m
+    t = scenario.protocol.duration_s
+    m = scenario.medium
+    R = max(MIN_DOMAIN_RADIUS_M, scenario.probe.radius_m + FROZEN_LENGTHS * math.sqrt(m.diffusivity_frozen_m2_per_s * t)
+            + UNFROZEN_LENGTHS * math.sqrt(m.diffusivity_unfrozen_m2_per_s * t))
+    if R > MAX_DOMAIN_RADIUS_M:
+        raise ScenarioError("protocol.duration_s", t,
+                            f"a protocol whose thermal disturbance fits in {MAX_DOMAIN_RADIUS_M:g} m of medium "
+                            f"(this one needs {R:.2f} m); set numerics.domain_radius_m (at most "
+                            f"{MAX_DOMAIN_RADIUS_M:g} m) to accept a far boundary that feels the probe")
+    return R

@@ -99,7 +99,8 @@ class Scenario:
     protocol: Protocol
     medium: Material
     name: str = "scenario"
-    initial_temperature_C: float = 37.0
+    #: None: the Pennes steady state of the medium, T_a + q_m / beta (resolved on construction)
+    initial_temperature_C: float | None = None
     arterial_temperature_C: float = 37.0
     isotherms_C: tuple[float, ...] = (0.0, -20.0, -40.0)
     thermocouples: tuple[Thermocouple, ...] = ()
@@ -108,6 +109,8 @@ class Scenario:
     bone: BonePlate | None = None
     vessels: tuple[Vessel, ...] = ()
     extra_probes: tuple[ProbePlacement, ...] = ()
+    #: True when ``initial_temperature_C`` was resolved from the Pennes steady state
+    initial_from_steady_state: bool = field(default=False, init=False, compare=False)
 
     @property
     def axisymmetric(self) -> bool:
@@ -121,6 +124,10 @@ class Scenario:
     def __post_init__(self) -> None:
         object.__setattr__(self, "vessels", tuple(self.vessels))
         object.__setattr__(self, "extra_probes", tuple(self.extra_probes))
+        if self.initial_temperature_C is None:
+            check_range("arterial_temperature_C", self.arterial_temperature_C, 0.0, 45.0, unit="°C")
+            object.__setattr__(self, "initial_temperature_C", self.medium.steady_temperature_C(self.arterial_temperature_C))
+            object.__setattr__(self, "initial_from_steady_state", True)
         check_range("initial_temperature_C", self.initial_temperature_C, 0.0, 45.0, unit="°C")
         check_range("arterial_temperature_C", self.arterial_temperature_C, 0.0, 45.0, unit="°C")
         iso = tuple(float(check_range(f"isotherms_C[{i}]", v, -150.0, 0.0, unit="°C"))
@@ -141,7 +148,9 @@ class Scenario:
                                     f"a point outside the probe (r >= {self.probe.radius_m:g} m or z <= 0)")
 
     def with_(self, **changes: Any) -> "Scenario":
-        """Copy with some fields changed (validated again)."""
+        """Copy with some fields changed (validated again); a steady initial state follows a new medium."""
+        if self.initial_from_steady_state and "initial_temperature_C" not in changes:
+            changes["initial_temperature_C"] = None
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -97,7 +97,13 @@ class Material:
     freezing_curve : {"linear", "smooth", "solution"}
         Shape of the unfrozen fraction, see :mod:`cryosim.physics.phase_change`.
     perfusion_per_s : float
-        Pennes blood perfusion rate w_b (m^3 blood per m^3 tissue per s).
+        Pennes blood perfusion rate w_b (m^3 blood per m^3 tissue per s); the
+        Pennes coefficient is then beta = w_b (rho c)_blood.
+    blood_heat_capacity_J_per_m3_K : float or None
+        (rho c) of the perfusing blood; None takes :data:`BLOOD`'s.
+    perfusion_coefficient_W_per_m3_K : float or None
+        The Pennes coefficient beta given directly (W/m^3/K), as some sources
+        report it; then ``perfusion_per_s`` must be 0.
     metabolic_heat_W_per_m3 : float
         Metabolic heat q_m.
     density_kg_per_m3 : float
@@ -120,6 +126,8 @@ class Material:
     metabolic_heat_W_per_m3: float = 0.0
     density_kg_per_m3: float = 1000.0
     sources: tuple[str, ...] = field(default=(), compare=False)
+    blood_heat_capacity_J_per_m3_K: float | None = None
+    perfusion_coefficient_W_per_m3_K: float | None = None
 
     def __post_init__(self) -> None:
         f = f"material[{self.name}]"
@@ -137,18 +145,41 @@ class Material:
         check_range(f + ".perfusion_per_s", self.perfusion_per_s, 0.0, 0.1, unit="1/s")
         check_range(f + ".metabolic_heat_W_per_m3", self.metabolic_heat_W_per_m3, 0.0, 1e5, unit="W/m3")
         check_range(f + ".density_kg_per_m3", self.density_kg_per_m3, 100.0, 5000.0, unit="kg/m3")
+        if self.blood_heat_capacity_J_per_m3_K is not None:
+            check_range(f + ".blood_heat_capacity_J_per_m3_K", self.blood_heat_capacity_J_per_m3_K, 1e6, 1e7,
+                        unit="J/m3/K")
+        if self.perfusion_coefficient_W_per_m3_K is not None:
+            check_range(f + ".perfusion_coefficient_W_per_m3_K", self.perfusion_coefficient_W_per_m3_K, 0.0, 4e5,
+                        unit="W/m3/K")
+            if self.perfusion_per_s != 0.0:
+                raise ScenarioError(f + ".perfusion_coefficient_W_per_m3_K", self.perfusion_coefficient_W_per_m3_K,
+                                    "either perfusion_per_s or perfusion_coefficient_W_per_m3_K, not both "
+                                    "(set perfusion_per_s = 0)")
+
+    @property
+    def perfusion_beta_W_per_m3_K(self) -> float:
+        """The Pennes coefficient beta (W/m^3/K): given, or w_b times the blood's rho c."""
+        if self.perfusion_coefficient_W_per_m3_K is not None:
+            return self.perfusion_coefficient_W_per_m3_K
+        rho_c = (BLOOD.heat_capacity_unfrozen_J_per_m3_K if self.blood_heat_capacity_J_per_m3_K is None
+                 else self.blood_heat_capacity_J_per_m3_K)
+        return self.perfusion_per_s * rho_c
+
+    def steady_temperature_C(self, arterial_temperature_C: float) -> float:
+        """Pennes steady state of unfrozen tissue far from any probe: T_a + q_m / beta (°C).
+
+        Without perfusion there is no steady state with metabolic heat; the arterial temperature is returned.
+        """
+        beta = self.perfusion_beta_W_per_m3_K
+        return arterial_temperature_C + (self.metabolic_heat_W_per_m3 / beta if beta > 0.0 else 0.0)
 
     def with_(self, **changes: object) -> "Material":
         """Return a copy with some fields changed (validated again)."""
         return replace(self, **changes)
 
-    def property_row(self, blood: "Material | None" = None) -> np.ndarray:
-        """Pack the properties into the row layout of :mod:`cryosim.physics.phase_change`.
-
-        The perfusion coefficient beta = w_b * (rho c)_blood (W/m^3/K) uses
-        ``blood`` (default :data:`BLOOD`).
-        """
-        b = BLOOD if blood is None else blood
+    def property_row(self) -> np.ndarray:
+        """Pack the properties into the row layout of :mod:`cryosim.physics.phase_change`
+        (the perfusion coefficient is :attr:`perfusion_beta_W_per_m3_K`)."""
         row = np.zeros(N_PROPS)
         row[P_CF] = self.heat_capacity_frozen_J_per_m3_K
         row[P_CU] = self.heat_capacity_unfrozen_J_per_m3_K
@@ -159,7 +190,7 @@ class Material:
         row[P_KF] = self.conductivity_frozen_W_per_m_K
         row[P_KU] = self.conductivity_unfrozen_W_per_m_K
         row[P_KEXP] = self.frozen_conductivity_exponent
-        row[P_BETA] = self.perfusion_per_s * b.heat_capacity_unfrozen_J_per_m3_K
+        row[P_BETA] = self.perfusion_beta_W_per_m3_K
         row[P_QM] = self.metabolic_heat_W_per_m3
         return row
 

@@ -272,7 +272,7 @@ def steady_sphere(ctx: Context) -> CaseResult:
         freezing_curve=p["freezing_curve"], metabolic_heat_W_per_m3=p["metabolic_heat_W_per_m3"])
     Tf = 0.5 * (m.solidus_C + m.liquidus_C)
     rp, Tp, Ta, dur = p["probe_radius_m"], p["probe_temperature_C"], p["arterial_temperature_C"], p["duration_s"]
-    beta = m.perfusion_per_s * BLOOD.heat_capacity_unfrozen_J_per_m3_K
+    beta = m.perfusion_beta_W_per_m3_K
     R_ex = steady_sphere_radius_m(rp, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K, beta)
     R_noperf = steady_sphere_radius_m(rp, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K, 0.0)
     n_steps = max(1, int(math.ceil(dur / 3600.0)))

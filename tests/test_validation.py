@@ -1,7 +1,7 @@
 """The validation suite (cryosim.validation), fast variant of every case.
 
-One module-scoped run of ``run_validation(fast=True)`` feeds the checks
-(about a minute on 2 cores; the finite-element cases are reported as
+One module-scoped run of ``run_validation(fast=True)`` feeds the checks, marked
+slow (about 25 s on 2 cores; the finite-element cases are reported as
 "not run" when cryosim.fem is unavailable).
 """
 
@@ -39,6 +39,7 @@ def _rows(payload: dict, case: str) -> list[dict]:
     return [r for c in payload["cases"] if c["id"] == case for r in c["rows"]]
 
 
+@pytest.mark.slow
 def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     path, payload = fast_report
     assert path.name == "report.md" and path.exists()
@@ -54,6 +55,7 @@ def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     assert set(VERIFICATION) | set(VALIDATION) == set(CASES)
 
 
+@pytest.mark.slow
 def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     for c in payload["cases"]:
@@ -67,6 +69,7 @@ def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
                 assert r["deviation"] is not None and r["tolerance"] is not None, r
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["neumann", "paterson", "steady_sphere", "energy_balance"])
 def test_verification_against_exact_solutions_passes(fast_report: tuple[Path, dict], case: str) -> None:
     _, payload = fast_report
@@ -80,6 +83,7 @@ def _fem_available() -> bool:
     return _fem_or_reason()[0] is not None
 
 
+@pytest.mark.slow
 def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -> None:
     """validation/bone3d/case.toml sets run_fem = false under [fast]: one 'not run' row, and why."""
     _, payload = fast_report
@@ -95,6 +99,7 @@ def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -
         assert row["note"].startswith("not run: finite-element solver unavailable ("), row["note"]
 
 
+@pytest.mark.slow
 def test_every_other_case_passes(fast_report: tuple[Path, dict]) -> None:
     """All rows pass except bone3d (not run, above) and the Wolter T3 row, a documented failure."""
     _, payload = fast_report
@@ -118,6 +123,7 @@ def _deviation(case: str, r: dict) -> float:
     return r["value"] if r["reference"] == 0.0 else (r["value"] - r["reference"]) / r["reference"]
 
 
+@pytest.mark.slow
 def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     rows = {r["name"].split(" ")[0]: r for r in _rows(payload, "wolter2017")}
@@ -144,6 +150,7 @@ def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> No
             assert v > ratios[key.replace("volume_m3", "width_m")]
 
 
+@pytest.mark.slow
 def test_summary_paragraph_and_source_caveat(fast_report: tuple[Path, dict]) -> None:
     path, _ = fast_report
     text = path.read_text(encoding="utf-8")

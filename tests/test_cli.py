@@ -7,9 +7,7 @@ import pytest
 from cryosim.cli import main
 
 
-def test_run_writes_outputs(tmp_path, capsys):
-    f = tmp_path / "s.toml"
-    f.write_text("""
+SMALL = """
 name = "small"
 [probe]
 gauge = 18
@@ -20,14 +18,51 @@ duration_s = 20
 tip_temperature_C = -70
 [numerics]
 resolution = 0.35
-""")
+"""
+
+
+def test_run_writes_outputs(tmp_path, capsys):
+    import numpy as np
+
+    import cryosim
+    from cryosim.post.isotherms import MEASURES
+    from cryosim.scenario import load_scenario
+
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL)
     out = tmp_path / "out"
     assert main(["run", str(f), "--out", str(out), "--quiet"]) == 0
-    for name in ("results.json", "timeseries.csv", "field.npz", "extent_vs_time.png", "isotherm_map.png"):
-        assert (out / name).exists(), name
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["results.json", "timeseries.csv", "field.npz", "extent_vs_time.png", "isotherm_map.png"])
+    assert not (tmp_path / "out.partial").exists()
+    # the same scenario through the library: the CLI prints and writes the same numbers
+    r = cryosim.run(load_scenario(f))
+    assert r.solver == "fast"
+    assert printed.splitlines()[0] == "cryosim: scenario 'small' on the fast solver; 20 s of protocol"
+    assert r.table() in printed
+    assert f"wrote {out}/: results.json, timeseries.csv, field.npz, extent_vs_time.png, isotherm_map.png" in printed
     summary = json.loads((out / "results.json").read_text())
-    assert summary["final_extent"]["0C"]["width_m"] > 1.27e-3
-    assert "isotherm" in capsys.readouterr().out
+    for iso in (0.0, -20.0, -40.0):
+        for m in MEASURES:
+            assert summary["final_extent"][f"{iso:g}C"][m] == pytest.approx(r.final(iso, m), rel=1e-12, abs=1e-15)
+    w0 = summary["final_extent"]["0C"]["width_m"]
+    assert f"{1e3 * w0:9.2f}" in printed.splitlines()[3]  # the 0 C row of the printed table
+    assert w0 > 1.27e-3  # wider than the 18 G probe
+    assert summary["heat_drawn_J"] == pytest.approx(r.heat_drawn_J, rel=1e-12)
+    assert summary["scenario"] == "small" and summary["end_time_s"] == pytest.approx(20.0)
+    assert summary["scenario_definition"]["name"] == "small" and summary["citations"]
+    # the time series: a header and one row per accepted step, same times as the library run
+    rows = (out / "timeseries.csv").read_text().splitlines()
+    assert rows[0].split(",")[:2] == ["time_s", "radius_m@0C"] and len(rows) == len(r.time_s) + 1
+    assert np.array(rows[1:][-1].split(","), float)[0] == pytest.approx(20.0)
+    assert np.loadtxt(out / "timeseries.csv", delimiter=",", skiprows=1)[:, 1] == pytest.approx(
+        r.extents[0.0]["radius_m"], rel=1e-8, abs=1e-15)  # written with 9 significant digits
+    with np.load(out / "field.npz") as z:
+        assert set(z.files) == set(r.final_field)
+        assert np.array_equal(z["temperature_C"], r.final_field["temperature_C"])
+    for png in ("extent_vs_time.png", "isotherm_map.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / png).stat().st_size > 1000
 
 
 def test_bad_scenario_refused_and_nothing_written(tmp_path, capsys):

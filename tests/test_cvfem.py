@@ -7,7 +7,7 @@ import pytest
 
 import cryosim
 from cryosim.fast import solver as fast
-from cryosim.meshing.cvfem import unstructured_axisymmetric_grid
+from cryosim.meshing.cvfem import p1_weights, unstructured_axisymmetric_grid
 from cryosim.meshing.grids import ACTIVE, FAR, SHAFT
 
 RP, LA, RD = 0.635e-3, 5e-3, 10e-3
@@ -30,6 +30,75 @@ def _balance(g, T_nodes):
     d = g.bface_group != SHAFT
     np.add.at(out, g.bface_cell[d], g.bface_area_m2[d] / g.bface_dist_m[d] * (T_nodes(xy_b[d]) - Tc[g.bface_cell[d]]))
     return out
+
+
+# --- p1_weights on two triangles, by hand -------------------------------------------
+# The square [1, 2] x [0, 1] of the (r, z) plane: nodes 0 (1, 0), 1 (2, 0), 2 (2, 1), 3 (1, 1),
+# triangles A = (0, 1, 2) and B = (0, 2, 3), each of area 1/2.
+SQ_NODES = np.array([[1.0, 0.0], [2.0, 0.0], [2.0, 1.0], [1.0, 1.0]])
+SQ_TRI = np.array([[0, 1, 2], [0, 2, 3]])
+# A: rbar = 5/3, phi0 = 2 - r, phi1 = r - 1 - z, phi2 = z; grad phi0.grad phi1 = -1, phi1.phi2 = -1, phi0.phi2 = 0,
+#    so 2 pi rbar a = 5 pi / 3 gives w01 = w12 = 5 pi / 3.
+# B: rbar = 4/3, phi0 = 1 - z, phi2 = r - 1, phi3 = 1 - r + z; phi2.phi3 = -1, phi3.phi0 = -1, phi0.phi2 = 0,
+#    so w23 = w03 = 4 pi / 3; the diagonal edge 0-2 gets 0 from both.
+SQ_EDGES = [[0, 1], [0, 2], [0, 3], [1, 2], [2, 3]]
+SQ_W = [5 * math.pi / 3, 0.0, 4 * math.pi / 3, 5 * math.pi / 3, 4 * math.pi / 3]
+# lumped V_i = sum_T 2 pi a (2 r_i + r_j + r_k) / 12 = int 2 pi r phi_i dV:
+# A (r = 1, 2, 2): pi/2, 7pi/12, 7pi/12; B (r = 1, 2, 1 at nodes 0, 2, 3): 5pi/12, pi/2, 5pi/12
+SQ_V = [11 * math.pi / 12, 7 * math.pi / 12, 13 * math.pi / 12, 5 * math.pi / 12]
+
+
+def _stiffness(nodes, tri):
+    """Axisymmetric P1 stiffness K_ij = int 2 pi r grad phi_i . grad phi_j dA, gradients from the
+    inverse of the vertex matrix (independent of p1_weights' edge vectors)."""
+    n = nodes.shape[0]
+    K = np.zeros((n, n))
+    for t in tri:
+        M = np.column_stack([np.ones(3), nodes[t]])  # phi = c0 + c1 r + c2 z
+        C = np.linalg.inv(M)  # column k: coefficients of phi_k
+        G = C[1:, :]  # (2, 3) gradients
+        a = 0.5 * abs(np.linalg.det(M))
+        K[np.ix_(t, t)] += 2 * math.pi * nodes[t, 0].mean() * a * (G.T @ G)
+    return K
+
+
+def test_p1_weights_two_triangles_by_hand():
+    edges, w, vol = p1_weights(SQ_NODES, SQ_TRI)
+    assert edges.tolist() == SQ_EDGES
+    assert w == pytest.approx(SQ_W, rel=1e-14, abs=1e-14)
+    assert vol == pytest.approx(SQ_V, rel=1e-14)
+    # sum of lumped volumes = the exact volume of the revolved square, pi (2^2 - 1^2) * 1
+    assert vol.sum() == pytest.approx(3 * math.pi, rel=1e-14)
+    # the orientation of a triangle does not matter
+    e2, w2, v2 = p1_weights(SQ_NODES, SQ_TRI[:, [0, 2, 1]])
+    assert e2.tolist() == SQ_EDGES and w2 == pytest.approx(w, rel=1e-14, abs=1e-14) and v2 == pytest.approx(vol)
+
+
+def test_p1_weights_are_the_stiffness_off_diagonal(rng):
+    """On a perturbed mesh: w_ij = -K_ij, and K annihilates a constant (the weights of a node sum to K_ii)."""
+    r, z = np.meshgrid(np.linspace(0.0, 2.0, 4), np.linspace(-1.0, 1.0, 4))
+    nodes = np.column_stack([r.ravel(), z.ravel()])
+    inner = (nodes[:, 0] > 0) & (nodes[:, 0] < 2) & (np.abs(nodes[:, 1]) < 1)
+    nodes[inner] += rng.uniform(-0.15, 0.15, size=(int(inner.sum()), 2))
+    q = np.arange(16).reshape(4, 4)[:-1, :-1].ravel()
+    tri = np.concatenate([np.column_stack([q, q + 1, q + 5]), np.column_stack([q, q + 5, q + 4])])
+    edges, w, vol = p1_weights(nodes, tri)
+    K = _stiffness(nodes, tri)
+    assert np.abs(K.sum(axis=1)).max() < 1e-13 * np.abs(K).max()  # constant field: zero flux at every node
+    assert w == pytest.approx(-K[edges[:, 0], edges[:, 1]], rel=1e-12, abs=1e-14)
+    # every non-zero off-diagonal entry is an edge
+    off = np.abs(K - np.diag(np.diag(K))) > 1e-14
+    assert off.sum() == 2 * np.count_nonzero(np.abs(w) > 1e-14)
+    diag = np.zeros(nodes.shape[0])
+    np.add.at(diag, edges[:, 0], w)
+    np.add.at(diag, edges[:, 1], w)
+    assert diag == pytest.approx(np.diag(K), rel=1e-12)
+    # lumped volumes: int 2 pi r phi_i, summing to the volume of revolution 2 pi int r dA (Pappus)
+    P = nodes[tri]
+    a = 0.5 * np.abs((P[:, 1, 0] - P[:, 0, 0]) * (P[:, 2, 1] - P[:, 0, 1])
+                     - (P[:, 2, 0] - P[:, 0, 0]) * (P[:, 1, 1] - P[:, 0, 1]))
+    assert vol.sum() == pytest.approx(2 * math.pi * np.sum(a * P[:, :, 0].mean(axis=1)), rel=1e-13)
+    assert vol.sum() == pytest.approx(math.pi * 2.0**2 * 2.0, rel=1e-13)  # the cylinder r <= 2, |z| <= 1
 
 
 def test_lumped_volumes_fill_the_medium(grid):

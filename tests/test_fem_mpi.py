@@ -61,6 +61,7 @@ def _run(cmd: list[str]) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+@pytest.mark.slow  # two 3D runs plus MPI start-up: ~40 s on 2 cores
 def test_3d_two_ranks_match_serial():
     mpirun = _mpirun()
     if mpirun is None:

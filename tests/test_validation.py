@@ -1,7 +1,7 @@
 """The validation suite (cryosim.validation), fast variant of every case.
 
-One module-scoped run of ``run_validation(fast=True)`` feeds the checks
-(about a minute on 2 cores; the finite-element cases are reported as
+One module-scoped run of ``run_validation(fast=True)`` feeds the checks, marked
+slow (about 25 s on 2 cores; the finite-element cases are reported as
 "not run" when cryosim.fem is unavailable).
 """
 
@@ -19,6 +19,14 @@ from cryosim.validation.cases import data_dir_default
 
 STATUSES = {"pass", "fail", "not run"}
 
+#: The committed fast-variant report: the numbers a fresh fast run must reproduce.
+COMMITTED = json.loads((Path(__file__).resolve().parents[1] / "validation" / "report" / "results.json").read_text(
+    encoding="utf-8"))
+#: Relative tolerance on the committed trend ratios: the fast solver is deterministic, so a fresh run differs
+#: only by floating-point round-off (different BLAS, numba versions); 1e-6 still catches any change of the
+#: model, grid or time stepping (the smallest deviation such a change gives is orders of magnitude larger).
+RATIO_RTOL = 1e-6
+
 
 @pytest.fixture(scope="module")
 def fast_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
@@ -31,6 +39,7 @@ def _rows(payload: dict, case: str) -> list[dict]:
     return [r for c in payload["cases"] if c["id"] == case for r in c["rows"]]
 
 
+@pytest.mark.slow
 def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     path, payload = fast_report
     assert path.name == "report.md" and path.exists()
@@ -46,6 +55,7 @@ def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     assert set(VERIFICATION) | set(VALIDATION) == set(CASES)
 
 
+@pytest.mark.slow
 def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     for c in payload["cases"]:
@@ -59,6 +69,7 @@ def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
                 assert r["deviation"] is not None and r["tolerance"] is not None, r
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["neumann", "paterson", "steady_sphere", "energy_balance"])
 def test_verification_against_exact_solutions_passes(fast_report: tuple[Path, dict], case: str) -> None:
     _, payload = fast_report
@@ -66,23 +77,71 @@ def test_verification_against_exact_solutions_passes(fast_report: tuple[Path, di
     assert rows and all(r["status"] == "pass" for r in rows), rows
 
 
-def test_fe_cases_pass_or_say_why_not(fast_report: tuple[Path, dict]) -> None:
+def _fem_available() -> bool:
+    from cryosim.validation.cases import _fem_or_reason
+
+    return _fem_or_reason()[0] is not None
+
+
+@pytest.mark.slow
+def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -> None:
+    """validation/bone3d/case.toml sets run_fem = false under [fast]: one 'not run' row, and why."""
     _, payload = fast_report
-    for case in ("fem_vs_fast", "bone3d"):
-        for r in _rows(payload, case):
-            assert r["status"] in ({"pass", "not run"} if case == "fem_vs_fast" else STATUSES), r
+    (row,) = _rows(payload, "bone3d")
+    assert row["status"] == "not run"
+    assert row["value"] is None and row["reference"] is None and row["deviation"] is None
+    assert row["tolerance"] == 0.15  # little_effect_max_spread of case.toml
+    if _fem_available():
+        assert row["note"] == (
+            "not run: three 3D finite-element runs are skipped in the fast variant to keep it short "
+            "(run_fem = false in validation/bone3d/case.toml); run `cryosim validate` without --fast")
+    else:
+        assert row["note"].startswith("not run: finite-element solver unavailable ("), row["note"]
 
 
+@pytest.mark.slow
+def test_every_other_case_passes(fast_report: tuple[Path, dict]) -> None:
+    """All rows pass except bone3d (not run, above) and the Wolter T3 row, a documented failure."""
+    _, payload = fast_report
+    for c in payload["cases"]:
+        for r in c["rows"]:
+            if c["id"] == "bone3d":
+                continue
+            if c["id"] == "wolter2017" and r["name"].startswith("T3 "):
+                # a larger diameter alone does not give x5 (report, case wolter2017): reported, not tuned
+                assert r["status"] == "fail" and abs(r["deviation"]) > r["tolerance"], r
+            elif c["id"] == "fem_vs_fast" and not _fem_available():
+                assert r["status"] == "not run", r
+            else:
+                assert r["status"] == "pass", r
+            if r["status"] != "not run":
+                assert r["deviation"] == pytest.approx(_deviation(c["id"], r), rel=1e-12, abs=1e-15), r
+
+
+def _deviation(case: str, r: dict) -> float:
+    """The deviation a row must carry: relative to the reference, or the value itself for a zero reference."""
+    return r["value"] if r["reference"] == 0.0 else (r["value"] - r["reference"]) / r["reference"]
+
+
+@pytest.mark.slow
 def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     rows = {r["name"].split(" ")[0]: r for r in _rows(payload, "wolter2017")}
     assert set(rows) == {"T1", "T2", "T3"}
     assert rows["T1"]["reference"] == pytest.approx(2.0) and rows["T2"]["reference"] == pytest.approx(2.61)
     assert rows["T3"]["reference"] == pytest.approx(5.0)
-    for r in rows.values():  # colder, longer, bigger: always a larger ice ball
-        assert r["value"] > 1.05, r
+    # the primary ratios are those of the committed fast-variant report (validation/report/results.json)
+    committed = {r["name"].split(" ")[0]: r for r in _rows(COMMITTED, "wolter2017")}
+    for tid, r in rows.items():
+        assert r["value"] == pytest.approx(committed[tid]["value"], rel=RATIO_RTOL), (tid, r, committed[tid])
     case = next(c for c in payload["cases"] if c["id"] == "wolter2017")
     ratios = case["data"]["ratios"]
+    # and so is every ratio of the sensitivity table
+    ref_ratios = next(c for c in COMMITTED["cases"] if c["id"] == "wolter2017")["data"]["ratios"]
+    assert set(ratios) == set(ref_ratios)
+    for key, v in ratios.items():
+        assert v == pytest.approx(ref_ratios[key], rel=RATIO_RTOL), key
+        assert v > 1.0, key  # colder, longer, bigger: always a larger ice ball
     # sensitivity table: every bath temperature x cooling model x measure was computed
     assert sum(k.startswith("T1|") for k in ratios) == 2 * 2 * 4
     # volume ratios exceed diameter ratios (roughly their cube)
@@ -91,6 +150,7 @@ def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> No
             assert v > ratios[key.replace("volume_m3", "width_m")]
 
 
+@pytest.mark.slow
 def test_summary_paragraph_and_source_caveat(fast_report: tuple[Path, dict]) -> None:
     path, _ = fast_report
     text = path.read_text(encoding="utf-8")

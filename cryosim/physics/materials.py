@@ -18,7 +18,6 @@ These estimates are marked as such in each set's ``sources``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 
 import numpy as np
 
@@ -416,7 +415,6 @@ _SETS = {
     "saline": _saline,
     "agar_gel": _agar_gel,
 }
-MATERIALS = MappingProxyType(_SETS)
 
 
 def material_names() -> list[str]:

@@ -208,7 +208,6 @@ _f_u = NUMBA.unfrozen_fraction
 _H = NUMBA.enthalpy
 _C = NUMBA.heat_capacity
 _k = NUMBA.conductivity
-_dk = NUMBA.conductivity_slope
 
 
 @numba.njit(cache=False)

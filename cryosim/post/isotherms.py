@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import numba
 import numpy as np
 
-__all__ = ["Extent", "MEASURES", "extent_axisymmetric", "extent_radial", "TriangleField"]
+__all__ = ["Extent", "MEASURES", "extent_axisymmetric", "extent_radial"]
 
 MEASURES = ("radius_m", "width_m", "length_m", "area_m2", "volume_m3")
 
@@ -98,18 +98,6 @@ def _clip_triangles(r: np.ndarray, z: np.ndarray, tri: np.ndarray, T: np.ndarray
         area += abs(0.5 * a2)
         moment += abs(m6 / 6.0)
     return area, moment, rmax, zmin, zmax
-
-
-@dataclass
-class TriangleField:
-    """A piecewise-linear field on triangles of the (r, z) half-plane."""
-
-    r_m: np.ndarray
-    z_m: np.ndarray
-    triangles: np.ndarray
-
-    def extent(self, T_C: np.ndarray, iso_C: float) -> Extent:
-        return extent_axisymmetric(self.r_m, self.z_m, self.triangles, T_C, iso_C)
 
 
 def extent_axisymmetric(r_m: np.ndarray, z_m: np.ndarray, triangles: np.ndarray, T_C: np.ndarray, iso_C: float) -> Extent:

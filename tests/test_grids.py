@@ -1,0 +1,141 @@
+"""cryosim.meshing.grids: graded sizes, 1D radial grids and the structured (r, z) grid, exact geometry."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cryosim.checks import ScenarioError
+from cryosim.meshing.grids import ACTIVE, FAR, SHAFT, axisymmetric_grid, graded_sizes, radial_grid
+from cryosim.post.isotherms import extent_axisymmetric
+
+
+# --- graded_sizes -------------------------------------------------------------
+def test_graded_sizes_exact_when_the_series_fits():
+    # 0.1 + 0.2 + 0.4 = 0.7: no rescaling needed
+    assert graded_sizes(0.7, 0.1, 2.0, 0.4) == pytest.approx([0.1, 0.2, 0.4], rel=1e-12)
+    # growth 1: uniform
+    assert graded_sizes(1.0, 0.1, 1.0, 0.1) == pytest.approx(np.full(10, 0.1), rel=1e-12)
+    # capped at h_max: 0.1, 0.2, 0.3, 0.3, 0.3 = 1.2
+    assert graded_sizes(1.2, 0.1, 2.0, 0.3) == pytest.approx([0.1, 0.2, 0.3, 0.3, 0.3], rel=1e-12)
+
+
+@pytest.mark.parametrize("length, h0, growth, h_max", [(1e-2, 1e-4, 1.05, 1e-3), (3e-3, 7e-5, 1.3, 4e-4),
+                                                       (5e-3, 1e-3, 1.0, 1e-3), (2e-4, 1e-3, 1.2, 1e-3)])
+def test_graded_sizes_sum_growth_and_cap(length, h0, growth, h_max):
+    s = graded_sizes(length, h0, growth, h_max)
+    assert s.sum() == pytest.approx(length, rel=1e-13)
+    assert np.all(s > 0) and s.max() <= h_max * (1 + 1e-12)
+    assert np.all(s[1:] / s[:-1] <= growth * (1 + 1e-12))
+    assert np.all(s[1:] >= s[:-1] * (1 - 1e-12))  # never shrinks
+    # rescaling only shrinks, by less than one last cell: the first cell is h0 or just below
+    assert min(h0, length) * (1 - s[-1] / length) <= s[0] <= min(h0, length) * (1 + 1e-12)
+
+
+def test_graded_sizes_fine_zone_then_far_growth():
+    s = graded_sizes(1.0, 0.01, 1.5, 0.2, fine_length_m=0.3, h_fine_m=0.03, growth_far=1.1)
+    assert s.sum() == pytest.approx(1.0, rel=1e-13)
+    faces = np.concatenate([[0.0], np.cumsum(s)])
+    inside = faces[1:] <= 0.3
+    assert s[inside].max() <= 0.03 * (1 + 1e-12)
+    ratio = s[1:] / s[:-1]
+    assert np.all(ratio[~inside[:-1]] <= 1.1 * (1 + 1e-12))
+
+
+def test_graded_sizes_refuses_bad_input():
+    with pytest.raises(ScenarioError, match="grid.growth"):
+        graded_sizes(1.0, 0.1, 2.5, 0.4)
+    with pytest.raises(ScenarioError, match="grid.length_m"):
+        graded_sizes(-1.0, 0.1, 1.1, 0.4)
+
+
+# --- radial_grid --------------------------------------------------------------
+RI, RO = 0.6e-3, 12e-3
+
+
+@pytest.mark.parametrize("geometry, volume, area", [
+    ("planar", lambda a, b: b - a, lambda x: np.ones_like(x)),
+    ("cylindrical", lambda a, b: math.pi * (b**2 - a**2), lambda x: 2 * math.pi * x),
+    ("spherical", lambda a, b: 4 / 3 * math.pi * (b**3 - a**3), lambda x: 4 * math.pi * x**2),
+])
+def test_radial_grid_volumes_and_areas(geometry, volume, area):
+    g = radial_grid(geometry, RI, RO, 5e-5, 1.1, 1e-3)
+    n = g.n_cells
+    assert g.volume_m3.sum() == pytest.approx(volume(RI, RO), rel=1e-12)
+    # face positions seen from both sides agree
+    xc = g.centers_m[:, 0]
+    x_left, x_right = xc[:-1] + g.face_dist_m[:, 0], xc[1:] - g.face_dist_m[:, 1]
+    assert x_left == pytest.approx(x_right, rel=1e-14)
+    assert np.all(g.face_dist_m > 0)
+    x = np.concatenate([[RI], x_left, [RO]])
+    assert np.all(np.diff(x) > 0)
+    assert g.volume_m3 == pytest.approx(volume(x[:-1], x[1:]), rel=1e-12)  # each cell is an exact shell
+    assert g.face_area_m2 == pytest.approx(area(x[1:-1]), rel=1e-14)
+    assert np.array_equal(g.face_cells, np.stack([np.arange(n - 1), np.arange(1, n)], axis=1))
+    # boundaries: the probe surface (ACTIVE) at RI and the far field at RO, half a cell from the centres
+    assert g.bface_group.tolist() == [ACTIVE, FAR] and g.bface_cell.tolist() == [0, n - 1]
+    assert g.bface_area_m2 == pytest.approx(area(np.array([RI, RO])), rel=1e-14)
+    assert g.bface_dist_m == pytest.approx([xc[0] - RI, RO - xc[-1]], rel=1e-12)
+    assert g.group_area_m2(ACTIVE) == pytest.approx(float(area(np.array([RI]))[0]), rel=1e-14)
+
+
+def test_radial_grid_without_far_boundary():
+    g = radial_grid("spherical", RI, RO, 5e-5, 1.1, 1e-3, far_boundary=False)
+    assert g.bface_group.tolist() == [ACTIVE] and g.group_area_m2(FAR) == 0.0
+
+
+# --- axisymmetric_grid ----------------------------------------------------------
+RP, LA, RD = 0.635e-3, 5e-3, 10e-3
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return axisymmetric_grid(RP, LA, RD, h0_m=0.1e-3, growth=1.25, h_max_m=1.5e-3, front_m=3e-3, h_front_m=0.5e-3)
+
+
+def test_axisymmetric_volume_is_cylinder_minus_probe(grid):
+    # medium 0 <= r <= RD, -RD <= z <= LA + RD, minus the probe r < RP, 0 < z <= LA + RD
+    exact = math.pi * RD**2 * (LA + 2 * RD) - math.pi * RP**2 * (LA + RD)
+    assert grid.volume_m3.sum() == pytest.approx(exact, rel=1e-12)
+    assert np.all(grid.volume_m3 > 0)
+    # no cell centre inside the probe
+    c = grid.centers_m
+    assert not np.any((c[:, 0] < RP) & (c[:, 1] > 0))
+
+
+def test_axisymmetric_boundary_group_areas(grid):
+    assert grid.group_area_m2(ACTIVE) == pytest.approx(2 * math.pi * RP * LA + math.pi * RP**2, rel=1e-12)
+    assert grid.group_area_m2(SHAFT) == pytest.approx(2 * math.pi * RP * RD, rel=1e-12)
+    far = 2 * math.pi * RD * (LA + 2 * RD) + math.pi * RD**2 + (math.pi * RD**2 - math.pi * RP**2)
+    assert grid.group_area_m2(FAR) == pytest.approx(far, rel=1e-12)
+    assert set(np.unique(grid.bface_group)) == {ACTIVE, SHAFT, FAR}
+
+
+def test_axisymmetric_faces_are_consistent(grid):
+    fc = grid.face_cells
+    assert np.all(fc[:, 0] < fc[:, 1]) and np.all(np.diff(fc[:, 0] * grid.n_cells + fc[:, 1]) > 0)
+    assert np.all(grid.face_area_m2 > 0) and np.all(grid.face_dist_m > 0) and np.all(grid.bface_dist_m > 0)
+    # the two half-distances add up to the centre-to-centre distance (faces are axis-aligned)
+    d = grid.centers_m[fc[:, 1]] - grid.centers_m[fc[:, 0]]
+    assert np.all((d[:, 0] == 0) | (d[:, 1] == 0))
+    assert grid.face_dist_m.sum(axis=1) == pytest.approx(np.abs(d).sum(axis=1), rel=1e-12)
+    # every cell away from the boundary has axial faces of its own ring area above and below
+    net = np.zeros(grid.n_cells)
+    axial = d[:, 1] != 0
+    np.add.at(net, fc[axial, 0], grid.face_area_m2[axial])
+    np.add.at(net, fc[axial, 1], -grid.face_area_m2[axial])
+    inner = np.ones(grid.n_cells, bool)
+    inner[grid.bface_cell] = False
+    assert np.all(np.abs(net[inner]) <= 1e-12 * grid.face_area_m2.max())
+
+
+def test_axisymmetric_triangulation_covers_the_medium(grid):
+    # a field below the isotherm everywhere: the triangles' section area and volume are the medium's
+    T = -np.ones(grid.points_m.shape[0])
+    e = extent_axisymmetric(grid.points_m[:, 0], grid.points_m[:, 1], grid.triangles, T, 0.0)
+    exact = math.pi * RD**2 * (LA + 2 * RD) - math.pi * RP**2 * (LA + RD)
+    assert e.volume_m3 == pytest.approx(exact, rel=1e-9)
+    assert e.area_m2 == pytest.approx(2 * (RD * (LA + 2 * RD) - RP * (LA + RD)), rel=1e-9)
+    assert e.radius_m == pytest.approx(RD, rel=1e-12) and e.length_m == pytest.approx(LA + 2 * RD, rel=1e-12)
+    n_all = grid.n_cells + grid.bface_cell.size
+    assert grid.point_source.min() >= 0 and grid.point_source.max() < n_all

@@ -21,7 +21,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .checks import ScenarioError, check_choice, check_range
+from .checks import MISSING_KEY, ScenarioError, check_choice, check_range
 from .physics.materials import Material, get_material, material_names
 from .physics.probe import Probe
 from .physics.protocol import Freeze, Protocol, Thaw
@@ -287,7 +287,7 @@ def _build(where: str, cls: type, d: Mapping[str, Any], *, exclude: set[str] = f
     _check_keys(where, d, _field_names(cls) - exclude)
     for name in _required_names(cls):
         if name not in d and name not in exclude:
-            raise ScenarioError(f"{where}.{name}", None, f"a value: {name} is required in {where}")
+            raise ScenarioError(f"{where}.{name}", MISSING_KEY, f"a value for this required key of {where}")
     try:
         return cls(**d)
     except ScenarioError as e:
@@ -300,14 +300,14 @@ def _probe_from(d: Any) -> Probe:
     if "gauge" in d and "outer_diameter_m" in d:
         raise ScenarioError("probe.outer_diameter_m", d["outer_diameter_m"], "either gauge or outer_diameter_m, not both")
     if "active_length_m" not in d:
-        raise ScenarioError("probe.active_length_m", None, "a value (m): active_length_m is required in probe")
+        raise ScenarioError("probe.active_length_m", MISSING_KEY, "a value (m) for this required key of probe")
     if "gauge" in d:
         gauge = d.pop("gauge")
         if isinstance(gauge, bool) or not isinstance(gauge, int):
             raise ScenarioError("probe.gauge", gauge, "an integer gauge 10-27")
         return Probe.from_gauge(gauge, **d)
     if "outer_diameter_m" not in d:
-        raise ScenarioError("probe.outer_diameter_m", None, "a gauge or an outer diameter (m)")
+        raise ScenarioError("probe.outer_diameter_m", MISSING_KEY, "a gauge or an outer diameter (m)")
     return Probe(**d)
 
 
@@ -357,7 +357,7 @@ def scenario_from_dict(d: Mapping[str, Any]) -> Scenario:
     _check_keys("", d, top)
     for required in ("probe", "protocol"):
         if required not in d:
-            raise ScenarioError(required, None, f"a [{required}] section")
+            raise ScenarioError(required, MISSING_KEY, f"a [{required}] section")
     kwargs: dict[str, Any] = {
         "probe": _probe_from(d.pop("probe")),
         "protocol": _protocol_from(d.pop("protocol")),
@@ -383,8 +383,18 @@ def scenario_from_dict(d: Mapping[str, Any]) -> Scenario:
     return Scenario(**kwargs)
 
 
+def _looks_utf16(raw: bytes) -> bool:
+    """Text in UTF-16 without a byte-order mark: NUL bytes at every other position."""
+    sample = raw[:256]
+    even, odd = sample[0::2], sample[1::2]
+    if len(odd) < 4:
+        return False
+    ze, zo = even.count(0) / len(even), odd.count(0) / len(odd)
+    return max(ze, zo) > 0.4 and min(ze, zo) < 0.05
+
+
 def _decode(raw: bytes, where: str) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0)):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(raw):
         raise ScenarioError("scenario file", where, "a UTF-8 text file (this one looks UTF-16: save it as UTF-8)")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write

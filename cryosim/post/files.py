@@ -63,7 +63,7 @@ def slug(name: str) -> str:
     """
     text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
     text = re.sub(r"[^A-Za-z0-9._-]+", "_", text)
-    text = text.lstrip(".")[:MAX_SLUG_CHARS].strip("_")
+    text = text.lstrip("._-")[:MAX_SLUG_CHARS].rstrip("_")
     if not text or set(text) <= {".", "_", "-"}:
         return "scenario"
     return text

@@ -288,7 +288,7 @@ def test_other_errors_still_raise(cwd, monkeypatch):
 
 @pytest.mark.slow
 def test_interrupt_fem_exits_130(cwd, monkeypatch, capsys):
-    pytest.importorskip("dolfinx")
+    pytest.importorskip("dolfinx", exc_type=ImportError)
     monkeypatch.setattr(cryosim.api, "run", _interrupt_after(1.0))
     f = scenario_file(cwd, "r")
     assert main(["run", str(f), "--quiet", "--solver", "fem"]) == 130

@@ -162,7 +162,11 @@ def make_partial(final: Path) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     if not _is_dir_nofollow(parent):
         raise OutputError("output folder", str(parent), "a folder")
-    return Path(tempfile.mkdtemp(prefix=final.name + ".", suffix=".partial", dir=parent))
+    partial = Path(tempfile.mkdtemp(prefix=final.name + ".", suffix=".partial", dir=parent))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(partial, 0o777 & ~umask)  # mkdtemp makes it private (0700); a result is an ordinary folder
+    return partial
 
 
 def choose_result_folder(root: Path, name: str, *, overwrite: bool, inside: bool) -> Path:

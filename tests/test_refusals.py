@@ -9,8 +9,14 @@ import pytest
 import cryosim
 from cryosim import Freeze, Protocol, ScenarioError, Thaw
 from cryosim.cli import main
-from cryosim.scenario import (MAX_FIXED_STEPS, MAX_ISOTHERMS, MAX_SCENARIO_FILE_BYTES, MAX_THERMOCOUPLES,
-                              load_scenario, scenario_from_dict)
+from cryosim.scenario import (
+    MAX_FIXED_STEPS,
+    MAX_ISOTHERMS,
+    MAX_SCENARIO_FILE_BYTES,
+    MAX_THERMOCOUPLES,
+    load_scenario,
+    scenario_from_dict,
+)
 
 PROBE = '[probe]\ngauge = 18\nactive_length_m = 0.005\n'
 

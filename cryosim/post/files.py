@@ -27,13 +27,23 @@ import tempfile
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 from ..checks import ScenarioError
 
 __all__ = [
-    "OutputError", "RESULT_MARKER", "MAX_SLUG_CHARS", "slug", "atomic_write", "open_stream",
-    "is_result", "check_not_symlink", "make_partial", "mark_result", "publish", "choose_result_folder",
+    "MAX_SLUG_CHARS",
+    "RESULT_MARKER",
+    "OutputError",
+    "atomic_write",
+    "check_not_symlink",
+    "choose_result_folder",
+    "is_result",
+    "make_partial",
+    "mark_result",
+    "open_stream",
+    "publish",
+    "slug",
 ]
 
 #: File written into every result folder cryosim publishes; only a folder

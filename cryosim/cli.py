@@ -58,7 +58,7 @@ _STATE = _RunState()
 def _run(args: argparse.Namespace) -> int:
     from .scenario import default_scenario, load_scenario
     from .api import choose_solver, run
-    from .post.files import OutputError, choose_result_folder, make_partial, mark_result, publish, slug
+    from .post.files import choose_result_folder, make_partial, mark_result, publish, slug
 
     # validate everything (scenario and output location) before anything is written
     scenario = default_scenario() if args.scenario is None else load_scenario(args.scenario)
@@ -90,9 +90,10 @@ def _run(args: argparse.Namespace) -> int:
         publish(partial, final)
     except OSError as e:
         kept = "the earlier result there is unchanged; " if replacing else ""
-        raise OutputError("output folder", str(final),
-                          f"a folder cryosim can rename into ({e.strerror or e}); {kept}"
-                          f"the new result is complete in {partial}") from None
+        print(f"cryosim: could not move the result to {final} ({e.strerror or e}); {kept}"
+              f"the new result is complete in {partial}", file=sys.stderr)
+        _STATE.partial = None
+        return EXIT_WRITE_FAILED
     _STATE.partial = None
     print(results.table())
     verb = "replaced" if replacing else "wrote"

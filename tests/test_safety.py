@@ -154,8 +154,9 @@ def test_failed_swap_keeps_the_old_result(cwd, monkeypatch, capsys):
 
     monkeypatch.setattr(files.os, "rename", rename)
     f = scenario_file(cwd, "r")
-    assert main(["run", str(f), "--out", str(out), "--overwrite", "--quiet"]) == 2
+    assert main(["run", str(f), "--out", str(out), "--overwrite", "--quiet"]) == 4
     err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Permission denied" in err
     assert (out / "results.json").read_text() == '{"old": true}'
     partial = [p for p in cwd.iterdir() if p.name.endswith(".partial")]
     assert len(partial) == 1 and (partial[0] / "results.json").exists()

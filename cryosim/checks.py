@@ -11,7 +11,18 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ScenarioError", "check_range", "check_choice", "check_positive"]
+__all__ = ["ScenarioError", "MISSING_KEY", "check_range", "check_choice", "check_positive"]
+
+
+class _MissingKey:
+    """The value of a required key that is not there."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+#: Pass as ``value`` to :class:`ScenarioError` for a required key that is absent.
+MISSING_KEY = _MissingKey()
 
 
 class ScenarioError(ValueError):
@@ -31,7 +42,10 @@ class ScenarioError(ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field} = {value!r} is not allowed: expected {allowed}")
+        if value is MISSING_KEY:
+            super().__init__(f"{field} is missing: expected {allowed}")
+        else:
+            super().__init__(f"{field} = {value!r} is not allowed: expected {allowed}")
 
 
 def _as_float(field: str, value: Any) -> float:

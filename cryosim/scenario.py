@@ -12,15 +12,19 @@ active tip spans ``0 <= z <= active_length_m``.
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .checks import ScenarioError, check_choice, check_range
+from .checks import MISSING_KEY, ScenarioError, check_choice, check_range
 from .physics.materials import Material, get_material, material_names
 from .physics.probe import Probe
+from .physics.sizing import MAX_DOMAIN_RADIUS_M, domain_radius_m
 from .physics.protocol import Freeze, Protocol, Thaw
 from .physics.scene import BonePlate, ProbePlacement, Vessel
 
@@ -29,6 +33,33 @@ __all__ = ["Thermocouple", "Numerics", "Scenario", "default_scenario", "load_sce
 SOLVERS = ("auto", "fast", "fem")
 #: Most requested output times (each one is a forced step; more is a time series, which every run records anyway).
 MAX_OUTPUT_TIMES = 10_000
+
+# Limits on the work one scenario may ask for (issue 11): each is far above
+# any clinical or verification use and stops a typo from filling a disk.
+#: Most time steps with ``numerics.fixed_step_s``: 200 000 steps is minutes of
+#: computing and ~100 MB of time series; convergence studies need far fewer.
+MAX_FIXED_STEPS = 200_000
+#: Most isotherms tracked: each adds 7 columns to every time-series row and a
+#: contour per step; 16 covers every clinical threshold (0, -20, -40 °C...).
+MAX_ISOTHERMS = 16
+#: Most virtual thermocouples: each adds a column and an interpolation per step;
+#: 64 is more than any probe array or experiment logs.
+MAX_THERMOCOUPLES = 64
+#: Longest scenario or thermocouple name (characters): a label, not a document.
+MAX_NAME_CHARS = 200
+
+
+def _check_label(field_name: str, value: Any) -> str:
+    """A printable one-line name of at most :data:`MAX_NAME_CHARS` characters."""
+    if not isinstance(value, str):
+        raise ScenarioError(field_name, value, "a string")
+    if len(value) > MAX_NAME_CHARS:
+        raise ScenarioError(field_name, value[:40] + "...", f"at most {MAX_NAME_CHARS} characters "
+                            f"(this one has {len(value)})")
+    bad = [c for c in value if unicodedata.category(c) in ("Cc", "Cs")]
+    if bad:
+        raise ScenarioError(field_name, value, f"a one-line name without control characters (found {bad[0]!r})")
+    return value
 
 
 @dataclass(frozen=True)
@@ -40,6 +71,7 @@ class Thermocouple:
     z_m: float
 
     def __post_init__(self) -> None:
+        _check_label("thermocouples.name", self.name)
         check_range(f"thermocouples[{self.name}].r_m", self.r_m, 0.0, 0.5, unit="m")
         check_range(f"thermocouples[{self.name}].z_m", self.z_m, -0.5, 0.5, unit="m")
 
@@ -81,7 +113,7 @@ class Numerics:
         check_range("numerics.temperature_tolerance_K", self.temperature_tolerance_K, 1e-4, 100.0, unit="K")
         check_range("numerics.max_step_s", self.max_step_s, 1e-3, 600.0, unit="s")
         if self.domain_radius_m is not None:
-            check_range("numerics.domain_radius_m", self.domain_radius_m, 2e-3, 0.5, unit="m")
+            check_range("numerics.domain_radius_m", self.domain_radius_m, 2e-3, MAX_DOMAIN_RADIUS_M, unit="m")
         if isinstance(self.output_times_s, (str, bytes)) or not hasattr(self.output_times_s, "__iter__"):
             raise ScenarioError("numerics.output_times_s", self.output_times_s, "a list of times (s)")
         times = tuple(float(check_range(f"numerics.output_times_s[{i}]", t, 0.0, None, unit="s", low_open=True))
@@ -124,6 +156,7 @@ class Scenario:
     def __post_init__(self) -> None:
         object.__setattr__(self, "vessels", tuple(self.vessels))
         object.__setattr__(self, "extra_probes", tuple(self.extra_probes))
+        _check_label("name", self.name)
         if self.initial_temperature_C is None:
             check_range("arterial_temperature_C", self.arterial_temperature_C, 0.0, 45.0, unit="°C")
             object.__setattr__(self, "initial_temperature_C", self.medium.steady_temperature_C(self.arterial_temperature_C))
@@ -137,15 +170,61 @@ class Scenario:
         object.__setattr__(self, "isotherms_C", iso)
         object.__setattr__(self, "thermocouples", tuple(self.thermocouples))
         check_choice("solver", self.solver, SOLVERS)
+        self._check_protocol()
+        self._check_limits()
+        self._check_thermocouples()
+
+    def _check_protocol(self) -> None:
+        """A freeze cools (below the initial temperature, not below the coolant's floor); some step freezes."""
+        if not any(isinstance(s, Freeze) for s in self.protocol.steps):
+            raise ScenarioError("protocol", [type(s).__name__.lower() for s in self.protocol.steps],
+                                "at least one freeze step (a run without one forms no ice ball)")
         for i, step in enumerate(self.protocol.steps):
             if isinstance(step, Freeze):
                 for T in step.temperatures_C():
                     self.probe.check_tip_temperature(f"protocol[{i}].tip_temperature_C", T)
+                    if T > self.initial_temperature_C:
+                        raise ScenarioError(f"protocol[{i}].tip_temperature_C", T,
+                                            f"a temperature <= the initial temperature "
+                                            f"({self.initial_temperature_C:g} °C): a freeze cools")
+
+    def _check_limits(self) -> None:
+        """Bound the work: steps, isotherms, thermocouples, domain size (constants above)."""
+        if len(self.isotherms_C) > MAX_ISOTHERMS:
+            raise ScenarioError("isotherms_C", f"<{len(self.isotherms_C)} isotherms>", f"at most {MAX_ISOTHERMS}")
+        if len(set(self.isotherms_C)) != len(self.isotherms_C):
+            raise ScenarioError("isotherms_C", list(self.isotherms_C), "distinct temperatures")
+        if len(self.thermocouples) > MAX_THERMOCOUPLES:
+            raise ScenarioError("thermocouples", f"<{len(self.thermocouples)} thermocouples>",
+                                f"at most {MAX_THERMOCOUPLES}")
+        names = [t.name for t in self.thermocouples]
+        if len(set(names)) != len(names):
+            raise ScenarioError("thermocouples.name", names, "distinct names")
+        n = self.numerics
+        if n.fixed_step_s is not None:
+            steps = self.protocol.duration_s / n.fixed_step_s
+            if steps > MAX_FIXED_STEPS:
+                raise ScenarioError("numerics.fixed_step_s", n.fixed_step_s,
+                                    f"a step >= {self.protocol.duration_s / MAX_FIXED_STEPS:.3g} s for this "
+                                    f"{self.protocol.duration_s:g} s protocol (at most {MAX_FIXED_STEPS} steps; "
+                                    f"this asks for {steps:.3g})")
+        domain_radius_m(self)  # refuses a protocol whose disturbance does not fit the largest medium
+
+    def _domain_radius_m(self) -> float:
+        return domain_radius_m(self)
+
+    def _check_thermocouples(self) -> None:
+        R = self.numerics.domain_radius_m or self._domain_radius_m()
         for tc in self.thermocouples:
             inside_probe = tc.r_m < self.probe.radius_m and tc.z_m > 0.0
             if inside_probe:
                 raise ScenarioError(f"thermocouples[{tc.name}]", (tc.r_m, tc.z_m),
                                     f"a point outside the probe (r >= {self.probe.radius_m:g} m or z <= 0)")
+            z_top = self.probe.active_length_m + R
+            if tc.r_m > R or not -R <= tc.z_m <= z_top:
+                raise ScenarioError(f"thermocouples[{tc.name}]", (tc.r_m, tc.z_m),
+                                    f"a point inside the simulated medium: r in [0, {R:.3g}] m and z in "
+                                    f"[{-R:.3g}, {z_top:.3g}] m for this protocol and medium")
 
     def with_(self, **changes: Any) -> "Scenario":
         """Copy with some fields changed (validated again); a steady initial state follows a new medium."""
@@ -177,6 +256,11 @@ def default_scenario() -> Scenario:
 
 
 # --- TOML ---------------------------------------------------------------------
+#: Largest scenario file read (bytes): a scenario is a few kB; the cap makes
+#: ``/dev/zero`` or a mistaken data file a refusal instead of a hang.
+MAX_SCENARIO_FILE_BYTES = 1_000_000
+
+
 def _check_keys(where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
     for key in table:
         if key not in allowed:
@@ -188,26 +272,52 @@ def _field_names(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
 
 
-def _table(where: str, value: Any) -> Mapping[str, Any]:
+def _required_names(cls: type) -> list[str]:
+    return [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+
+
+def _table(where: str, value: Any, allowed: str = "a table") -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise ScenarioError(where, value, "a table")
+        raise ScenarioError(where, value, allowed)
     return value
 
 
-def _probe_from(d: Mapping[str, Any]) -> Probe:
-    d = dict(_table("probe", d))
+def _array_of_tables(key: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ScenarioError(key, value, f"an array of [[{key}]] tables")
+    return value
+
+
+def _build(where: str, cls: type, d: Mapping[str, Any], *, exclude: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+    """``cls(**d)`` after checking that every key is known and every required key is there.
+
+    Errors raised by the class name its own prefix (``vessel.diameter_m``); they
+    are re-raised under ``where`` (``vessels[0].diameter_m``).
+    """
+    _check_keys(where, d, _field_names(cls) - exclude)
+    for name in _required_names(cls):
+        if name not in d and name not in exclude:
+            raise ScenarioError(f"{where}.{name}", MISSING_KEY, f"a value for this required key of {where}")
+    try:
+        return cls(**d)
+    except ScenarioError as e:
+        raise ScenarioError(f"{where}.{e.field.split('.', 1)[-1]}", e.value, e.allowed) from None
+
+
+def _probe_from(d: Any) -> Probe:
+    d = dict(_table("probe", d, "a [probe] table (gauge or outer_diameter_m, active_length_m, ...)"))
     _check_keys("probe", d, _field_names(Probe))
     if "gauge" in d and "outer_diameter_m" in d:
         raise ScenarioError("probe.outer_diameter_m", d["outer_diameter_m"], "either gauge or outer_diameter_m, not both")
     if "active_length_m" not in d:
-        raise ScenarioError("probe.active_length_m", None, "a value (m)")
+        raise ScenarioError("probe.active_length_m", MISSING_KEY, "a value (m) for this required key of probe")
     if "gauge" in d:
         gauge = d.pop("gauge")
         if isinstance(gauge, bool) or not isinstance(gauge, int):
             raise ScenarioError("probe.gauge", gauge, "an integer gauge 10-27")
         return Probe.from_gauge(gauge, **d)
     if "outer_diameter_m" not in d:
-        raise ScenarioError("probe.outer_diameter_m", None, "a gauge or an outer diameter (m)")
+        raise ScenarioError("probe.outer_diameter_m", MISSING_KEY, "a gauge or an outer diameter (m)")
     return Probe(**d)
 
 
@@ -218,71 +328,62 @@ def _protocol_from(steps: Any) -> Protocol:
     for i, s in enumerate(steps):
         s = dict(_table(f"protocol[{i}]", s))
         kind = check_choice(f"protocol[{i}].type", s.pop("type", None), ("freeze", "thaw"))
-        cls = Freeze if kind == "freeze" else Thaw
-        _check_keys(f"protocol[{i}]", s, _field_names(cls))
-        try:
-            out.append(cls(**s))
-        except ScenarioError as e:
-            raise ScenarioError(f"protocol[{i}].{e.field.split('.', 1)[-1]}", e.value, e.allowed) from None
-        except TypeError:
-            raise ScenarioError(f"protocol[{i}]", s, "the required keys, e.g. duration_s") from None
+        out.append(_build(f"protocol[{i}]", Freeze if kind == "freeze" else Thaw, s))
     return Protocol(tuple(out))
 
 
 def _medium_from(value: Any) -> Material:
+    names = ", ".join(repr(n) for n in material_names())
     if isinstance(value, str):
         return get_material(value)
-    d = dict(_table("medium", value))
+    d = dict(_table("medium", value, f"a material name (one of {names}) or a [medium] table with name = ..."))
     name = check_choice("medium.name", d.pop("name", None), material_names())
     base = get_material(name)
     _check_keys("medium", d, _field_names(Material) - {"name", "sources"})
     if not d:
         return base
-    return base.with_(sources=base.sources + (f"overridden in scenario file: {sorted(d)}",), **d)
+    try:
+        return base.with_(sources=base.sources + (f"overridden in scenario file: {sorted(d)}",), **d)
+    except ScenarioError as e:
+        raise ScenarioError(f"medium.{e.field.split('.', 1)[-1]}", e.value, e.allowed) from None
+
+
+def _thermocouples_from(value: Any) -> tuple[Thermocouple, ...]:
+    items = _array_of_tables("thermocouples", value)
+    if len(items) > MAX_THERMOCOUPLES:
+        raise ScenarioError("thermocouples", f"<{len(items)} thermocouples>", f"at most {MAX_THERMOCOUPLES}")
+    tcs = []
+    for i, t in enumerate(items):
+        t = dict(_table(f"thermocouples[{i}]", t))
+        t.setdefault("name", f"TC{i + 1}")
+        tcs.append(_build(f"thermocouples[{i}]", Thermocouple, t))
+    return tuple(tcs)
 
 
 def scenario_from_dict(d: Mapping[str, Any]) -> Scenario:
     """Build and validate a scenario from plain data (a parsed TOML file)."""
-    d = dict(d)
+    d = dict(_table("scenario", d))
     top = _field_names(Scenario)
     _check_keys("", d, top)
     for required in ("probe", "protocol"):
         if required not in d:
-            raise ScenarioError(required, None, f"a [{required}] section")
+            raise ScenarioError(required, MISSING_KEY, f"a [{required}] section")
     kwargs: dict[str, Any] = {
         "probe": _probe_from(d.pop("probe")),
         "protocol": _protocol_from(d.pop("protocol")),
         "medium": _medium_from(d.pop("medium", "soft_tissue")),
     }
     if "thermocouples" in d:
-        tcs = []
-        for i, t in enumerate(d.pop("thermocouples")):
-            t = dict(_table(f"thermocouples[{i}]", t))
-            _check_keys(f"thermocouples[{i}]", t, _field_names(Thermocouple))
-            tcs.append(Thermocouple(name=str(t.get("name", f"TC{i + 1}")), r_m=t.get("r_m"), z_m=t.get("z_m")))  # type: ignore[arg-type]
-        kwargs["thermocouples"] = tuple(tcs)
+        kwargs["thermocouples"] = _thermocouples_from(d.pop("thermocouples"))
     if "bone" in d:
-        b = dict(_table("bone", d.pop("bone")))
-        _check_keys("bone", b, _field_names(BonePlate))
-        kwargs["bone"] = BonePlate(**b)
+        kwargs["bone"] = _build("bone", BonePlate, dict(_table("bone", d.pop("bone"), "a [bone] table")))
     for key, cls in (("vessels", Vessel), ("extra_probes", ProbePlacement)):
         if key in d:
-            items = d.pop(key)
-            if not isinstance(items, list):
-                raise ScenarioError(key, items, f"an array of [[{key}]] tables")
-            objs = []
-            for i, v in enumerate(items):
-                v = dict(_table(f"{key}[{i}]", v))
-                _check_keys(f"{key}[{i}]", v, _field_names(cls))
-                try:
-                    objs.append(cls(**v))
-                except TypeError:
-                    raise ScenarioError(f"{key}[{i}]", v, "the required keys of " + cls.__name__) from None
-            kwargs[key] = tuple(objs)
+            items = _array_of_tables(key, d.pop(key))
+            kwargs[key] = tuple(_build(f"{key}[{i}]", cls, dict(_table(f"{key}[{i}]", v)))
+                                for i, v in enumerate(items))
     if "numerics" in d:
-        n = dict(_table("numerics", d.pop("numerics")))
-        _check_keys("numerics", n, _field_names(Numerics))
-        kwargs["numerics"] = Numerics(**n)
+        kwargs["numerics"] = _build("numerics", Numerics, dict(_table("numerics", d.pop("numerics"))))
     if "isotherms_C" in d:
         iso = d.pop("isotherms_C")
         if not isinstance(iso, list):
@@ -292,14 +393,56 @@ def scenario_from_dict(d: Mapping[str, Any]) -> Scenario:
     return Scenario(**kwargs)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file."""
-    p = Path(path)
+def _looks_utf16(raw: bytes) -> bool:
+    """Text in UTF-16 without a byte-order mark: NUL bytes at every other position."""
+    sample = raw[:256]
+    even, odd = sample[0::2], sample[1::2]
+    if len(odd) < 4:
+        return False
+    ze, zo = even.count(0) / len(even), odd.count(0) / len(odd)
+    return max(ze, zo) > 0.4 and min(ze, zo) < 0.05
+
+
+def _decode(raw: bytes, where: str) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(raw):
+        raise ScenarioError("scenario file", where, "a UTF-8 text file (this one looks UTF-16: save it as UTF-8)")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write
+    if b"\x00" in raw:
+        raise ScenarioError("scenario file", where, "a UTF-8 text file (this one holds NUL bytes: binary?)")
     try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError("scenario file", where,
+                            f"a UTF-8 text file (byte {e.start} is not UTF-8: binary or another encoding?)") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    The file must be a regular file of at most :data:`MAX_SCENARIO_FILE_BYTES`
+    bytes, UTF-8 (a leading byte-order mark is accepted); anything else is
+    refused with a :class:`ScenarioError`.
+    """
+    p = Path(path)
+    where = str(p)
+    try:
+        st = os.stat(p)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScenarioError("scenario file", where, "a TOML file (this is a folder)")
+        if not stat.S_ISREG(st.st_mode):
+            raise ScenarioError("scenario file", where, "a regular TOML file (this is a device, pipe or socket)")
         with p.open("rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read(MAX_SCENARIO_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ScenarioError("scenario file", str(p), "an existing TOML file") from None
+        raise ScenarioError("scenario file", where, "an existing TOML file") from None
+    except OSError as e:
+        raise ScenarioError("scenario file", where, f"a readable TOML file ({e.strerror or e})") from None
+    if len(raw) > MAX_SCENARIO_FILE_BYTES:
+        raise ScenarioError("scenario file", where, f"a file of at most {MAX_SCENARIO_FILE_BYTES} bytes")
+    text = _decode(raw, where)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError("scenario file", str(p), f"valid TOML ({e})") from None
+        raise ScenarioError("scenario file", where, f"valid TOML ({e})") from None
     return scenario_from_dict(data)

@@ -34,8 +34,8 @@ def test_run_writes_outputs(tmp_path, capsys):
     assert main(["run", str(f), "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["results.json", "timeseries.csv", "field.npz", "extent_vs_time.png", "isotherm_map.png"])
-    assert not (tmp_path / "out.partial").exists()
+        [".cryosim-result", "results.json", "timeseries.csv", "field.npz", "extent_vs_time.png", "isotherm_map.png"])
+    assert not list(tmp_path.glob("*.partial"))
     # the same scenario through the library: the CLI prints and writes the same numbers
     r = cryosim.run(load_scenario(f))
     assert r.solver == "fast"
@@ -98,3 +98,19 @@ def test_interrupted_run_keeps_what_it_wrote(tmp_path):
     rows = (tmp_path / "timeseries.csv").read_text().splitlines()
     assert rows[0].startswith("time_s") and len(rows) > 5
     assert float(rows[-1].split(",")[0]) > 30.0
+
+
+def test_python_dash_m_cryosim(tmp_path):
+    """``python -m cryosim`` is the CLI and returns its exit status (2: refused)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    p = subprocess.run([sys.executable, "-m", "cryosim", "run", "missing.toml"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr.strip() == "cryosim: invalid scenario: scenario file = 'missing.toml' is not allowed: " \
+                               "expected an existing TOML file"

@@ -12,6 +12,7 @@ thaw between them (seed 002, "Lésion-type").
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -23,6 +24,15 @@ __all__ = ["Freeze", "Thaw", "Protocol"]
 
 MIN_TIP_C, MAX_TIP_C = -196.0, 60.0  # liquid nitrogen to active warming
 MAX_STEP_S = 86400.0  # one day: long enough to reach any steady state
+
+
+#: A freeze must command a tip (or coolant) temperature below this at some
+#: point: tissue water does not freeze above 0 °C, so such a step forms no ice.
+FREEZE_BELOW_C = 0.0
+#: An active thaw holds the tip above this, so the ice at the probe melts.
+ACTIVE_THAW_ABOVE_C = 0.0
+#: Most points in a tip-temperature series (a thermistor log at 1 Hz over 20 min fits).
+MAX_SERIES_POINTS = 1200
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,8 @@ class Freeze:
             raise ScenarioError("freeze.tip_temperature_C", self.tip_temperature_C,
                                 "exactly one of tip_temperature_C and power_W")
         if self.power_W is not None:
-            check_range("freeze.power_W", self.power_W, 0.0, 500.0, unit="W")
+            # a freeze draws heat: zero power would be a passive thaw under another name
+            check_range("freeze.power_W", self.power_W, 0.0, 500.0, unit="W", low_open=True)
             if self.heat_transfer_W_per_m2_K is not None:
                 raise ScenarioError("freeze.heat_transfer_W_per_m2_K", self.heat_transfer_W_per_m2_K,
                                     "no coefficient with power_W")
@@ -58,19 +69,35 @@ class Freeze:
             check_range("freeze.heat_transfer_W_per_m2_K", self.heat_transfer_W_per_m2_K, 1.0, 1e6,
                         unit="W/m2/K")
         tt = self.tip_temperature_C
-        if tt is not None and not isinstance(tt, (int, float)):
-            pts = tuple((float(a), float(b)) for a, b in tt)
+        series = "a temperature (°C) or an array of [time_s, temperature_C] pairs"
+        if tt is None:
+            return
+        if isinstance(tt, (bool, str, bytes, Mapping)) or not isinstance(tt, (int, float, Sequence, np.ndarray)):
+            raise ScenarioError("freeze.tip_temperature_C", tt, series)
+        if not isinstance(tt, (int, float)):
+            if len(tt) > MAX_SERIES_POINTS:
+                raise ScenarioError("freeze.tip_temperature_C", f"<{len(tt)} points>",
+                                    f"at most {MAX_SERIES_POINTS} points")
+            for i, pt in enumerate(tt):
+                if isinstance(pt, (str, bytes, Mapping)) or not isinstance(pt, (Sequence, np.ndarray)) or len(pt) != 2:
+                    raise ScenarioError(f"freeze.tip_temperature_C[{i}]", pt, "a [time_s, temperature_C] pair")
+            pts = tuple((check_range(f"freeze.tip_temperature_C[{i}].time_s", a, 0.0, self.duration_s, unit="s"),
+                         check_range(f"freeze.tip_temperature_C[{i}].temperature_C", b, MIN_TIP_C, MAX_TIP_C,
+                                     unit="°C"))
+                        for i, (a, b) in enumerate(tt))
             if not pts:
                 raise ScenarioError("freeze.tip_temperature_C", tt, "at least one (time_s, temperature_C) point")
             times = [p[0] for p in pts]
-            for i, (t, T) in enumerate(pts):
-                check_range(f"freeze.tip_temperature_C[{i}].time_s", t, 0.0, self.duration_s, unit="s")
-                check_range(f"freeze.tip_temperature_C[{i}].temperature_C", T, MIN_TIP_C, MAX_TIP_C, unit="°C")
             if any(b <= a for a, b in zip(times, times[1:])):
                 raise ScenarioError("freeze.tip_temperature_C", tt, "strictly increasing times")
             object.__setattr__(self, "tip_temperature_C", pts)
-        elif tt is not None:
+        else:
             check_range("freeze.tip_temperature_C", tt, MIN_TIP_C, MAX_TIP_C, unit="°C")
+        coldest = min(self.temperatures_C())
+        if coldest >= FREEZE_BELOW_C:
+            raise ScenarioError("freeze.tip_temperature_C", tt,
+                                f"a temperature below {FREEZE_BELOW_C:g} °C at some point: a freeze must cool the "
+                                "tissue below its freezing point (use a thaw step to warm)")
 
     def temperatures_C(self) -> list[float]:
         """Every tip temperature the step can command (for floor checks)."""
@@ -110,7 +137,9 @@ class Thaw:
         if self.mode == "active":
             if self.temperature_C is None:
                 raise ScenarioError("thaw.temperature_C", None, "a temperature for an active thaw")
-            check_range("thaw.temperature_C", self.temperature_C, -20.0, MAX_TIP_C, unit="°C")
+            # an active thaw warms the tip above 0 °C so the ice at the probe melts and it can be withdrawn
+            check_range("thaw.temperature_C", self.temperature_C, ACTIVE_THAW_ABOVE_C, MAX_TIP_C, unit="°C",
+                        low_open=True)
         elif self.temperature_C is not None:
             raise ScenarioError("thaw.temperature_C", self.temperature_C, "no temperature for a passive thaw")
 

@@ -132,6 +132,14 @@ class Vessel:
         return (self.distance_m, 0.0, self.z_m)
 
 
+def _vector3(field: str, value: object, low: float, high: float) -> tuple[float, float, float]:
+    """``value`` as three floats in [low, high] (m), else a ScenarioError naming ``field``."""
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise ScenarioError(field, value, f"three numbers [x, y, z] in [{low:g}, {high:g}]")
+    x, y, z = (check_range(f"{field}[{i}]", v, low, high) for i, v in enumerate(value))
+    return (x, y, z)
+
+
 @dataclass(frozen=True)
 class ProbePlacement:
     """Another probe of the same model: distal end at ``position_m``, axis ``direction``."""
@@ -140,12 +148,9 @@ class ProbePlacement:
     direction: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
     def __post_init__(self) -> None:
-        pos = tuple(float(check_range(f"extra_probes.position_m[{i}]", v, -0.05, 0.05, unit="m"))
-                    for i, v in enumerate(self.position_m))
-        if len(pos) != 3:
-            raise ScenarioError("extra_probes.position_m", self.position_m, "three coordinates (m)")
-        d = tuple(float(v) for v in self.direction)
-        n = math.sqrt(sum(v * v for v in d)) if len(d) == 3 else 0.0
+        pos = _vector3("extra_probes.position_m", self.position_m, -0.05, 0.05)
+        d = _vector3("extra_probes.direction", self.direction, -1e3, 1e3)
+        n = math.sqrt(sum(v * v for v in d))
         if n == 0.0:
             raise ScenarioError("extra_probes.direction", self.direction, "a non-zero 3-vector")
         object.__setattr__(self, "position_m", pos)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .files import atomic_write, check_not_symlink, open_stream
 from .isotherms import MEASURES, Extent
 from ..physics.materials import citations
 from ..physics.protocol import Freeze
@@ -32,16 +32,6 @@ __all__ = ["Recorder", "Results", "ENERGY_TERMS", "atomic_write"]
 #: when the probe draws heat), through the far boundary, from perfusion and
 #: metabolism, the change of total enthalpy, and what is left over.
 ENERGY_TERMS = ("enthalpy_change_J", "probe_J", "far_boundary_J", "perfusion_J", "metabolic_J", "imbalance_J")
-
-
-def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
-    """Write ``path`` through a temporary file and rename it into place."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, mode) as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _iso_label(iso: float) -> str:
@@ -156,8 +146,14 @@ class Results:
 
     # --- output ------------------------------------------------------------
     def save(self, folder: str | Path, *, plots: bool = True) -> Path:
-        """Write ``results.json``, ``timeseries.csv``, ``field.npz`` and plots into ``folder``."""
+        """Write ``results.json``, ``timeseries.csv``, ``field.npz`` and plots into ``folder``.
+
+        Every file is written new under a random temporary name and renamed
+        into place (:func:`cryosim.post.files.atomic_write`); a symlinked
+        ``folder`` is refused and no link inside it is followed.
+        """
         out = Path(folder)
+        check_not_symlink(out, "output folder")
         out.mkdir(parents=True, exist_ok=True)
         summary = self.summary()
         summary["scenario_definition"] = self.scenario.to_dict()
@@ -167,11 +163,23 @@ class Results:
         if self.final_field:
             atomic_write(out / "field.npz", lambda fh: np.savez_compressed(fh, **self.final_field), mode="wb")
         if plots:
+            import matplotlib
+
             from .plotting import plot_extents, plot_field
 
-            plot_extents(self, out / "extent_vs_time.png")
-            if self.final_field:
-                plot_field(self, out / "isotherm_map.png")
+            # the scenario name is a label: "$...$" in it must not be parsed as mathtext
+            with matplotlib.rc_context({"text.parse_math": False}):
+                figures = [("extent_vs_time.png", plot_extents)]
+                if self.final_field:
+                    figures.append(("isotherm_map.png", plot_field))
+                for fname, plot in figures:
+                    fig = plot(self)
+                    try:
+                        atomic_write(out / fname, lambda fh: fig.savefig(fh, format="png", dpi=130), mode="wb")
+                    finally:
+                        import matplotlib.pyplot as plt
+
+                        plt.close(fig)
         return out
 
 
@@ -217,9 +225,7 @@ class Recorder:
         self._fh: TextIO | None = None
         self._writer: Any = None
         if stream_to is not None:
-            path = Path(stream_to)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(path, "w", newline="")
+            self._fh = open_stream(stream_to)  # no symlink followed (post/files.py)
             self._writer = csv.writer(self._fh)
             self._writer.writerow(_columns(self.isotherms, self.tc_names))
             self._fh.flush()

@@ -262,7 +262,6 @@ def steady_sphere(ctx: Context) -> CaseResult:
     from .. import Freeze, Protocol, get_material
     from ..physics.exact import steady_sphere_radius_m
     from ..fast.solver import run_radial
-    from ..physics.materials import BLOOD
 
     from .report import plot_front
 

@@ -13,16 +13,25 @@ __all__ = ["run", "choose_solver"]
 
 
 def choose_solver(scenario: Scenario) -> str:
-    """``"fast"`` when the scene is axisymmetric with a flat tip, else ``"fem"``."""
-    if scenario.solver != "auto":
-        return scenario.solver
-    fem_only = scenario.probe.tip_shape != "flat" or scenario.has_scene
+    """``numerics.solver`` when set; else ``"fast"`` when the scene is axisymmetric with a flat tip, else ``"fem"``."""
+    n = scenario.numerics
+    if n.solver != "auto":
+        if n.solver == "fast" and n.force_3d:
+            raise ScenarioError("numerics.force_3d", True, "false with solver = 'fast' (3D needs the FE solver)")
+        return n.solver
+    fem_only = scenario.probe.tip_shape != "flat" or scenario.has_scene or n.force_3d
     return "fem" if fem_only else "fast"
 
 
 def run(scenario: Scenario, output_dir: str | Path | None = None,
-        progress: Callable[[float, float], None] | None = None) -> Results:
-    """Run ``scenario`` with the solver it names (or the one that fits)."""
+        progress: Callable[[float, float], None] | None = None, **numerics: object) -> Results:
+    """Run ``scenario`` with the solver it names (or the one that fits).
+
+    Keyword arguments override fields of ``scenario.numerics``
+    (``cryosim.run(s, solver="fem", resolution=2, output_times_s=(60, 120))``).
+    """
+    if numerics:
+        scenario = scenario.with_(**numerics)
     solver = choose_solver(scenario)
     if solver == "fast":
         from .fast.solver import run_axisymmetric

@@ -78,7 +78,15 @@ class Thermocouple:
 
 @dataclass(frozen=True)
 class Numerics:
-    """Discretisation controls.
+    """Every numerical setting of a run (one place; reachable from scenario files and :func:`cryosim.run`).
+
+    ``solver``: "auto" (the fast solver unless the scene needs finite
+    elements), "fast" or "fem"; ``force_3d`` meshes an axisymmetric scene in
+    3D (finite elements; verification). ``domain_radius_m``,
+    ``axial_below_m``, ``axial_above_m``: the medium spans
+    ``0 <= r <= R`` and ``-below <= z <= L_active + above`` (None: sized by
+    :func:`cryosim.physics.sizing.domain_radius_m`, both axial extents = R).
+    ``output_times_s``: times at which the state is recorded exactly.
 
     ``resolution`` scales every cell size (2 halves them); the time step is
     controlled by ``temperature_tolerance_K``, the local error allowed per
@@ -103,8 +111,19 @@ class Numerics:
     fem_temperature_tolerance_K: float = 0.5
     #: times (s) at which the state is recorded exactly (the steps land on them)
     output_times_s: tuple[float, ...] = ()
+    solver: str = "auto"
+    force_3d: bool = False
+    axial_below_m: float | None = None
+    axial_above_m: float | None = None
 
     def __post_init__(self) -> None:
+        check_choice("numerics.solver", self.solver, SOLVERS)
+        if not isinstance(self.force_3d, bool):
+            raise ScenarioError("numerics.force_3d", self.force_3d, "true or false")
+        for name in ("axial_below_m", "axial_above_m"):
+            v = getattr(self, name)
+            if v is not None:
+                check_range(f"numerics.{name}", v, 2e-3, MAX_DOMAIN_RADIUS_M, unit="m")
         if self.fixed_step_s is not None:
             check_range("numerics.fixed_step_s", self.fixed_step_s, 1e-5, 600.0, unit="s")
         check_range("numerics.resolution", self.resolution, 0.25, 16.0)
@@ -136,7 +155,6 @@ class Scenario:
     arterial_temperature_C: float = 37.0
     isotherms_C: tuple[float, ...] = (0.0, -20.0, -40.0)
     thermocouples: tuple[Thermocouple, ...] = ()
-    solver: str = "auto"
     numerics: Numerics = field(default_factory=Numerics)
     bone: BonePlate | None = None
     vessels: tuple[Vessel, ...] = ()
@@ -169,7 +187,6 @@ class Scenario:
             raise ScenarioError("isotherms_C", list(self.isotherms_C), "at least one isotherm")
         object.__setattr__(self, "isotherms_C", iso)
         object.__setattr__(self, "thermocouples", tuple(self.thermocouples))
-        check_choice("solver", self.solver, SOLVERS)
         self._check_protocol()
         self._check_limits()
         self._check_thermocouples()
@@ -226,8 +243,19 @@ class Scenario:
                                     f"a point inside the simulated medium: r in [0, {R:.3g}] m and z in "
                                     f"[{-R:.3g}, {z_top:.3g}] m for this protocol and medium")
 
+    @property
+    def solver(self) -> str:
+        """The solver asked for (``numerics.solver``)."""
+        return self.numerics.solver
+
     def with_(self, **changes: Any) -> "Scenario":
-        """Copy with some fields changed (validated again); a steady initial state follows a new medium."""
+        """Copy with some fields changed (validated again); a steady initial state follows a new medium.
+
+        Numerics fields may be given directly: ``s.with_(solver="fem", resolution=2)``.
+        """
+        num = {k: changes.pop(k) for k in list(changes) if k in _NUMERICS_FIELDS}
+        if num:
+            changes["numerics"] = replace(changes.get("numerics", self.numerics), **num)
         if self.initial_from_steady_state and "initial_temperature_C" not in changes:
             changes["initial_temperature_C"] = None
         return replace(self, **changes)
@@ -238,6 +266,9 @@ class Scenario:
         d["protocol"] = [{"type": type(s).__name__.lower(), **asdict(s)} for s in self.protocol.steps]
         d["medium"] = {k: v for k, v in asdict(self.medium).items()}
         return d
+
+
+_NUMERICS_FIELDS = frozenset(f.name for f in fields(Numerics))
 
 
 def default_scenario() -> Scenario:
@@ -269,7 +300,7 @@ def _check_keys(where: str, table: Mapping[str, Any], allowed: set[str]) -> None
 
 
 def _field_names(cls: type) -> set[str]:
-    return {f.name for f in fields(cls)}
+    return {f.name for f in fields(cls) if f.init}
 
 
 def _required_names(cls: type) -> list[str]:
@@ -363,8 +394,14 @@ def _thermocouples_from(value: Any) -> tuple[Thermocouple, ...]:
 def scenario_from_dict(d: Mapping[str, Any]) -> Scenario:
     """Build and validate a scenario from plain data (a parsed TOML file)."""
     d = dict(_table("scenario", d))
-    top = _field_names(Scenario)
+    top = _field_names(Scenario) | {"solver"}  # a top-level solver key is read into [numerics]
     _check_keys("", d, top)
+    if "solver" in d:
+        num = d.setdefault("numerics", {})
+        if isinstance(num, Mapping) and "solver" not in num:
+            d["numerics"] = {**num, "solver": d.pop("solver")}
+        else:
+            raise ScenarioError("solver", d["solver"], "the solver given once: at the top level or in [numerics]")
     for required in ("probe", "protocol"):
         if required not in d:
             raise ScenarioError(required, MISSING_KEY, f"a [{required}] section")

@@ -24,7 +24,7 @@ from typing import Any
 from .checks import MISSING_KEY, ScenarioError, check_choice, check_range
 from .physics.materials import Material, get_material, material_names
 from .physics.probe import Probe
-from .physics.sizing import MAX_DOMAIN_RADIUS_M, domain_radius_m
+from .physics.sizing import MAX_DOMAIN_RADIUS_M, domain_radius_m, expected_ice_distance_m
 from .physics.protocol import Freeze, Protocol, Thaw
 from .physics.scene import BonePlate, ProbePlacement, Vessel
 
@@ -225,13 +225,18 @@ class Scenario:
                                     f"a step >= {self.protocol.duration_s / MAX_FIXED_STEPS:.3g} s for this "
                                     f"{self.protocol.duration_s:g} s protocol (at most {MAX_FIXED_STEPS} steps; "
                                     f"this asks for {steps:.3g})")
-        domain_radius_m(self)  # refuses a protocol whose disturbance does not fit the largest medium
+        self.domain_radius_m()  # refuses a protocol whose disturbance does not fit the largest medium
 
-    def _domain_radius_m(self) -> float:
-        return domain_radius_m(self)
+    def domain_radius_m(self) -> float:
+        """Radius of the simulated medium (m): :func:`cryosim.physics.sizing.domain_radius_m`."""
+        return domain_radius_m(self.probe, self.protocol, self.medium, self.numerics.domain_radius_m)
+
+    def expected_ice_distance_m(self) -> float:
+        """Upper estimate of the ice front's distance from the probe (m): :func:`cryosim.physics.sizing.expected_ice_distance_m`."""
+        return expected_ice_distance_m(self.probe, self.protocol, self.medium, self.initial_temperature_C)
 
     def _check_thermocouples(self) -> None:
-        R = self.numerics.domain_radius_m or self._domain_radius_m()
+        R = self.numerics.domain_radius_m or self.domain_radius_m()
         for tc in self.thermocouples:
             inside_probe = tc.r_m < self.probe.radius_m and tc.z_m > 0.0
             if inside_probe:

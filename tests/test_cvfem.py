@@ -160,8 +160,8 @@ def test_linear_field_in_r_matches_its_source(grid):
 def test_default_scenario_on_cvfem_grid_matches_reference(monkeypatch):
     """0 °C ice ball at 120 s within 1.5 % of the converged reference."""
     def grid_for(s):
-        front = fast.FRONT_ZONE_FACTOR * fast.expected_ice_radius_m(s)
-        return unstructured_axisymmetric_grid(s.probe.radius_m, s.probe.active_length_m, fast.domain_radius_m(s),
+        front = fast.FRONT_ZONE_FACTOR * s.expected_ice_distance_m()
+        return unstructured_axisymmetric_grid(s.probe.radius_m, s.probe.active_length_m, s.domain_radius_m(),
                                               h_tip_m=0.14e-3, h_far_m=3e-3, front_m=front, h_front_m=0.4e-3)
 
     monkeypatch.setattr(fast, "axisymmetric_grid_for", grid_for)

@@ -3,7 +3,6 @@
 ``run_axisymmetric`` (probe in (r, z)) and ``run_radial`` (1D problems).
 """
 
-from .solver import RadialProblem, axisymmetric_grid_for, domain_radius_m, expected_ice_radius_m, run_axisymmetric, run_radial
+from .solver import RadialProblem, axisymmetric_grid_for, run_axisymmetric, run_radial
 
-__all__ = ["RadialProblem", "axisymmetric_grid_for", "domain_radius_m", "expected_ice_radius_m", "run_axisymmetric",
-           "run_radial"]
+__all__ = ["RadialProblem", "axisymmetric_grid_for", "run_axisymmetric", "run_radial"]

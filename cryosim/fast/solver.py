@@ -24,15 +24,13 @@ from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmet
 from ..post.isotherms import Extent, extent_axisymmetric, extent_radial
 from ..physics.materials import Material
 from ..numerics.stepsize import StepSettings, integrate
-from ..physics.sizing import domain_radius_m
-from ..physics.sizing import expected_ice_distance_m as expected_ice_radius_m
 from ..physics.boundary import BCKind, probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
 from ..post.results import Recorder, Results
 from ..scenario import Numerics, Scenario, Thermocouple
 from .stepper import FVSystem, StepTolerances
 
-__all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for", "domain_radius_m", "expected_ice_radius_m"]
+__all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for"]
 
 #: Grid at resolution 1 (numerical choices, set by the convergence study in
 #: benchmarks/RESULTS.md): first cell at the probe surface (m), growth ratio
@@ -67,8 +65,8 @@ CV_HFAR_M = 3.0e-3
 def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid:
     """Grid for ``scenario``; ``kind`` ("cvfem" or "structured") defaults to :data:`AXISYMMETRIC_GRID`."""
     h0, growth, hfront, hmax = _grid_params(scenario.numerics)
-    R = domain_radius_m(scenario)
-    front = FRONT_ZONE_FACTOR * expected_ice_radius_m(scenario)
+    R = scenario.domain_radius_m()
+    front = FRONT_ZONE_FACTOR * scenario.expected_ice_distance_m()
     kind = AXISYMMETRIC_GRID if kind is None else check_choice("grid kind", kind, ("cvfem", "structured"))
     # the unstructured mesh drops the active-tip nodes from the unknowns: only for prescribed tip temperatures
     bcs = probe_boundaries(scenario.probe, scenario.protocol, 1.0, scenario.initial_temperature_C)
@@ -178,7 +176,7 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
     stats = _integrate(stepper, scenario.protocol.duration_s, scenario.numerics, bcs.breakpoints_s(), on_step,
                        progress, rec)
     far_cells = grid.bface_cell[grid.bface_group == FAR]
-    stats.update(cells=grid.n_cells, domain_radius_m=domain_radius_m(scenario),
+    stats.update(cells=grid.n_cells, domain_radius_m=scenario.domain_radius_m(),
                  far_field_max_disturbance_K=float(np.max(np.abs(stepper.T[far_cells] - scenario.initial_temperature_C))))
     field = {"points_rz_m": grid.points_m, "triangles": grid.triangles, "temperature_C": _nodal(stepper),
              "cell_centers_rz_m": grid.centers_m, "cell_temperature_C": stepper.T}

@@ -2,7 +2,7 @@ r"""Meshes for the finite-element solver, built with gmsh (OpenCASCADE kernel).
 
 Coordinates (m) follow :mod:`cryosim.physics.scene`: the main probe's distal end is at
 the origin and its axis points along +z towards the shaft. The medium is a
-cylinder of radius :math:`R` (from :func:`cryosim.physics.sizing.domain_radius_m`)
+cylinder of radius :math:`R` (:meth:`cryosim.scenario.Scenario.domain_radius_m`)
 spanning :math:`-R \le z \le L_a + R` -- the same box as the fast solver, so
 both solvers see the same far boundary. The probe is a *hole* in the medium:
 
@@ -49,7 +49,6 @@ import numpy as np
 
 from ..checks import ScenarioError
 from ..physics.boundary import Surface
-from ..physics.sizing import domain_radius_m, expected_ice_distance_m
 from ..meshing.cvfem import threshold_field
 from ..scenario import Scenario
 
@@ -291,11 +290,11 @@ def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose
 
     three_d = force_3d or not scenario.axisymmetric
     dim = 3 if three_d else 2
-    R = domain_radius_m(scenario)
+    R = scenario.domain_radius_m()
     La, rp = scenario.probe.active_length_m, scenario.probe.radius_m
     z0, z1 = -R, La + R
     sizes = mesh_sizes(scenario, three_d)
-    ice_d = expected_ice_distance_m(scenario)
+    ice_d = scenario.expected_ice_distance_m()
     vessel_tags = {VESSEL + i: i for i in range(len(scenario.vessels))}
     materials = {TISSUE: "medium"}
     if scenario.bone is not None:

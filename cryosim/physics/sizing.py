@@ -8,15 +8,12 @@ functions; only a coarse upper bound is needed, so they are analytic.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from ..checks import ScenarioError
 from .exact import neumann_lambda, steady_sphere_radius_m
-from .phase_change import P_BETA
-from .protocol import Freeze
-
-if TYPE_CHECKING:
-    from ..scenario import Scenario
+from .materials import Material
+from .probe import Probe
+from .protocol import Freeze, Protocol
 
 __all__ = ["coldest_tip_C", "expected_ice_distance_m", "domain_radius_m", "MIN_DOMAIN_RADIUS_M",
            "MAX_DOMAIN_RADIUS_M", "TYPICAL_TIP_C"]
@@ -37,16 +34,16 @@ TYPICAL_TIP_C = -70.0
 FROZEN_LENGTHS, UNFROZEN_LENGTHS = 2.0, 6.0
 
 
-def coldest_tip_C(scenario: "Scenario") -> float:
+def coldest_tip_C(probe: Probe, protocol: Protocol) -> float:
     """Coldest tip (or coolant) temperature the protocol commands (°C)."""
-    temps = [T for s in scenario.protocol.steps if isinstance(s, Freeze) for T in s.temperatures_C()]
+    temps = [T for s in protocol.steps if isinstance(s, Freeze) for T in s.temperatures_C()]
     if temps:
         return min(temps)
-    floor = scenario.probe.min_tip_temperature_C
+    floor = probe.min_tip_temperature_C
     return TYPICAL_TIP_C if floor is None else floor
 
 
-def expected_ice_distance_m(scenario: "Scenario") -> float:
+def expected_ice_distance_m(probe: Probe, protocol: Protocol, medium: Material, initial_temperature_C: float) -> float:
     r"""Estimated largest distance (m) of the ice front from the active surface.
 
     The smaller of two upper bounds, for the coldest tip temperature
@@ -62,16 +59,16 @@ def expected_ice_distance_m(scenario: "Scenario") -> float:
 
     At least two probe radii. Only used to place fine cells and size the domain.
     """
-    m, p = scenario.medium, scenario.probe
-    Tp, Tf, Ta = coldest_tip_C(scenario), m.liquidus_C, scenario.initial_temperature_C
+    m, p = medium, probe
+    Tp, Tf, Ta = coldest_tip_C(probe, protocol), m.liquidus_C, initial_temperature_C
     if Tp >= Tf:
         return 2.0 * p.radius_m
     area = 2.0 * math.pi * p.radius_m * p.active_length_m + math.pi * p.radius_m**2
     r_eq = math.sqrt(area / (4.0 * math.pi))
-    beta = float(m.property_row()[P_BETA])
+    beta = m.perfusion_beta_W_per_m3_K
     R = steady_sphere_radius_m(r_eq, Tp, Tf, Ta, m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
                                beta)
-    t = sum(s.duration_s for s in scenario.protocol.steps if isinstance(s, Freeze))
+    t = sum(s.duration_s for s in protocol.steps if isinstance(s, Freeze))
     lam = neumann_lambda(m.conductivity_frozen_W_per_m_K, m.conductivity_unfrozen_W_per_m_K,
                          m.heat_capacity_frozen_J_per_m3_K, m.heat_capacity_unfrozen_J_per_m3_K,
                          m.latent_heat_J_per_m3, Tp, Tf, Ta)
@@ -79,20 +76,20 @@ def expected_ice_distance_m(scenario: "Scenario") -> float:
     return max(min(R - r_eq, planar), 2.0 * p.radius_m)
 
 
-def domain_radius_m(scenario: "Scenario") -> float:
+def domain_radius_m(probe: Probe, protocol: Protocol, medium: Material, given_m: float | None = None) -> float:
     """Radius (m) of the medium around the probe (the axial extents default to it too).
 
-    ``numerics.domain_radius_m`` when set; else the probe radius plus
+    ``given_m`` (``numerics.domain_radius_m``) when set; else the probe radius plus
     :data:`FROZEN_LENGTHS` frozen and :data:`UNFROZEN_LENGTHS` unfrozen
     diffusion lengths over the whole protocol, at least
     :data:`MIN_DOMAIN_RADIUS_M`. A protocol so long that this exceeds
     :data:`MAX_DOMAIN_RADIUS_M` is refused rather than silently cut short.
     """
-    if scenario.numerics.domain_radius_m is not None:
-        return scenario.numerics.domain_radius_m
-    t = scenario.protocol.duration_s
-    m = scenario.medium
-    R = max(MIN_DOMAIN_RADIUS_M, scenario.probe.radius_m + FROZEN_LENGTHS * math.sqrt(m.diffusivity_frozen_m2_per_s * t)
+    if given_m is not None:
+        return given_m
+    t = protocol.duration_s
+    m = medium
+    R = max(MIN_DOMAIN_RADIUS_M, probe.radius_m + FROZEN_LENGTHS * math.sqrt(m.diffusivity_frozen_m2_per_s * t)
             + UNFROZEN_LENGTHS * math.sqrt(m.diffusivity_unfrozen_m2_per_s * t))
     if R > MAX_DOMAIN_RADIUS_M:
         raise ScenarioError("protocol.duration_s", t,

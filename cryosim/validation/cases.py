@@ -173,7 +173,7 @@ def neumann(ctx: Context) -> CaseResult:
     from ..physics.exact import neumann_front_m, neumann_lambda
     from ..fast.solver import run_radial
 
-    from .report import plot_front
+    from .figures import plot_front
 
     d, p = load_case(ctx, "neumann")
     m = get_material(p["material"]).with_(frozen_conductivity_exponent=p["frozen_conductivity_exponent"])
@@ -218,7 +218,7 @@ def paterson(ctx: Context) -> CaseResult:
     from ..physics.exact import paterson_front_m, paterson_lambda
     from ..fast.solver import run_radial
 
-    from .report import plot_front
+    from .figures import plot_front
 
     d, p = load_case(ctx, "paterson")
     m = get_material(p["material"]).with_(frozen_conductivity_exponent=p["frozen_conductivity_exponent"])
@@ -263,7 +263,7 @@ def steady_sphere(ctx: Context) -> CaseResult:
     from ..physics.exact import steady_sphere_radius_m
     from ..fast.solver import run_radial
 
-    from .report import plot_front
+    from .figures import plot_front
 
     d, p = load_case(ctx, "steady_sphere")
     m = get_material(p["material"]).with_(
@@ -322,7 +322,7 @@ def energy_balance(ctx: Context) -> CaseResult:
     from .. import Freeze, Numerics, Protocol, Thaw
     from ..fast.solver import run_axisymmetric
 
-    from .report import plot_energy
+    from .figures import plot_energy
 
     d, p = load_case(ctx, "energy_balance")
     base = cryosim.default_scenario().with_(
@@ -465,7 +465,7 @@ def wolter_scenario(setup: dict[str, Any], *, gauge: int, active_length_m: float
 def wolter2017(ctx: Context) -> CaseResult:
     from ..fast.solver import run_axisymmetric
 
-    from .report import plot_wolter
+    from .figures import plot_wolter
 
     s = wolter_setup(ctx)
     a, probes, trends = s["assumptions"], s["probes"], s["trends"]

@@ -26,7 +26,7 @@ from .physics.materials import Material, get_material, material_names
 from .physics.probe import Probe
 from .physics.sizing import MAX_DOMAIN_RADIUS_M, domain_radius_m, expected_ice_distance_m
 from .physics.protocol import Freeze, Protocol, Thaw
-from .physics.scene import BonePlate, ProbePlacement, Vessel
+from .physics.scene import BonePlate, ProbePlacement, Vessel, check_clearances
 
 __all__ = ["Thermocouple", "Numerics", "Scenario", "default_scenario", "load_scenario", "SOLVERS"]
 
@@ -225,7 +225,13 @@ class Scenario:
                                     f"a step >= {self.protocol.duration_s / MAX_FIXED_STEPS:.3g} s for this "
                                     f"{self.protocol.duration_s:g} s protocol (at most {MAX_FIXED_STEPS} steps; "
                                     f"this asks for {steps:.3g})")
-        self.domain_radius_m()  # refuses a protocol whose disturbance does not fit the largest medium
+        R = self.domain_radius_m()  # refuses a protocol whose disturbance does not fit the largest medium
+        check_clearances(self.probe.radius_m, self.bone, self.vessels, self.extra_probes)
+        ice = self.probe.radius_m + self.expected_ice_distance_m()
+        for name, extent in (("numerics.domain_radius_m", R), ("numerics.axial_below_m", n.axial_below_m)):
+            if extent is not None and extent < ice:
+                raise ScenarioError(name, extent, f"a medium that holds the expected ice ball: at least {ice:.3g} m "
+                                    "from the probe axis / distal end (physics.sizing.expected_ice_distance_m)")
 
     def domain_radius_m(self) -> float:
         """Radius of the simulated medium (m): :func:`cryosim.physics.sizing.domain_radius_m`."""

@@ -155,3 +155,76 @@ class ProbePlacement:
             raise ScenarioError("extra_probes.direction", self.direction, "a non-zero 3-vector")
         object.__setattr__(self, "position_m", pos)
         object.__setattr__(self, "direction", tuple(v / n for v in d))
+
+
+#: Smallest gap (m) allowed between two objects of a scene (probe, bone,
+#: vessel): a mesh needs a few cells between two surfaces, and the finest
+#: cells are 0.02-0.05 mm at resolution 1 (fem/geometry.py SIZES_2D_M).
+CLEARANCE_M = 0.1e-3
+
+
+def _ray_line_distance_m(p0: tuple[float, ...], u: tuple[float, ...], q0: tuple[float, ...], v: tuple[float, ...],
+                         line_is_ray: bool = False) -> float:
+    """Shortest distance between the ray p0 + s u (s >= 0) and the line (or ray) q0 + t v (unit vectors)."""
+    import numpy as np
+
+    p0a, ua, q0a, va = (np.asarray(x, float) for x in (p0, u, q0, v))
+    w = p0a - q0a
+    b = float(ua @ va)
+    d, e = float(ua @ w), float(va @ w)
+    den = 1.0 - b * b
+    candidates = []
+    if den > 1e-12:
+        s = (b * e - d) / den
+        t = (e - b * d) / den
+        candidates.append((max(s, 0.0), t))
+    # ends: s = 0 with the best t; and, for a ray, t = 0 with the best s
+    candidates.append((0.0, e))
+    if line_is_ray:
+        candidates.append((max(-d, 0.0), 0.0))
+    best = np.inf
+    for s, t in candidates:
+        if line_is_ray:
+            t = max(t, 0.0)
+            s = max(float(ua @ (q0a + t * va - p0a)), 0.0)
+        elif den > 1e-12 or s == 0.0:
+            t = float(va @ (p0a + s * ua - q0a))
+        best = min(best, float(np.linalg.norm(p0a + s * ua - q0a - t * va)))
+    return best
+
+
+def check_clearances(probe_radius_m: float, bone: BonePlate | None, vessels: tuple[Vessel, ...],
+                     extra_probes: tuple[ProbePlacement, ...]) -> None:
+    """Refuse a scene whose objects intersect or touch (closer than :data:`CLEARANCE_M`).
+
+    Every probe is a ray of radius ``probe_radius_m`` from its distal end up its
+    axis (the shaft leaves the medium); vessels are infinite cylinders; the bone
+    is the half-space beyond its near plane.
+    """
+    rp = probe_radius_m
+    probes = [((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), "probe")] + [
+        (p.position_m, p.direction, f"extra_probes[{i}]") for i, p in enumerate(extra_probes)]
+    if bone is not None:
+        n = bone.normal
+        for pos, d, name in probes:
+            # highest point of the probe's cylinder along the bone normal (the ray runs away from the bone or along it)
+            along = sum(a * b for a, b in zip(d, n))
+            radial = math.sqrt(max(0.0, 1.0 - along * along)) * rp
+            reach = sum(a * b for a, b in zip(pos, n)) + radial + (math.inf if along > 1e-12 else 0.0)
+            if reach > bone.distance_m - CLEARANCE_M:
+                raise ScenarioError("bone.distance_m", bone.distance_m,
+                                    f"a bone that clears {name} by at least {CLEARANCE_M:g} m (the probe reaches "
+                                    f"{reach:.3g} m along the bone normal)")
+    for i, v in enumerate(vessels):
+        for pos, d, name in probes:
+            gap = _ray_line_distance_m(pos, d, v.center_m, v.direction) - rp - 0.5 * v.diameter_m
+            if gap < CLEARANCE_M:
+                raise ScenarioError(f"vessels[{i}].distance_m", v.distance_m,
+                                    f"a vessel clear of {name} by at least {CLEARANCE_M:g} m (the gap is {gap:.3g} m)")
+    for i in range(len(probes)):
+        for j in range(i + 1, len(probes)):
+            (p, d, a), (q, e, b) = probes[i], probes[j]
+            gap = _ray_line_distance_m(p, d, q, e, line_is_ray=True) - 2.0 * rp
+            if gap < CLEARANCE_M:
+                raise ScenarioError(f"{b}.position_m", q,
+                                    f"a probe clear of {a} by at least {CLEARANCE_M:g} m (the gap is {gap:.3g} m)")

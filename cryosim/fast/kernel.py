@@ -146,8 +146,10 @@ def evaluate(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, b
     fills ``R`` (J) and, if ``want_jac``, the CSR ``data`` (J/(J/m^3) = m^3)
     at the slots of :class:`JacobianPattern`. With ``constrain`` the node
     constraints replace their rows; without, ``R`` is the plain balance
-    (used for the reactions). Returns the scaled residual norm
-    :math:`\max_i |R_i| / (V_i\, C_{scale})` (K).
+    (used for the reactions). Returns two norms (K) of the scaled residual
+    :math:`r_i = R_i / (V_i\, C_{scale})`: :math:`\max_i |r_i|` (the
+    convergence test) and :math:`\|r\|_2` (the line search's merit: the
+    Newton direction descends it, which the max norm does not guarantee).
     """
     n = H.size
     fixed_T = np.empty(n)
@@ -223,15 +225,18 @@ def evaluate(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, b
         if want_jac:
             data[diag_slot[i]] -= gdt * (-G + dT * dGdk * dk[i]) * dTdH[i]
     m = 0.0
+    s2 = 0.0
     for i in range(n):
-        m = max(m, abs(R[i]) / (V[i] * scale))
-    return m
+        r = abs(R[i]) / (V[i] * scale)
+        m = max(m, r)
+        s2 += r * r
+    return m, np.sqrt(s2)
 
 
 @numba.njit(cache=True)
 def step_and_evaluate(H, dH, lam, Hnew, Tnew, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
                       bc_kind, bc_T, bc_h, bc_q, Ta, scale, diag_slot, face_slot, R, data, want_jac):
-    """``Hnew = H + lam dH``, then :func:`evaluate` there (constraints on); returns the scaled norm (K)."""
+    """``Hnew = H + lam dH``, then :func:`evaluate` there (constraints on); returns its two norms (K)."""
     for i in range(H.size):
         Hnew[i] = H[i] + lam * dH[i]
     return evaluate(Hnew, Tnew, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,

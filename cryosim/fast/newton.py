@@ -20,9 +20,11 @@ and factorised by a sparse direct solver (``backend``):
     transposed system.
 
 ``"auto"`` takes PETSc when petsc4py imports, else SuperLU. The step :math:`\lambda` backtracks
-(1, 1/2, 1/4, ...) until the scaled residual norm strictly decreases; a
-residual increase is never accepted: when no :math:`\lambda \geq 2^{-}`
-:data:`MAX_HALVINGS` decreases it, the stage reports failure and the step
+(1, 1/2, 1/4, ...) until the 2-norm of the scaled residual
+:math:`r_i = R_i / (V_i C_{scale})` strictly decreases (the exact Newton
+direction is a descent direction of :math:`\|r\|_2^2`, so some step does,
+short of roundoff); a residual increase is never accepted: when no
+:math:`\lambda \geq 2^{-10}` (:data:`MAX_HALVINGS`) decreases it, the stage reports failure and the step
 controller retries a smaller step. Convergence: every cell residual below
 ``tol_K`` kelvin-equivalents of heat capacity,
 :math:`\max_i |R_i| / (V_i C_{scale}) \le tol_K`.
@@ -208,7 +210,7 @@ class NewtonSolver:
         H_try, T_try = np.empty_like(H), T_guess.copy()  # fresh arrays: the results are handed out
         args = self._grid_args + self._bc_args(bc) + (self.scale, self.pattern.diag_slot, self.pattern.face_slot)
         refactor = self.settings.refactor
-        norm = fv.evaluate(H, T, Hstar, gdt, *args, self._R, self._data, True, True)
+        norm, merit = fv.evaluate(H, T, Hstar, gdt, *args, self._R, self._data, True, True)
         if refactor != "lagged":
             self._have_factors = False
         fresh = False  # are the factors those of the Jacobian at the current H?
@@ -222,9 +224,9 @@ class NewtonSolver:
                 dH = self._direction()
                 lam, accepted = 1.0, False
                 for _ in range(MAX_HALVINGS + 1):
-                    norm_try = fv.step_and_evaluate(H, dH, lam, H_try, T_try, Hstar, gdt, *args,
-                                                    self._R_try, self._data_try, True)
-                    if norm_try < norm:
+                    norm_try, merit_try = fv.step_and_evaluate(H, dH, lam, H_try, T_try, Hstar, gdt, *args,
+                                                               self._R_try, self._data_try, True)
+                    if merit_try < merit:
                         accepted = True
                         break
                     lam *= 0.5
@@ -239,9 +241,9 @@ class NewtonSolver:
             T, T_try = T_try, T
             self._R, self._R_try = self._R_try, self._R
             self._data, self._data_try = self._data_try, self._data
-            if norm_try > LAG_CONTRACTION * norm:
+            if merit_try > LAG_CONTRACTION * merit:
                 self._have_factors = False  # slow contraction: fresh factors next iteration
-            norm = norm_try
+            norm, merit = norm_try, merit_try
             fresh = False
         return norm <= self.tol_K, self.max_iter, H, T
 

@@ -49,7 +49,7 @@ from ..physics.boundary import FLOOR_RAMP_K, BCKind
 from ..physics.phase_change import NUMBA, P_BETA, P_CF, P_CU, P_CURVE, P_KEXP, P_KF, P_KU, P_L, P_QM, P_TL, P_TS, temperature_from_enthalpy
 
 __all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_LIMITED_FLUX", "BC_ADIABATIC", "JacobianPattern",
-           "evaluate", "step_and_evaluate", "reactions", "heat_rates", "enthalpy_of", "surface_temperatures",
+           "evaluate", "step_and_evaluate", "constrained_cells", "safeguard_correction", "reactions", "heat_rates", "enthalpy_of", "surface_temperatures",
            "temperatures_of", "total"]
 
 #: Boundary kinds: the values of :class:`cryosim.physics.boundary.BCKind`.
@@ -231,6 +231,48 @@ def evaluate(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, b
         m = max(m, r)
         s2 += r * r
     return m, np.sqrt(s2)
+
+
+@numba.njit(cache=True)
+def constrained_cells(n, bcell, bdist, bgroup, bc_kind, bc_T):
+    """Boolean mask of the cells held by a node constraint."""
+    fixed_T = np.empty(n)
+    fixed_group = np.empty(n, np.int64)
+    _constraints(n, bcell, bdist, bgroup, bc_kind, bc_T, fixed_T, fixed_group)
+    return fixed_group >= 0
+
+
+@numba.njit(cache=True)
+def safeguard_correction(H, T, dH, mat, props, fixed, out):
+    r"""The Newton correction ``dH`` with, cell by cell, the smaller of two
+    readings of the same linearisation.
+
+    Newton's system fixes for each cell a change :math:`\delta H_i` and the
+    temperature change it was linearised with,
+    :math:`\delta T_i = \delta H_i / C(T_i)`. Within one region of
+    :math:`H(T)` both agree; across the freezing interval they part: a mushy
+    cell (large apparent :math:`C`) predicted to lose more heat than its
+    remaining latent heat would plunge tens of kelvin below the solidus with
+    :math:`H + \delta H`, while :math:`H(T + \delta T)` stays just past the
+    solidus; an unfrozen cell entering the interval is the converse. The
+    update that changes the enthalpy less is kept:
+    :math:`\delta H_i \leftarrow H(T_i + \delta T_i) - H_i` when that is
+    smaller in magnitude. Constrained cells (``fixed``) are linear and keep
+    their correction. Returns the number of cells changed.
+    """
+    n_changed = 0
+    for i in range(H.size):
+        out[i] = dH[i]
+        if fixed[i]:
+            continue
+        p = props[mat[i]]
+        Cf, Cu, L, Ts, Tl, cv = p[P_CF], p[P_CU], p[P_L], p[P_TS], p[P_TL], int(p[P_CURVE])
+        T_lin = T[i] + dH[i] / _C(T[i], Cf, Cu, L, Ts, Tl, cv)
+        dH_T = _H(T_lin, Cf, Cu, L, Ts, Tl, cv) - H[i]
+        if abs(dH_T) < abs(dH[i]) * (1.0 - 1e-12):
+            out[i] = dH_T
+            n_changed += 1
+    return n_changed
 
 
 @numba.njit(cache=True)

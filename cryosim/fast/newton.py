@@ -4,6 +4,10 @@ Solves :math:`R(H) = 0` (:func:`cryosim.fast.kernel.evaluate`) by
 
 .. math:: J(H^m)\, \delta H = -R(H^m), \qquad H^{m+1} = H^m + \lambda\, \delta H,
 
+where the correction of a cell is first safeguarded across the freezing
+interval (:func:`~cryosim.fast.kernel.safeguard_correction`: the
+linearisation on one side of it overshoots wildly on the other), and taken
+plain if the safeguarded one gives no decrease;
 with the exact Jacobian :math:`J = \partial R / \partial H` assembled by the
 numba kernel into a fixed CSR pattern (:class:`~cryosim.fast.kernel.JacobianPattern`)
 and factorised by a sparse direct solver (``backend``):
@@ -181,6 +185,7 @@ class NewtonSolver:
         self._have_factors = False
         self._grid_args = (grid.material, props, grid.volume_m3, grid.face_cells, grid.face_weight_m, grid.face_split,
                            grid.bface_cell, grid.bface_area_m2, grid.bface_dist_m, grid.bface_group)
+        self._region_args = (grid.material, props)
         self.counters = {"factorisations": 0, "linear_solves": 0, "factor_cpu_s": 0.0, "solve_cpu_s": 0.0}
 
     def _bc_args(self, bc: Any) -> tuple:
@@ -208,6 +213,9 @@ class NewtonSolver:
         """
         H, T = H_guess.copy(), T_guess.copy()
         H_try, T_try = np.empty_like(H), T_guess.copy()  # fresh arrays: the results are handed out
+        dH_limited = np.empty_like(H)
+        g = self.grid
+        fixed = fv.constrained_cells(H.size, g.bface_cell, g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C)
         args = self._grid_args + self._bc_args(bc) + (self.scale, self.pattern.diag_slot, self.pattern.face_slot)
         refactor = self.settings.refactor
         norm, merit = fv.evaluate(H, T, Hstar, gdt, *args, self._R, self._data, True, True)
@@ -221,15 +229,21 @@ class NewtonSolver:
                 self._factorise()
                 fresh = True
             while True:
-                dH = self._direction()
-                lam, accepted = 1.0, False
-                for _ in range(MAX_HALVINGS + 1):
-                    norm_try, merit_try = fv.step_and_evaluate(H, dH, lam, H_try, T_try, Hstar, gdt, *args,
-                                                               self._R_try, self._data_try, True)
-                    if merit_try < merit:
-                        accepted = True
+                dH_newton = self._direction()
+                # first the safeguarded correction, then (if that gives no decrease) the plain one
+                stopped = fv.safeguard_correction(H, T, dH_newton, *self._region_args, fixed, dH_limited)
+                accepted = False
+                for dH in ((dH_limited, dH_newton) if stopped else (dH_newton,)):
+                    lam = 1.0
+                    for _ in range(MAX_HALVINGS + 1):
+                        norm_try, merit_try = fv.step_and_evaluate(H, dH, lam, H_try, T_try, Hstar, gdt, *args,
+                                                                   self._R_try, self._data_try, True)
+                        if merit_try < merit:
+                            accepted = True
+                            break
+                        lam *= 0.5
+                    if accepted:
                         break
-                    lam *= 0.5
                 if accepted or fresh:
                     break
                 self._factorise()  # old factors gave no descent: retry with the current Jacobian

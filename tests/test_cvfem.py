@@ -19,16 +19,13 @@ def grid():
 
 
 def _balance(g, T_nodes):
-    """sum_j w_ij (T_j - T_i) over faces and Dirichlet boundary faces, per unknown."""
-    xy_c, xy_b = g.centers_m, g.bface_xy_m
-    Tc = T_nodes(xy_c)
+    """sum_j w_ij (T_j - T_i) over the faces, per node."""
+    Tc = T_nodes(g.centers_m)
     out = np.zeros(g.n_cells)
     i, j = g.face_cells[:, 0], g.face_cells[:, 1]
-    flux = g.face_area_m2 * (Tc[j] - Tc[i])
+    flux = g.face_weight_m * (Tc[j] - Tc[i])
     np.add.at(out, i, flux)
     np.add.at(out, j, -flux)
-    d = g.bface_group != SHAFT
-    np.add.at(out, g.bface_cell[d], g.bface_area_m2[d] / g.bface_dist_m[d] * (T_nodes(xy_b[d]) - Tc[g.bface_cell[d]]))
     return out
 
 
@@ -101,41 +98,53 @@ def test_p1_weights_are_the_stiffness_off_diagonal(rng):
     assert vol.sum() == pytest.approx(math.pi * 2.0**2 * 2.0, rel=1e-13)  # the cylinder r <= 2, |z| <= 1
 
 
+def _off_walls(g):
+    off = np.ones(g.n_cells, bool)
+    off[g.bface_cell] = False
+    return off
+
+
 def test_lumped_volumes_fill_the_medium(grid):
     whole = math.pi * RD**2 * (LA + 2 * RD) - math.pi * RP**2 * (LA + RD)
-    assert grid.all_volumes_m3.sum() == pytest.approx(whole, rel=1e-12)
+    assert grid.volume_m3.sum() == pytest.approx(whole, rel=1e-12)
     assert np.all(grid.volume_m3 > 0)
 
 
 def test_graph_is_consistent(grid):
     fc = grid.face_cells
+    assert grid.kind == "cvfem"
     assert np.all(fc[:, 0] < fc[:, 1])
     assert np.all(np.diff(fc[:, 0] * grid.n_cells + fc[:, 1]) > 0)  # sorted, no duplicates
-    assert grid.bandwidth <= 3 * math.sqrt(grid.n_cells)  # reverse Cuthill-McKee
+    assert np.all(grid.face_split == 0.5)
     assert grid.negative_weights <= 0.005 * fc.shape[0]
-    n_all = grid.n_cells + grid.bface_cell.size
-    assert grid.point_source.min() >= 0 and grid.point_source.max() < n_all
-    # Dirichlet nodes read the value of a face of their own group
-    src = grid.point_source
-    dirichlet = src >= grid.n_cells
-    groups = grid.bface_group[src[dirichlet] - grid.n_cells]
-    p = grid.points_m[dirichlet]
-    on_active = (np.abs(p[:, 0] - RP) < 1e-12) & (p[:, 1] >= 0) & (p[:, 1] <= LA) | (np.abs(p[:, 1]) < 1e-12) & (p[:, 0] <= RP)
-    assert np.all(groups[on_active] == ACTIVE) and np.all(groups[~on_active] == FAR)
-    # shaft wall: the lumped areas of its nodes, less half of each end segment (Dirichlet end nodes)
-    pts = grid.points_m
-    zw = np.sort(pts[(np.abs(pts[:, 0] - RP) < 1e-12) & (pts[:, 1] >= LA), 1])
-    seg = np.diff(zw)
-    assert zw[0] == LA and zw[-1] == pytest.approx(LA + RD)
-    wall = 2 * math.pi * RP * (RD - 0.5 * (seg[0] + seg[-1]))
-    assert grid.group_area_m2(SHAFT) == pytest.approx(wall, rel=1e-12)
+    # every mesh node is a cell, once
+    assert np.array_equal(np.sort(grid.point_source), np.arange(grid.n_cells))
+    assert np.allclose(grid.points_m[np.argsort(grid.point_source)], grid.centers_m)
+    # wall entries sit on their nodes (distance 0) and on their own wall
+    assert np.all(grid.bface_dist_m == 0.0)
+    assert np.allclose(grid.bface_xy_m, grid.centers_m[grid.bface_cell])
+    p = grid.bface_xy_m
+    act = grid.bface_group == ACTIVE
+    on_active = ((np.abs(p[:, 0] - RP) < 1e-12) & (p[:, 1] >= 0) & (p[:, 1] <= LA + 1e-12)) | (
+        (np.abs(p[:, 1]) < 1e-12) & (p[:, 0] <= RP + 1e-12))
+    assert np.all(on_active[act])
+    sh = grid.bface_group == SHAFT
+    assert np.all(np.abs(p[sh, 0] - RP) < 1e-12) and np.all(p[sh, 1] >= LA - 1e-12)
+
+
+def test_wall_areas_are_exact(grid):
+    """Lumped areas 2 pi int r phi_i ds sum to each surface's exact area."""
+    assert grid.group_area_m2(ACTIVE) == pytest.approx(2 * math.pi * RP * LA + math.pi * RP**2, rel=1e-12)
+    assert grid.group_area_m2(SHAFT) == pytest.approx(2 * math.pi * RP * RD, rel=1e-12)
+    far = 2 * math.pi * RD * (LA + 2 * RD) + math.pi * RD**2 + math.pi * (RD**2 - RP**2)
+    assert grid.group_area_m2(FAR) == pytest.approx(far, rel=1e-12)
 
 
 def test_linear_field_in_z_is_balanced(grid):
     """grad T = e_z: the axisymmetric weighted Laplacian is exactly zero at every unknown."""
     bal = _balance(grid, lambda xy: xy[:, 1])
-    scale = np.abs(grid.face_area_m2).max() * RD
-    assert np.max(np.abs(bal)) < 1e-10 * scale
+    scale = np.abs(grid.face_weight_m).max() * RD
+    assert np.max(np.abs(bal[_off_walls(grid)])) < 1e-10 * scale
 
 
 def test_linear_field_in_r_matches_its_source(grid):
@@ -147,12 +156,8 @@ def test_linear_field_in_r_matches_its_source(grid):
     lump = np.zeros(grid.points_m.shape[0])
     for k in range(3):
         np.add.at(lump, grid.triangles[:, k], a / 3.0)
-    node_of_cell = np.full(grid.n_cells, -1)
-    src = grid.point_source
-    cells = src < grid.n_cells
-    node_of_cell[src[cells]] = np.nonzero(cells)[0]
-    off_wall = np.ones(grid.n_cells, bool)
-    off_wall[grid.bface_cell[grid.bface_group == SHAFT]] = False
+    node_of_cell = np.argsort(grid.point_source)
+    off_wall = _off_walls(grid)
     expect = 2 * math.pi * lump[node_of_cell]
     assert bal[off_wall] == pytest.approx(expect[off_wall], rel=1e-9, abs=1e-12 * expect.max())
 

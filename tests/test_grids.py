@@ -62,15 +62,16 @@ def test_radial_grid_volumes_and_areas(geometry, volume, area):
     g = radial_grid(geometry, RI, RO, 5e-5, 1.1, 1e-3)
     n = g.n_cells
     assert g.volume_m3.sum() == pytest.approx(volume(RI, RO), rel=1e-12)
-    # face positions seen from both sides agree
+    # each face sits between its two centres at the fraction face_split of the way
     xc = g.centers_m[:, 0]
-    x_left, x_right = xc[:-1] + g.face_dist_m[:, 0], xc[1:] - g.face_dist_m[:, 1]
-    assert x_left == pytest.approx(x_right, rel=1e-14)
-    assert np.all(g.face_dist_m > 0)
-    x = np.concatenate([[RI], x_left, [RO]])
+    dxc = np.diff(xc)
+    assert np.all((g.face_split > 0) & (g.face_split < 1))
+    x_faces = xc[:-1] + g.face_split * dxc
+    x = np.concatenate([[RI], x_faces, [RO]])
     assert np.all(np.diff(x) > 0)
     assert g.volume_m3 == pytest.approx(volume(x[:-1], x[1:]), rel=1e-12)  # each cell is an exact shell
-    assert g.face_area_m2 == pytest.approx(area(x[1:-1]), rel=1e-14)
+    # conductance weight = face area / centre-to-centre distance
+    assert g.face_weight_m * dxc == pytest.approx(area(x[1:-1]), rel=1e-12)
     assert np.array_equal(g.face_cells, np.stack([np.arange(n - 1), np.arange(1, n)], axis=1))
     # boundaries: the probe surface (ACTIVE) at RI and the far field at RO, half a cell from the centres
     assert g.bface_group.tolist() == [ACTIVE, FAR] and g.bface_cell.tolist() == [0, n - 1]
@@ -114,19 +115,25 @@ def test_axisymmetric_boundary_group_areas(grid):
 def test_axisymmetric_faces_are_consistent(grid):
     fc = grid.face_cells
     assert np.all(fc[:, 0] < fc[:, 1]) and np.all(np.diff(fc[:, 0] * grid.n_cells + fc[:, 1]) > 0)
-    assert np.all(grid.face_area_m2 > 0) and np.all(grid.face_dist_m > 0) and np.all(grid.bface_dist_m > 0)
-    # the two half-distances add up to the centre-to-centre distance (faces are axis-aligned)
+    assert np.all(grid.face_weight_m > 0) and np.all((grid.face_split > 0) & (grid.face_split < 1))
+    assert np.all(grid.bface_dist_m > 0)
+    # faces are axis-aligned; weight x centre distance = face area
     d = grid.centers_m[fc[:, 1]] - grid.centers_m[fc[:, 0]]
     assert np.all((d[:, 0] == 0) | (d[:, 1] == 0))
-    assert grid.face_dist_m.sum(axis=1) == pytest.approx(np.abs(d).sum(axis=1), rel=1e-12)
+    area = grid.face_weight_m * np.abs(d).sum(axis=1)
     # every cell away from the boundary has axial faces of its own ring area above and below
     net = np.zeros(grid.n_cells)
     axial = d[:, 1] != 0
-    np.add.at(net, fc[axial, 0], grid.face_area_m2[axial])
-    np.add.at(net, fc[axial, 1], -grid.face_area_m2[axial])
+    np.add.at(net, fc[axial, 0], area[axial])
+    np.add.at(net, fc[axial, 1], -area[axial])
     inner = np.ones(grid.n_cells, bool)
     inner[grid.bface_cell] = False
-    assert np.all(np.abs(net[inner]) <= 1e-12 * grid.face_area_m2.max())
+    assert np.all(np.abs(net[inner]) <= 1e-12 * area.max())
+    # radial faces: area 2 pi r_face dz, with r_face between the centres at face_split
+    rad = ~axial
+    r_face = grid.centers_m[fc[rad, 0], 0] + grid.face_split[rad] * d[rad, 0]
+    dz_ring = area[rad] / (2 * math.pi * r_face)
+    assert np.all(dz_ring > 0) and dz_ring.max() <= LA + 2 * RD
 
 
 def test_axisymmetric_triangulation_covers_the_medium(grid):

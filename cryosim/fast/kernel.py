@@ -5,23 +5,39 @@ cell enthalpies :math:`H_i` (J/m^3),
 
 .. math::
 
-    V_i (H_i - H_i^*) - \gamma\Delta t\, S_i(T(H)) = 0,
+    R_i = V_i (H_i - H_i^*) - \gamma\Delta t\, S_i(T(H)) = 0,
 
     S_i = \sum_{f} G_f (T_j - T_i) + \sum_{b} Q_b
           + V_i f_u(T_i)\,[\beta (T_a - T_i) + q_m],
 
-with :math:`G_f = A_f / (d_i/k_i + d_j/k_j)` the face conductance (harmonic
-in k, exact across material interfaces) and :math:`Q_b` the boundary heat
-rates (prescribed temperature, convective, prescribed flux or adiabatic).
+with :math:`G_f = w_f / (\theta_f / k_i + (1 - \theta_f) / k_j)` the face
+conductance (see :class:`~cryosim.meshing.grids.FVGrid`; harmonic in k, exact
+across material interfaces) and :math:`Q_b` the heat rates of the boundary
+entries of cell ``i``, for an entry of area ``A`` at distance ``d`` from the
+cell centre:
+
+* CONVECTIVE: :math:`Q = A (T_\infty - T_i) / (d / k_i + 1 / h)` (``d = 0``: :math:`h A (T_\infty - T_i)`);
+* TEMPERATURE with ``d > 0``: :math:`Q = A k_i (T_b - T_i) / d` (a cell face held at :math:`T_b`);
+* FLUX: :math:`Q = q A`; LIMITED_FLUX: :math:`Q = q A\, \mathrm{ramp}((T_i - T_{floor}) / 1\,K)`;
+* ADIABATIC: nothing.
+
+A TEMPERATURE entry at ``d = 0`` (a vertex-centred node on the wall) is a
+*node constraint*: the cell's residual row becomes
+:math:`R_i = V_i (H_i - H(T_b))` (Jacobian row: :math:`V_i` on the diagonal),
+and the heat through that wall is the *reaction*
+:math:`Q_i = [V_i (H_i - H^*_i) - \gamma\Delta t\, S^{other}_i] / (\gamma\Delta t)`,
+with :math:`S^{other}_i` every other term of :math:`S_i` (:func:`reactions`),
+so the energy balance closes exactly.
+
 Backward Euler is :math:`\gamma = 1, H^* = H^n`. Enthalpy is the unknown:
 :math:`T(H)` is monotone and Lipschitz, so Newton's method stays robust across
 the freezing interval and latent heat is conserved exactly whatever the step.
 
-The Jacobian (with the dk/dT terms) is assembled in band storage and
-factorised without pivoting: it is column diagonally dominant (a weighted
-Laplacian times the diagonal dT/dH, plus a positive diagonal). A backtracking
-line search on the residual guards each Newton update; a stage that does not
-converge reports it, and the time stepper retries with a smaller step.
+The exact Newton Jacobian :math:`\partial R / \partial H` (with the dk/dT
+terms and :math:`dT/dH = 1/C(T)`) is written into the ``data`` array of a
+compressed-sparse-row matrix whose pattern is fixed per grid
+(:class:`JacobianPattern`, built once per grid); the factorisation and the Newton loop are in
+:mod:`cryosim.fast.newton`.
 """
 
 from __future__ import annotations
@@ -32,18 +48,14 @@ import numpy as np
 from ..physics.boundary import FLOOR_RAMP_K, BCKind
 from ..physics.phase_change import NUMBA, P_BETA, P_CF, P_CU, P_CURVE, P_KEXP, P_KF, P_KU, P_L, P_QM, P_TL, P_TS, temperature_from_enthalpy
 
-__all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_LIMITED_FLUX", "BC_ADIABATIC", "stage_solve", "heat_rates", "enthalpy_of", "surface_temperatures"]
+__all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_LIMITED_FLUX", "BC_ADIABATIC", "JacobianPattern",
+           "evaluate", "step_and_evaluate", "constrained_cells", "safeguard_correction", "reactions", "heat_rates", "enthalpy_of", "surface_temperatures",
+           "temperatures_of", "total"]
 
 #: Boundary kinds: the values of :class:`cryosim.physics.boundary.BCKind`.
 BC_TEMPERATURE, BC_CONVECTIVE, BC_FLUX, BC_LIMITED_FLUX, BC_ADIABATIC = (
     int(BCKind.TEMPERATURE), int(BCKind.CONVECTIVE), int(BCKind.FLUX), int(BCKind.LIMITED_FLUX), int(BCKind.ADIABATIC))
 RAMP_K = FLOOR_RAMP_K
-#: GMRES settings (numerical choices): Krylov space size, relative tolerance
-#: of each Newton correction, and the iteration count above which the lagged
-#: LU preconditioner is rebuilt.
-GMRES_MAX = 12
-GMRES_RTOL = 1e-4
-GMRES_REFACTOR = 6
 
 _f = NUMBA.unfrozen_fraction
 _fp = NUMBA.unfrozen_fraction_slope
@@ -53,26 +65,36 @@ _k = NUMBA.conductivity
 _dk = NUMBA.conductivity_slope
 
 
-@numba.njit(cache=True)
-def _cell_props(T, mat, props, k, dk, dTdH):
-    for i in range(T.size):
-        p = props[mat[i]]
-        Ts, Tl, cv = p[P_TS], p[P_TL], int(p[P_CURVE])
-        k[i] = _k(T[i], p[P_KF], p[P_KU], p[P_KEXP], Ts, Tl, cv)
-        dk[i] = _dk(T[i], p[P_KF], p[P_KU], p[P_KEXP], Ts, Tl, cv)
-        dTdH[i] = 1.0 / _C(T[i], p[P_CF], p[P_CU], p[P_L], Ts, Tl, cv)
+class JacobianPattern:
+    """Fixed CSR sparsity pattern of the Jacobian of a grid (structurally symmetric).
 
+    ``indptr``, ``indices``: the CSR arrays (each cell and its face
+    neighbours, diagonal included, columns sorted); ``diag_slot[i]``:
+    position of :math:`J_{ii}` in ``data``; ``face_slot[e] = (slot of J_ij,
+    slot of J_ji)`` for face ``e = (i, j)``.
+    """
 
-@numba.njit(cache=True)
-def _boundary_conductance(kind, A, d, k, h):
-    """Conductance (W/K) of a boundary face and its derivative with respect to k."""
-    if kind == BC_TEMPERATURE:
-        return A * k / d, A / d
-    if kind == BC_CONVECTIVE:
-        den = d / k + 1.0 / h
-        G = A / den
-        return G, G * G * d / (A * k * k)
-    return 0.0, 0.0
+    def __init__(self, n_cells: int, face_cells: np.ndarray) -> None:
+        n = n_cells
+        i, j = face_cells[:, 0], face_cells[:, 1]
+        diag = np.arange(n)
+        rows = np.concatenate([diag, i, j])
+        cols = np.concatenate([diag, j, i])
+        key = np.unique(rows * n + cols)  # row-major order: the CSR layout
+        self.n = n
+        self.indices = (key % n).astype(np.int32)
+        self.indptr = np.zeros(n + 1, np.int32)
+        np.cumsum(np.bincount(key // n, minlength=n), out=self.indptr[1:])
+
+        def slot(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+            return np.searchsorted(key, r * n + c).astype(np.int64)
+
+        self.diag_slot = slot(diag, diag)
+        self.face_slot = np.stack([slot(i, j), slot(j, i)], axis=1)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indices.size)
 
 
 @numba.njit(cache=True)
@@ -87,43 +109,106 @@ def _ramp(T, floor):
 
 
 @numba.njit(cache=True)
-def _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea, bdist, bgroup,
-              bc_kind, bc_T, bc_h, bc_q, Ta, R, band, bw, want_jac):
-    """Residual R (J) and, if ``want_jac``, the Jacobian dR/dH in band storage."""
+def _boundary_conductance(kind, A, d, k, h):
+    """Conductance (W/K) of a TEMPERATURE (d > 0) or CONVECTIVE entry and its derivative in k."""
+    if kind == BC_TEMPERATURE:
+        return A * k / d, A / d
+    den = d / k + 1.0 / h
+    G = A / den
+    return G, G * G * d / (A * k * k)
+
+
+@numba.njit(cache=True)
+def _is_constraint(kind, d):
+    """A TEMPERATURE entry on a node of the wall (d = 0) constrains the node."""
+    return kind == BC_TEMPERATURE and d == 0.0
+
+
+@numba.njit(cache=True)
+def _constraints(n, bcell, bdist, bgroup, bc_kind, bc_T, fixed_T, fixed_group):
+    """Mark constrained cells: ``fixed_group[i]`` is the group of the first constraining entry, else -1."""
+    for i in range(n):
+        fixed_group[i] = -1
+    for e in range(bcell.size):
+        g = bgroup[e]
+        i = bcell[e]
+        if _is_constraint(bc_kind[g], bdist[e]) and fixed_group[i] < 0:
+            fixed_group[i] = g
+            fixed_T[i] = bc_T[g]
+
+
+@numba.njit(cache=True)
+def evaluate(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
+             bc_kind, bc_T, bc_h, bc_q, Ta, scale, diag_slot, face_slot, R, data, want_jac, constrain):
+    r"""Residual of a stage at ``H`` and, if ``want_jac``, its Jacobian.
+
+    Updates ``T = T(H)`` in place (``T`` on entry: the inversion's guess),
+    fills ``R`` (J) and, if ``want_jac``, the CSR ``data`` (J/(J/m^3) = m^3)
+    at the slots of :class:`JacobianPattern`. With ``constrain`` the node
+    constraints replace their rows; without, ``R`` is the plain balance
+    (used for the reactions). Returns two norms (K) of the scaled residual
+    :math:`r_i = R_i / (V_i\, C_{scale})`: :math:`\max_i |r_i|` (the
+    convergence test) and :math:`\|r\|_2` (the line search's merit: the
+    Newton direction descends it, which the max norm does not guarantee).
+    """
     n = H.size
+    fixed_T = np.empty(n)
+    fixed_group = np.empty(n, np.int64)
+    if constrain:
+        _constraints(n, bcell, bdist, bgroup, bc_kind, bc_T, fixed_T, fixed_group)
+    else:
+        fixed_group[:] = -1
+    k = np.empty(n)
+    dk = np.empty(n)
+    dTdH = np.empty(n)
     if want_jac:
-        band[:, :] = 0.0
+        data[:] = 0.0
     for i in range(n):
         p = props[mat[i]]
         Ts, Tl, cv = p[P_TS], p[P_TL], int(p[P_CURVE])
+        T[i] = temperature_from_enthalpy(H[i], p, T[i])
+        k[i] = _k(T[i], p[P_KF], p[P_KU], p[P_KEXP], Ts, Tl, cv)
+        dk[i] = _dk(T[i], p[P_KF], p[P_KU], p[P_KEXP], Ts, Tl, cv)
+        dTdH[i] = 1.0 / _C(T[i], p[P_CF], p[P_CU], p[P_L], Ts, Tl, cv)
+        if fixed_group[i] >= 0:
+            R[i] = V[i] * (H[i] - _H(fixed_T[i], p[P_CF], p[P_CU], p[P_L], Ts, Tl, cv))
+            if want_jac:
+                data[diag_slot[i]] = V[i]
+            continue
         f = _f(T[i], Ts, Tl, cv)
         src = f * (p[P_BETA] * (Ta - T[i]) + p[P_QM])
         R[i] = V[i] * (H[i] - Hstar[i]) - gdt * V[i] * src
         if want_jac:
             dsrc = _fp(T[i], Ts, Tl, cv) * (p[P_BETA] * (Ta - T[i]) + p[P_QM]) - f * p[P_BETA]
-            band[i, bw] += V[i] - gdt * V[i] * dsrc * dTdH[i]
+            data[diag_slot[i]] += V[i] - gdt * V[i] * dsrc * dTdH[i]
     for e in range(fc.shape[0]):
         i, j = fc[e, 0], fc[e, 1]
-        A, di, dj = fa[e], fd[e, 0], fd[e, 1]
-        den = di / k[i] + dj / k[j]
-        G = A / den
+        w, th = fw[e], fs[e]
+        den = th / k[i] + (1.0 - th) / k[j]
+        G = w / den
         dT = T[j] - T[i]
         flux = G * dT  # into i
-        R[i] -= gdt * flux
-        R[j] += gdt * flux
+        free_i = fixed_group[i] < 0
+        free_j = fixed_group[j] < 0
+        if free_i:
+            R[i] -= gdt * flux
+        if free_j:
+            R[j] += gdt * flux
         if want_jac:
-            dGi = G * G * di / (A * k[i] * k[i]) * dk[i]  # dG/dT_i
-            dGj = G * G * dj / (A * k[j] * k[j]) * dk[j]
-            dflux_dTi = -G + dT * dGi
-            dflux_dTj = G + dT * dGj
-            band[i, bw] -= gdt * dflux_dTi * dTdH[i]
-            band[i, bw + j - i] -= gdt * dflux_dTj * dTdH[j]
-            band[j, bw + i - j] += gdt * dflux_dTi * dTdH[i]
-            band[j, bw] += gdt * dflux_dTj * dTdH[j]
+            dGi = G * G * th / (w * k[i] * k[i]) * dk[i]  # dG/dT_i
+            dGj = G * G * (1.0 - th) / (w * k[j] * k[j]) * dk[j]
+            dflux_i = (-G + dT * dGi) * dTdH[i]  # d flux / dH_i
+            dflux_j = (G + dT * dGj) * dTdH[j]
+            if free_i:
+                data[diag_slot[i]] -= gdt * dflux_i
+                data[face_slot[e, 0]] -= gdt * dflux_j
+            if free_j:
+                data[face_slot[e, 1]] += gdt * dflux_i
+                data[diag_slot[j]] += gdt * dflux_j
     for e in range(bcell.size):
         i, g = bcell[e], bgroup[e]
         kind = bc_kind[g]
-        if kind == BC_ADIABATIC:
+        if kind == BC_ADIABATIC or fixed_group[i] >= 0 or _is_constraint(kind, bdist[e]):
             continue
         if kind == BC_FLUX:
             R[i] -= gdt * barea[e] * bc_q[g]
@@ -132,229 +217,106 @@ def _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, b
             s, ds = _ramp(T[i], bc_T[g])
             R[i] -= gdt * barea[e] * bc_q[g] * s
             if want_jac:
-                band[i, bw] -= gdt * barea[e] * bc_q[g] * ds * dTdH[i]
+                data[diag_slot[i]] -= gdt * barea[e] * bc_q[g] * ds * dTdH[i]
             continue
         G, dGdk = _boundary_conductance(kind, barea[e], bdist[e], k[i], bc_h[g])
         dT = bc_T[g] - T[i]
         R[i] -= gdt * G * dT
         if want_jac:
-            band[i, bw] -= gdt * (-G + dT * dGdk * dk[i]) * dTdH[i]
-
-
-@numba.njit(cache=True, fastmath=True)
-def _band_lu(band, bw):
-    """In-place LU of a band matrix without pivoting (diagonally dominant)."""
-    n = band.shape[0]
-    for kk in range(n - 1):
-        inv = 1.0 / band[kk, bw]
-        top = min(bw, n - 1 - kk)
-        pivot_row = band[kk, bw + 1: bw + 1 + top]
-        for r in range(1, top + 1):
-            row = band[kk + r]
-            l = row[bw - r] * inv
-            row[bw - r] = l
-            if l != 0.0:
-                seg = row[bw - r + 1: bw - r + 1 + top]
-                for c in range(top):
-                    seg[c] -= l * pivot_row[c]
-
-
-@numba.njit(cache=True, fastmath=True)
-def _band_solve(band, bw, b):
-    """Forward and back substitution with the factors of :func:`_band_lu` (in place)."""
-    n = band.shape[0]
-    for i in range(n):
-        lo = max(0, i - bw)
-        row = band[i, bw + lo - i: bw]
-        s = 0.0
-        for c in range(i - lo):
-            s += row[c] * b[lo + c]
-        b[i] -= s
-    for i in range(n - 1, -1, -1):
-        hi = min(n, i + bw + 1)
-        row = band[i, bw + 1: bw + hi - i]
-        s = 0.0
-        for c in range(hi - i - 1):
-            s += row[c] * b[i + 1 + c]
-        b[i] = (b[i] - s) / band[i, bw]
-
-
-@numba.njit(cache=True)
-def _update_T(H, T, mat, props):
-    for i in range(H.size):
-        T[i] = temperature_from_enthalpy(H[i], props[mat[i]], T[i])
-
-
-@numba.njit(cache=True)
-def _scaled_norm(R, V, scale):
+            data[diag_slot[i]] -= gdt * (-G + dT * dGdk * dk[i]) * dTdH[i]
     m = 0.0
-    for i in range(R.size):
-        m = max(m, abs(R[i]) / (V[i] * scale))
-    return m
-
-
-@numba.njit(cache=True, fastmath=True)
-def _band_matvec(band, bw, x, y):
-    n = band.shape[0]
+    s2 = 0.0
     for i in range(n):
-        lo = max(0, i - bw)
-        hi = min(n, i + bw + 1)
-        row = band[i, bw + lo - i: bw + hi - i]
-        s = 0.0
-        for c in range(hi - lo):
-            s += row[c] * x[lo + c]
-        y[i] = s
-
-
-@numba.njit(cache=True, fastmath=True)
-def _dot(a, b):
-    """Dot product as a plain loop: no BLAS call (and no BLAS threads) in the hot path."""
-    s = 0.0
-    for i in range(a.size):
-        s += a[i] * b[i]
-    return s
+        r = abs(R[i]) / (V[i] * scale)
+        m = max(m, r)
+        s2 += r * r
+    return m, np.sqrt(s2)
 
 
 @numba.njit(cache=True)
-def _gmres(jac, lu, bw, b, x, m, rtol):
-    """Right-preconditioned GMRES(m) for jac x = b with the factors ``lu``.
+def constrained_cells(n, bcell, bdist, bgroup, bc_kind, bc_T):
+    """Boolean mask of the cells held by a node constraint."""
+    fixed_T = np.empty(n)
+    fixed_group = np.empty(n, np.int64)
+    _constraints(n, bcell, bdist, bgroup, bc_kind, bc_T, fixed_T, fixed_group)
+    return fixed_group >= 0
 
-    Returns the number of iterations and whether ``rtol`` was reached.
+
+@numba.njit(cache=True)
+def safeguard_correction(H, T, dH, mat, props, fixed, out):
+    r"""The Newton correction ``dH`` with, cell by cell, the smaller of two
+    readings of the same linearisation.
+
+    Newton's system fixes for each cell a change :math:`\delta H_i` and the
+    temperature change it was linearised with,
+    :math:`\delta T_i = \delta H_i / C(T_i)`. Within one region of
+    :math:`H(T)` both agree; across the freezing interval they part: a mushy
+    cell (large apparent :math:`C`) predicted to lose more heat than its
+    remaining latent heat would plunge tens of kelvin below the solidus with
+    :math:`H + \delta H`, while :math:`H(T + \delta T)` stays just past the
+    solidus; an unfrozen cell entering the interval is the converse. The
+    update that changes the enthalpy less is kept:
+    :math:`\delta H_i \leftarrow H(T_i + \delta T_i) - H_i` when that is
+    smaller in magnitude. Constrained cells (``fixed``) are linear and keep
+    their correction. Returns the number of cells changed.
     """
-    n = b.size
-    Vb = np.zeros((m + 1, n))
-    Hh = np.zeros((m + 1, m))
-    cs = np.zeros(m)
-    sn = np.zeros(m)
-    g = np.zeros(m + 1)
-    z = np.empty(n)
-    w = np.empty(n)
-    beta = np.sqrt(_dot(b, b))
-    x[:] = 0.0
-    if beta == 0.0:
-        return 0, True
-    Vb[0] = b / beta
-    g[0] = beta
-    k = 0
-    done = False
-    for j in range(m):
-        z[:] = Vb[j]
-        _band_solve(lu, bw, z)
-        _band_matvec(jac, bw, z, w)
-        for i in range(j + 1):
-            Hh[i, j] = _dot(w, Vb[i])
-            w -= Hh[i, j] * Vb[i]
-        Hh[j + 1, j] = np.sqrt(_dot(w, w))
-        if Hh[j + 1, j] > 0.0:
-            Vb[j + 1] = w / Hh[j + 1, j]
-        for i in range(j):
-            t = cs[i] * Hh[i, j] + sn[i] * Hh[i + 1, j]
-            Hh[i + 1, j] = -sn[i] * Hh[i, j] + cs[i] * Hh[i + 1, j]
-            Hh[i, j] = t
-        den = np.hypot(Hh[j, j], Hh[j + 1, j])
-        cs[j] = Hh[j, j] / den
-        sn[j] = Hh[j + 1, j] / den
-        Hh[j, j] = den
-        Hh[j + 1, j] = 0.0
-        g[j + 1] = -sn[j] * g[j]
-        g[j] = cs[j] * g[j]
-        k = j + 1
-        if abs(g[j + 1]) <= rtol * beta:
-            done = True
-            break
-    y = np.zeros(k)
-    for i in range(k - 1, -1, -1):
-        y[i] = (g[i] - _dot(Hh[i, i + 1:k], y[i + 1:k])) / Hh[i, i]
-    z[:] = 0.0
-    for i in range(k):
-        z += y[i] * Vb[i]
-    _band_solve(lu, bw, z)
-    x[:] = z
-    return k, done
+    n_changed = 0
+    for i in range(H.size):
+        out[i] = dH[i]
+        if fixed[i]:
+            continue
+        p = props[mat[i]]
+        Cf, Cu, L, Ts, Tl, cv = p[P_CF], p[P_CU], p[P_L], p[P_TS], p[P_TL], int(p[P_CURVE])
+        T_lin = T[i] + dH[i] / _C(T[i], Cf, Cu, L, Ts, Tl, cv)
+        dH_T = _H(T_lin, Cf, Cu, L, Ts, Tl, cv) - H[i]
+        if abs(dH_T) < abs(dH[i]) * (1.0 - 1e-12):
+            out[i] = dH_T
+            n_changed += 1
+    return n_changed
 
 
 @numba.njit(cache=True)
-def stage_solve(H, T, Hstar, gdt, mat, props, V, fc, fa, fd, bcell, barea, bdist, bgroup,
-                bc_kind, bc_T, bc_h, bc_q, Ta, bw, tol_K, max_iter, lu, lu_state):
-    """Solve one implicit stage in place (``H``, ``T`` hold the initial guess).
+def step_and_evaluate(H, dH, lam, Hnew, Tnew, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
+                      bc_kind, bc_T, bc_h, bc_q, Ta, scale, diag_slot, face_slot, R, data, want_jac):
+    """``Hnew = H + lam dH``, then :func:`evaluate` there (constraints on); returns its two norms (K)."""
+    for i in range(H.size):
+        Hnew[i] = H[i] + lam * dH[i]
+    return evaluate(Hnew, Tnew, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
+                    bc_kind, bc_T, bc_h, bc_q, Ta, scale, diag_slot, face_slot, R, data, want_jac, True)
 
-    Newton-Krylov: each Newton correction solves J dH = -R by GMRES with the
-    exact Jacobian J (band storage) and, as preconditioner, the band LU
-    factors ``lu`` of an earlier Jacobian. The factors persist between calls
-    (``lu_state[0]`` is 1 when they are valid) and are rebuilt only when
-    GMRES needs more than ``GMRES_REFACTOR`` iterations. A backtracking line
-    search on the residual guards each update.
 
-    Convergence: every cell residual below ``tol_K`` kelvin-equivalents of
-    unfrozen heat capacity. Returns (converged, iterations, factorisations).
+@numba.njit(cache=True)
+def reactions(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
+              bc_kind, bc_T, bc_h, bc_q, Ta, n_groups):
+    r"""Heat rates (W) into the medium through the node constraints, per boundary group.
+
+    For every constrained node :math:`Q_i = R^{plain}_i / (\gamma\Delta t)`,
+    :math:`R^{plain}` the balance without the constraint (:func:`evaluate`
+    with ``constrain=False``) at the converged stage ``H``, ``H*``, ``gdt``.
     """
     n = H.size
-    k = np.empty(n)
-    dk = np.empty(n)
-    dTdH = np.empty(n)
+    fixed_T = np.empty(n)
+    fixed_group = np.empty(n, np.int64)
+    _constraints(n, bcell, bdist, bgroup, bc_kind, bc_T, fixed_T, fixed_group)
+    Q = np.zeros(n_groups)
+    if np.all(fixed_group < 0):
+        return Q
     R = np.empty(n)
-    jac = np.empty((n, 2 * bw + 1))
-    nojac = np.empty((1, 1))
-    dH = np.empty(n)
-    rhs = np.empty(n)
-    Htry = np.empty(n)
-    Ttry = np.empty(n)
-    Rtry = np.empty(n)
-    scale = props[0, P_CU]
-    for m in range(props.shape[0]):
-        scale = max(scale, props[m, P_CU])
-    n_factor = 0
-    _update_T(H, T, mat, props)
-    for it in range(max_iter):
-        _cell_props(T, mat, props, k, dk, dTdH)
-        _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea, bdist,
-                  bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, jac, bw, True)
-        norm = _scaled_norm(R, V, scale)
-        if norm <= tol_K:
-            return True, it, n_factor
-        for i in range(n):
-            rhs[i] = -R[i]
-        solved = False
-        if lu_state[0] == 1.0:
-            its, solved = _gmres(jac, lu, bw, rhs, dH, GMRES_MAX, GMRES_RTOL)
-            lu_state[1] += its
-            if its > GMRES_REFACTOR:
-                lu_state[0] = 0.0  # solved, but slowly: refresh the preconditioner next time
-        if not solved:
-            lu[:, :] = jac
-            _band_lu(lu, bw)
-            lu_state[0] = 1.0
-            n_factor += 1
-            dH[:] = rhs
-            _band_solve(lu, bw, dH)
-        lam = 1.0
-        accepted = False
-        for _ls in range(8):
-            for i in range(n):
-                Htry[i] = H[i] + lam * dH[i]
-                Ttry[i] = T[i]
-            _update_T(Htry, Ttry, mat, props)
-            _cell_props(Ttry, mat, props, k, dk, dTdH)
-            _residual(Htry, Hstar, gdt, Ttry, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea,
-                      bdist, bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, Rtry, nojac, bw, False)
-            if _scaled_norm(Rtry, V, scale) < norm or lam < 0.01:
-                accepted = True
-                break
-            lam *= 0.5
-        if not accepted:
-            return False, it, n_factor
-        for i in range(n):
-            H[i] = Htry[i]
-            T[i] = Ttry[i]
-    _cell_props(T, mat, props, k, dk, dTdH)
-    _residual(H, Hstar, gdt, T, k, dk, dTdH, mat, props, V, fc, fa, fd, bcell, barea, bdist,
-              bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, R, nojac, bw, False)
-    return _scaled_norm(R, V, scale) <= tol_K, max_iter, n_factor
+    Tw = T.copy()
+    nodata = np.empty(0)
+    noslot = np.empty((0, 2), np.int64)
+    evaluate(H, Tw, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_h, bc_q,
+             Ta, 1.0, noslot[:, 0], noslot, R, nodata, False, False)
+    for i in range(n):
+        if fixed_group[i] >= 0:
+            Q[fixed_group[i]] += R[i] / gdt
+    return Q
 
 
 @numba.njit(cache=True)
 def heat_rates(T, mat, props, V, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, n_groups):
-    """Heat rates (W) into the medium: per boundary group, perfusion, metabolism."""
+    """Heat rates (W) into the medium: per boundary group (node constraints excluded: see
+    :func:`reactions`), perfusion, metabolism."""
     Qb = np.zeros(n_groups)
     Qp = 0.0
     Qm = 0.0
@@ -366,11 +328,13 @@ def heat_rates(T, mat, props, V, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_
     for e in range(bcell.size):
         i, g = bcell[e], bgroup[e]
         kind = bc_kind[g]
+        if kind == BC_ADIABATIC or _is_constraint(kind, bdist[e]):
+            continue
         if kind == BC_FLUX:
             Qb[g] += barea[e] * bc_q[g]
         elif kind == BC_LIMITED_FLUX:
             Qb[g] += barea[e] * bc_q[g] * _ramp(T[i], bc_T[g])[0]
-        elif kind != BC_ADIABATIC:
+        else:
             p = props[mat[i]]
             ki = _k(T[i], p[P_KF], p[P_KU], p[P_KEXP], p[P_TS], p[P_TL], int(p[P_CURVE]))
             G, _ = _boundary_conductance(kind, barea[e], bdist[e], ki, bc_h[g])
@@ -380,19 +344,20 @@ def heat_rates(T, mat, props, V, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_
 
 @numba.njit(cache=True)
 def surface_temperatures(T, mat, props, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_h, bc_q):
-    """Temperature on each boundary face from its flux balance."""
+    """Temperature on each boundary entry: the node's own (d = 0), else from the face's flux balance."""
     out = np.empty(bcell.size)
     for e in range(bcell.size):
         i, g = bcell[e], bgroup[e]
         kind = bc_kind[g]
+        if bdist[e] == 0.0 or kind == BC_ADIABATIC:
+            out[e] = T[i]
+            continue
         if kind == BC_TEMPERATURE:
             out[e] = bc_T[g]
             continue
         p = props[mat[i]]
         ki = _k(T[i], p[P_KF], p[P_KU], p[P_KEXP], p[P_TS], p[P_TL], int(p[P_CURVE]))
-        if kind == BC_ADIABATIC:
-            out[e] = T[i]
-        elif kind == BC_FLUX:
+        if kind == BC_FLUX:
             out[e] = T[i] + bc_q[g] * bdist[e] / ki
         elif kind == BC_LIMITED_FLUX:
             out[e] = T[i] + bc_q[g] * _ramp(T[i], bc_T[g])[0] * bdist[e] / ki
@@ -405,14 +370,18 @@ def surface_temperatures(T, mat, props, bcell, barea, bdist, bgroup, bc_kind, bc
 @numba.njit(cache=True)
 def temperatures_of(H, mat, props, T_guess):
     T = T_guess.copy()
-    _update_T(H, T, mat, props)
+    for i in range(H.size):
+        T[i] = temperature_from_enthalpy(H[i], props[mat[i]], T[i])
     return T
 
 
 @numba.njit(cache=True)
 def total(V, H):
-    """Sum of V_i H_i (no BLAS)."""
-    return _dot(V, H)
+    """Sum of V_i H_i (a plain loop: no BLAS call in the hot path)."""
+    s = 0.0
+    for i in range(V.size):
+        s += V[i] * H[i]
+    return s
 
 
 @numba.njit(cache=True)

@@ -24,7 +24,7 @@ from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmet
 from ..post.isotherms import Extent, extent_axisymmetric, extent_radial
 from ..physics.materials import Material
 from ..numerics.stepsize import StepSettings, integrate
-from ..physics.boundary import BCKind, probe_boundaries, tip_boundaries
+from ..physics.boundary import probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
 from ..post.results import Recorder, Results
 from ..scenario import Numerics, Scenario, Thermocouple
@@ -51,9 +51,9 @@ def _grid_params(n: Numerics) -> tuple[float, float, float, float]:
 
 
 #: Axisymmetric grid: "cvfem" (unstructured vertex-centred P1 finite volumes,
-#: :mod:`cryosim.meshing.cvfem`; used when the tip temperature is prescribed
-#: throughout the protocol, else the structured grid) or "structured"
-#: (:func:`cryosim.meshing.grids.axisymmetric_grid`, always).
+#: :mod:`cryosim.meshing.cvfem`, for every tip condition) or "structured"
+#: (:func:`cryosim.meshing.grids.axisymmetric_grid`: cell-centred, about 10x
+#: slower at equal accuracy; kept for comparisons and tests).
 AXISYMMETRIC_GRID = "cvfem"
 #: CVFEM mesh sizes at resolution 1 (m): at the active tip, across the
 #: ice-front zone, and far away (numerical choices, see tests/test_cvfem.py).
@@ -68,21 +68,7 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
     R = scenario.domain_radius_m()
     front = FRONT_ZONE_FACTOR * scenario.expected_ice_distance_m()
     kind = AXISYMMETRIC_GRID if kind is None else check_choice("grid kind", kind, ("cvfem", "structured"))
-    # the unstructured mesh drops the active-tip nodes from the unknowns: only for prescribed tip temperatures
-    bcs = probe_boundaries(scenario.probe, scenario.protocol, 1.0, scenario.initial_temperature_C)
-    tip = bcs.conditions[0]
-    use_cvfem = kind == "cvfem" and all(tip.at(t).kind == BCKind.TEMPERATURE
-                                        for t in np.append(scenario.protocol.step_starts_s()[:-1], 0.0) + 1e-9)
-    if use_cvfem:
-        try:
-            import gmsh  # noqa: F401
-        except ImportError:  # pragma: no cover - gmsh is a dependency; keep working without it
-            import warnings
-
-            warnings.warn("gmsh is not installed: using the structured grid (about 10x slower at equal accuracy)",
-                          stacklevel=2)
-            use_cvfem = False
-    if use_cvfem:
+    if kind == "cvfem":
         from ..meshing.cvfem import unstructured_axisymmetric_grid
 
         res = scenario.numerics.resolution
@@ -199,7 +185,7 @@ def _integrate(system: FVSystem, t_end_s: float, numerics: Numerics, breaks_s: n
     finally:
         rec.close()
     stats = st.as_dict()
-    stats.update(factorisations=system.counters["factorisations"], krylov_iterations=system.krylov_iterations)
+    stats.update(system.counters)
     return stats
 
 

@@ -24,6 +24,7 @@ from ..numerics.stepsize import Attempt
 from ..physics.boundary import N_SURFACES, BCKind, BoundarySet, Surface
 from ..meshing.grids import FVGrid
 from . import kernel as fv
+from .newton import LinearSolverSettings, NewtonSolver
 
 __all__ = ["BoundaryState", "FVSystem", "SDIRK_GAMMA", "ENERGY_KEYS"]
 
@@ -77,9 +78,9 @@ class FVSystem:
     """The enthalpy field of a grid under a :class:`BoundarySet`, advanced by SDIRK2 steps."""
 
     def __init__(self, grid: FVGrid, props: np.ndarray, initial_temperature_C: float | np.ndarray,
-                 arterial_temperature_C: float, boundaries: BoundarySet, tolerances: StepTolerances) -> None:
+                 arterial_temperature_C: float, boundaries: BoundarySet, tolerances: StepTolerances,
+                 linear_solver: LinearSolverSettings = LinearSolverSettings()) -> None:
         self.grid = grid
-        self._bw = grid.bandwidth
         self.props = np.ascontiguousarray(props, dtype=float)
         self.Ta = float(arterial_temperature_C)
         self.boundaries = boundaries
@@ -89,38 +90,51 @@ class FVSystem:
         self.H0_total = float(fv.total(grid.volume_m3, self.H))
         self.t = 0.0
         self.energy = {k: 0.0 for k in ENERGY_KEYS}
-        self.counters = {"factorisations": 0}
+        # Jacobian pattern, buffers and factors of the stage solves, built once for the grid
+        self.newton = NewtonSolver(grid, self.props, self.Ta, tolerances.newton_tolerance_K,
+                                   tolerances.newton_max_iter, linear_solver)
+        self.counters = self.newton.counters
         self.bc = BoundaryState.from_set(boundaries, 0.0)
         self.last_rates = self.rates(self.T, self.bc)
         self._prev: tuple[np.ndarray, float] | None = None  # (dT/dt, dt) of the last step
-        # lagged LU preconditioner shared by all stage solves (see fv.stage_solve)
-        self._lu = np.zeros((grid.n_cells, 2 * grid.bandwidth + 1))
-        self._lu_state = np.zeros(2)  # [factors valid, Krylov iterations so far]
 
     # --- kernel calls -----------------------------------------------------
     def _solve(self, gdt: float, bc: BoundaryState, Hstar: np.ndarray, H_guess: np.ndarray,
                T_guess: np.ndarray) -> tuple[bool, int, np.ndarray, np.ndarray]:
-        """Solve V (H - H*) = gdt S(H) for H from a guess."""
-        g = self.grid
-        H, T = H_guess.copy(), T_guess.copy()
-        ok, its, nfact = fv.stage_solve(
-            H, T, Hstar, gdt, g.material, self.props, g.volume_m3, g.face_cells, g.face_area_m2,
-            g.face_dist_m, g.bface_cell, g.bface_area_m2, g.bface_dist_m, g.bface_group,
-            bc.kind, bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, self.Ta, self._bw,
-            self.tol.newton_tolerance_K, self.tol.newton_max_iter, self._lu, self._lu_state,
-        )
-        self.counters["factorisations"] += int(nfact)
+        """Solve V (H - H*) = gdt S(H) for H from a guess (:class:`~cryosim.fast.newton.NewtonSolver`)."""
+        ok, its, H, T = self.newton.solve(H_guess, T_guess, Hstar, gdt, bc)
         return bool(ok and np.all(np.isfinite(H))), int(its), H, T
 
-    def rates(self, T: np.ndarray, bc: BoundaryState) -> tuple[np.ndarray, float, float]:
-        """Heat rates (W) into the medium: per surface, perfusion, metabolism."""
+    def rates(self, T: np.ndarray, bc: BoundaryState,
+              stage: tuple[np.ndarray, np.ndarray, float] | None = None) -> tuple[np.ndarray, float, float]:
+        """Heat rates (W) into the medium: per surface, perfusion, metabolism.
+
+        ``stage = (H, H*, gdt)`` of the converged stage that gave ``T``: the
+        heat through node constraints (prescribed wall temperatures on a
+        vertex-centred grid) is then the stage's reaction
+        (:func:`~cryosim.fast.kernel.reactions`); without it, it counts as 0.
+        """
         g = self.grid
-        return fv.heat_rates(T, g.material, self.props, g.volume_m3, g.bface_cell, g.bface_area_m2,
-                             g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C, bc.h_W_per_m2_K,
-                             bc.flux_W_per_m2, self.Ta, N_SURFACES)
+        Qb, Qp, Qm = fv.heat_rates(T, g.material, self.props, g.volume_m3, g.bface_cell, g.bface_area_m2,
+                                   g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C, bc.h_W_per_m2_K,
+                                   bc.flux_W_per_m2, self.Ta, N_SURFACES)
+        if stage is not None:
+            H, Hstar, gdt = stage
+            Qb = Qb + self.newton.reactions(H, T, Hstar, gdt, bc, N_SURFACES)
+        return Qb, Qp, Qm
+
+    def _with_constraints(self, H_low: np.ndarray, H_new: np.ndarray, bc: BoundaryState) -> np.ndarray:
+        """``H_low`` with the node-constrained cells set to their imposed values in ``H_new``:
+        an imposed enthalpy is exact, it carries no integration error."""
+        g = self.grid
+        fixed = (g.bface_dist_m == 0.0) & (bc.kind[g.bface_group] == int(BCKind.TEMPERATURE))
+        if fixed.any():
+            cells = g.bface_cell[fixed]
+            H_low[cells] = H_new[cells]
+        return H_low
 
     def surface_temperatures(self) -> np.ndarray:
-        """Temperature on every boundary face (°C)."""
+        """Temperature on every boundary entry (°C): the node temperature on a vertex-centred grid."""
         g, bc = self.grid, self.bc
         return fv.surface_temperatures(self.T, g.material, self.props, g.bface_cell, g.bface_area_m2,
                                        g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C,
@@ -192,10 +206,10 @@ class FVSystem:
         if not ok:
             return Attempt(False, iterations=its1 + its2, reason=f"Newton failed in stage 2 after {its2} iterations")
         heat = {k: 0.0 for k in ENERGY_KEYS}
-        self._accumulate((1.0 - g) * dt, self.rates(T1, bc1), heat)
-        rates2 = self.rates(T2, bc2)
+        self._accumulate((1.0 - g) * dt, self.rates(T1, bc1, (H1, self.H, g * dt)), heat)
+        rates2 = self.rates(T2, bc2, (H2, Hstar2, g * dt))
         self._accumulate(g * dt, rates2, heat)
-        err = self._error_ratio(H2, T2, self.H + dt * slope)
+        err = self._error_ratio(H2, T2, self._with_constraints(self.H + dt * slope, H2, bc2))
         return Attempt(True, err, its1 + its2, payload=(H2, T2, heat, rates2, bc2, dt))
 
     def accept(self, attempt: Attempt, t_new_s: float) -> None:
@@ -208,7 +222,3 @@ class FVSystem:
 
     def restart(self) -> None:
         self._prev = None
-
-    @property
-    def krylov_iterations(self) -> int:
-        return int(self._lu_state[1])

@@ -1,34 +1,31 @@
-"""Vertex-centred finite volumes (CVFEM) on an unstructured triangle mesh.
+r"""Vertex-centred finite volumes (CVFEM) on an unstructured triangle mesh.
 
 The control-volume finite-element method: P1 finite elements with a lumped
-mass matrix, written as a finite-volume graph so that the kernel of
-:mod:`cryosim.fast.kernel` runs on it unchanged.
+mass matrix, written as a finite-volume graph (:class:`~cryosim.meshing.grids.FVGrid`)
+so that the kernel of :mod:`cryosim.fast.kernel` runs on it unchanged.
 
 * The (r, z) half-plane domain ``[0, R] x [-R, L + R]`` minus the probe slot
   (``r < r_p, z > 0``) is meshed with gmsh triangles, refined by
   Distance + Threshold size fields around the active tip (finest at its two
   singular corners ``(r_p, 0)`` and ``(r_p, L)``) and across the zone the ice
   front crosses, coarse far away.
-* Unknowns ("cells") are the mesh nodes not on a Dirichlet boundary (the
-  active tip and the far boundary). Nodes on the insulated shaft and on the
-  axis are ordinary unknowns (natural zero flux).
-* Each mesh edge ``i-j`` between unknowns is a face of area ``w_ij`` and
-  centre distances ``(1/2, 1/2)``, so the kernel's conductance is the
-  harmonic mean of ``k_i, k_j`` times ``w_ij``, with the axisymmetric P1
-  stiffness weight ``w_ij = -sum_T 2 pi rbar_T a_T grad phi_i . grad phi_j``.
-* Each edge from an unknown ``i`` to a Dirichlet node ``b`` is a boundary
-  face (group ACTIVE or FAR) of area ``w_ib`` and distance 1, so that the
-  kernel's conductance ``A k_i / d`` is ``w_ib k_i``.
-* Shaft nodes carry SHAFT boundary faces with their lumped wall area
-  ``2 pi int r phi_i ds`` and a negligible distance: adiabatic by default,
-  a lumped Robin condition when the shaft is convective.
-* Volumes are lumped: ``V_i = sum_T 2 pi a_T (2 r_i + r_j + r_k) / 12``.
-* Unknowns are numbered by reverse Cuthill-McKee (small band for the band LU
-  preconditioner of the kernel).
+* Every mesh node is an unknown ("cell"), wall nodes included: whatever the
+  condition on a wall (prescribed temperature, convective, flux, adiabatic),
+  the kernel applies it at the wall nodes (a prescribed temperature as a
+  node constraint whose heat is the reaction). The axis is natural (zero flux).
+* Each mesh edge ``i-j`` is a face of conductance weight ``w_ij`` (m) and
+  split 1/2, so the kernel's conductance is ``w_ij`` times the harmonic mean
+  of ``k_i, k_j``, with the axisymmetric P1 stiffness weight
 
-The active tip must carry a prescribed temperature (the Dirichlet nodes are
-eliminated): use the structured grid of :mod:`cryosim.meshing.grids` for convective,
-power or adiabatic tip conditions.
+  .. math:: w_{ij} = -\sum_T 2\pi \bar r_T\, a_T\, \nabla\phi_i \cdot \nabla\phi_j .
+
+* Each wall node carries, per surface it lies on (ACTIVE, SHAFT, FAR), a
+  boundary entry of area :math:`A_i = 2\pi \int_{wall} r \phi_i\, ds`
+  (exact for P1: a segment of length ``l`` adds ``2 pi l (2 r_i + r_j) / 6``
+  to node ``i``) at distance 0: the wall passes through the node. The areas
+  of a surface sum to its exact area.
+* Volumes are lumped: ``V_i = sum_T 2 pi a_T (2 r_i + r_j + r_k) / 12``.
+* Unknowns are numbered by reverse Cuthill-McKee (memory locality).
 """
 
 from __future__ import annotations
@@ -40,15 +37,13 @@ import numpy as np
 
 from .grids import ACTIVE, FAR, SHAFT, FVGrid
 
-__all__ = ["unstructured_axisymmetric_grid", "mesh_axisymmetric", "p1_weights", "SHAFT_FACE_DIST_M"]
+__all__ = ["unstructured_axisymmetric_grid", "mesh_axisymmetric", "p1_weights", "wall_areas"]
 
-#: Centre-to-wall distance given to the SHAFT faces (m): negligible next to
-#: k/h, so a convective shaft acts as a lumped Robin condition ``h A (T_s - T_i)``.
-SHAFT_FACE_DIST_M = 1e-12
 #: Largest ratio of neighbouring mesh sizes per element (size-field slope).
 SIZE_SLOPE = 0.3
 
-_INTERIOR, _C_ACTIVE, _C_SHAFT, _C_FAR, _C_AXIS = -1, 0, 1, 2, 3
+#: Curve kinds of the outline; the axis (natural, zero flux) carries no wall entries.
+_C_AXIS = 0
 
 
 def threshold_field(fld: Any, in_field: int, size_min: float, size_max: float, dist_min: float, dist_max: float) -> int:
@@ -65,12 +60,13 @@ def threshold_field(fld: Any, in_field: int, size_min: float, size_max: float, d
 def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radius_m: float,
                       h_tip_m: float, h_far_m: float, front_m: float, h_front_m: float,
                       h_corner_m: float | None = None, slope: float = SIZE_SLOPE,
-                      algorithm: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      algorithm: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """gmsh triangle mesh of the medium around the probe.
 
-    Returns node coordinates ``(n, 2)`` (r, z in m), triangles ``(nt, 3)``
-    and a per-node boundary code: -1 interior, 0 active tip, 1 shaft, 2 far
-    boundary, 3 axis (Dirichlet codes 0 and 2 win over 1 and 3 at corners).
+    Returns node coordinates ``(n, 2)`` (r, z in m), triangles ``(nt, 3)``,
+    the wall segments ``(ns, 2)`` (node pairs on the outline, axis excluded)
+    and the :class:`~cryosim.physics.boundary.Surface` value of each
+    (ACTIVE, SHAFT or FAR).
     """
     import gmsh
 
@@ -86,12 +82,12 @@ def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radi
         geo = gmsh.model.geo
         xy = [(0.0, -R), (R, -R), (R, La + R), (rp, La + R), (rp, La), (rp, 0.0), (0.0, 0.0)]
         p = [geo.addPoint(x, y, 0.0) for x, y in xy]
-        kinds = [_C_FAR, _C_FAR, _C_FAR, _C_SHAFT, _C_ACTIVE, _C_ACTIVE, _C_AXIS]
+        kinds = [FAR, FAR, FAR, SHAFT, ACTIVE, ACTIVE, _C_AXIS]
         lines = [geo.addLine(p[i], p[(i + 1) % len(p)]) for i in range(len(p))]
         loop = geo.addCurveLoop(lines)
         geo.addPlaneSurface([loop])
         geo.synchronize()
-        active_curves = [lines[i] for i, k in enumerate(kinds) if k == _C_ACTIVE]
+        active_curves = [lines[i] for i, k in enumerate(kinds) if k == ACTIVE]
         fld = gmsh.model.mesh.field
         # distance to the active surface: fine near it, h_front across the front zone
         d_act = fld.add("Distance")
@@ -117,13 +113,15 @@ def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radi
         nodes = coords.reshape(-1, 3)[:, :2].copy()
         _, etags = gmsh.model.mesh.getElementsByType(2)
         tri = pos[etags.astype(np.int64)].reshape(-1, 3)
-        code = np.full(tags.size, _INTERIOR, np.int64)
-        # weaker codes first, Dirichlet ones last so they win at corners
-        for want in (_C_AXIS, _C_SHAFT, _C_FAR, _C_ACTIVE):
-            for c, k in zip(lines, kinds):
-                if k == want:
-                    nt, _, _ = gmsh.model.mesh.getNodes(1, c, includeBoundary=True)
-                    code[pos[nt.astype(np.int64)]] = want
+        segs, seg_surface = [], []
+        for c, k in zip(lines, kinds):
+            if k == _C_AXIS:
+                continue
+            _, ltags = gmsh.model.mesh.getElementsByType(1, c)
+            pairs = pos[ltags.astype(np.int64)].reshape(-1, 2)
+            segs.append(pairs)
+            seg_surface.append(np.full(pairs.shape[0], k, np.int64))
+        walls, wall_surface = np.concatenate(segs), np.concatenate(seg_surface)
         gmsh.model.remove()
     finally:
         if own:
@@ -132,7 +130,7 @@ def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radi
     P = nodes[tri]
     det = (P[:, 1, 0] - P[:, 0, 0]) * (P[:, 2, 1] - P[:, 0, 1]) - (P[:, 2, 0] - P[:, 0, 0]) * (P[:, 1, 1] - P[:, 0, 1])
     tri[det < 0] = tri[det < 0][:, [0, 2, 1]]
-    return nodes, tri, code
+    return nodes, tri, walls, wall_surface
 
 
 def p1_weights(nodes: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,88 +166,57 @@ def p1_weights(nodes: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return edges, w, vol
 
 
+def wall_areas(nodes: np.ndarray, walls: np.ndarray, wall_surface: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lumped wall areas ``A_i = 2 pi int r phi_i ds`` per (node, surface).
+
+    A straight segment ``i-j`` of length ``l`` adds ``2 pi l (2 r_i + r_j) / 6``
+    to node ``i`` (exact for the linear ``r`` and ``phi_i``). Returns the
+    nodes, their surfaces and their areas (m^2), sorted by surface then node.
+    """
+    r = nodes[:, 0]
+    a, b = walls[:, 0], walls[:, 1]
+    length = np.hypot(*(nodes[a] - nodes[b]).T)
+    node = np.concatenate([a, b])
+    surf = np.concatenate([wall_surface, wall_surface])
+    area = np.concatenate([2.0 * math.pi * length * (2.0 * r[a] + r[b]) / 6.0,
+                           2.0 * math.pi * length * (r[a] + 2.0 * r[b]) / 6.0])
+    n = nodes.shape[0]
+    key, inv = np.unique(surf * n + node, return_inverse=True)
+    return key % n, key // n, np.bincount(inv, weights=area)
+
+
 def unstructured_axisymmetric_grid(probe_radius_m: float, active_length_m: float, domain_radius_m: float,
                                    h_tip_m: float, h_far_m: float, front_m: float, h_front_m: float,
                                    h_corner_m: float | None = None, slope: float = SIZE_SLOPE,
                                    algorithm: int = 6) -> FVGrid:
     """CVFEM grid (see the module docstring) as an :class:`~cryosim.meshing.grids.FVGrid`.
 
-    Extra attributes set on the returned grid: ``negative_weights`` (number
-    of edges with ``w_ij < 0``, non-Delaunay pairs of triangles) and
-    ``all_volumes_m3`` (lumped volumes of every mesh node, Dirichlet ones
-    included).
+    Cells are the mesh nodes (``point_source`` maps each node to its cell);
+    boundary entries are the wall nodes, one per surface they lie on, at
+    distance 0. Extra attribute on the returned grid: ``negative_weights``
+    (number of edges with ``w_ij < 0``, non-Delaunay pairs of triangles).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-    nodes, tri, code = mesh_axisymmetric(probe_radius_m, active_length_m, domain_radius_m, h_tip_m, h_far_m,
-                                         front_m, h_front_m, h_corner_m, slope, algorithm)
+    nodes, tri, walls, wall_surface = mesh_axisymmetric(probe_radius_m, active_length_m, domain_radius_m, h_tip_m,
+                                                        h_far_m, front_m, h_front_m, h_corner_m, slope, algorithm)
     edges, w, vol = p1_weights(nodes, tri)
-    n_nodes = nodes.shape[0]
-    dirichlet = (code == _C_ACTIVE) | (code == _C_FAR)
-    unk = np.nonzero(~dirichlet)[0]
-    n = unk.size
-    # reverse Cuthill-McKee on the graph of unknowns
-    first = -np.ones(n_nodes, np.int64)
-    first[unk] = np.arange(n)
-    both = ~dirichlet[edges[:, 0]] & ~dirichlet[edges[:, 1]]
-    ie = first[edges[both]]
-    A = coo_matrix((np.ones(ie.shape[0]), (ie[:, 0], ie[:, 1])), shape=(n, n)).tocsr()
+    n = nodes.shape[0]
+    A = coo_matrix((np.ones(edges.shape[0]), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
     perm = np.asarray(reverse_cuthill_mckee((A + A.T).tocsr(), symmetric_mode=True), np.int64)
-    new_of_node = -np.ones(n_nodes, np.int64)
-    new_of_node[unk[perm]] = np.arange(n)
-    unk = unk[perm]
-    # interior faces
-    fc = new_of_node[edges[both]]
+    cell_of_node = np.empty(n, np.int64)
+    cell_of_node[perm] = np.arange(n)
+    fc = cell_of_node[edges]
     fc.sort(axis=1)
-    fw = w[both]
     order = np.lexsort((fc[:, 1], fc[:, 0]))
-    fc, fw = fc[order], fw[order]
-    # boundary faces: edges from an unknown to a Dirichlet node
-    mixed = dirichlet[edges[:, 0]] != dirichlet[edges[:, 1]]
-    em = edges[mixed]
-    b_node = np.where(dirichlet[em[:, 0]], em[:, 0], em[:, 1])
-    i_node = np.where(dirichlet[em[:, 0]], em[:, 1], em[:, 0])
-    bcell = new_of_node[i_node]
-    barea = w[mixed]
-    bgroup = np.where(code[b_node] == _C_ACTIVE, ACTIVE, FAR).astype(np.int64)
-    bxy = nodes[b_node]
-    bdist = np.ones(bcell.size)
-    # shaft wall faces (lumped wall area; adiabatic unless the shaft is convective)
-    shaft_nodes = np.nonzero(code == _C_SHAFT)[0]
-    if shaft_nodes.size:
-        on_wall = (code[edges] == _C_SHAFT) | (code[edges] == _C_ACTIVE) | (code[edges] == _C_FAR)
-        wall = np.all(on_wall, axis=1) & np.all(np.abs(nodes[edges][:, :, 0] - probe_radius_m) < 1e-12, axis=1)
-        wall &= np.any(code[edges] == _C_SHAFT, axis=1)
-        area = np.zeros(n_nodes)
-        we = edges[wall]
-        seg = np.abs(nodes[we[:, 0], 1] - nodes[we[:, 1], 1])
-        for k in range(2):
-            np.add.at(area, we[:, k], math.pi * probe_radius_m * seg)
-        sn = shaft_nodes
-        bcell = np.concatenate([bcell, new_of_node[sn]])
-        barea = np.concatenate([barea, area[sn]])
-        bdist = np.concatenate([bdist, np.full(sn.size, SHAFT_FACE_DIST_M)])
-        bgroup = np.concatenate([bgroup, np.full(sn.size, SHAFT, np.int64)])
-        bxy = np.concatenate([bxy, nodes[sn]])
-        b_node = np.concatenate([b_node, sn])
-    # nodal values for measuring: unknowns by index, Dirichlet nodes through a boundary face
-    source = -np.ones(n_nodes, np.int64)
-    source[unk] = np.arange(n)
-    n_dir_faces = int(mixed.sum())
-    source[b_node[:n_dir_faces]] = n + np.arange(n_dir_faces)
-    lonely = np.nonzero(source < 0)[0]
-    for node in lonely:  # Dirichlet nodes with no unknown neighbour: nearest face of the same group
-        g = ACTIVE if code[node] == _C_ACTIVE else FAR
-        cand = np.nonzero(bgroup[:n_dir_faces] == g)[0]
-        d = np.hypot(bxy[cand, 0] - nodes[node, 0], bxy[cand, 1] - nodes[node, 1])
-        source[node] = n + cand[np.argmin(d)]
+    b_node, b_surface, b_area = wall_areas(nodes, walls, wall_surface)
     grid = FVGrid(
-        geometry="axisymmetric", volume_m3=vol[unk], material=np.zeros(n, np.int64), centers_m=nodes[unk].copy(),
-        face_cells=fc.astype(np.int64), face_area_m2=fw, face_dist_m=np.full((fc.shape[0], 2), 0.5),
-        bface_cell=bcell.astype(np.int64), bface_area_m2=barea, bface_dist_m=bdist,
-        bface_group=bgroup, bface_xy_m=bxy, points_m=nodes, point_source=source, triangles=tri.astype(np.int64),
+        geometry="axisymmetric", volume_m3=vol[perm], material=np.zeros(n, np.int64), centers_m=nodes[perm].copy(),
+        face_cells=fc[order].astype(np.int64), face_weight_m=w[order], face_split=np.full(fc.shape[0], 0.5),
+        bface_cell=cell_of_node[b_node], bface_area_m2=b_area, bface_dist_m=np.zeros(b_node.size),
+        bface_group=b_surface.astype(np.int64), bface_xy_m=nodes[b_node].copy(), points_m=nodes,
+        point_source=cell_of_node, triangles=tri.astype(np.int64), kind="cvfem",
     )
     grid.negative_weights = int(np.sum(w < 0.0))  # type: ignore[attr-defined]
-    grid.all_volumes_m3 = vol  # type: ignore[attr-defined]
     return grid

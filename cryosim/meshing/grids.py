@@ -1,6 +1,6 @@
 """Finite-volume grids for the fast solver: 1D radial and 2D axisymmetric.
 
-Geometry only: cell volumes, face areas and centre-to-face distances, the
+Geometry only: cell volumes, face conductance weights (see :class:`FVGrid`), the
 boundary faces sorted into groups (active tip, insulated shaft, far field),
 and the points and triangles on which the cell-centred field is read as a
 piecewise-linear function (for isotherm measures and thermocouples).
@@ -32,31 +32,47 @@ GEOMETRIES_1D = ("planar", "cylindrical", "spherical")
 
 @dataclass
 class FVGrid:
-    """Cells, faces and boundary faces of a finite-volume grid (SI units)."""
+    r"""Cells, faces and boundary faces of a finite-volume grid (SI units).
+
+    Interior face ``e`` between cells ``i = face_cells[e, 0]`` and
+    ``j = face_cells[e, 1]`` conducts
+
+    .. math:: G_e = \frac{w_e}{\theta_e / k_i + (1 - \theta_e) / k_j}  \quad (W/K),
+
+    with ``w_e = face_weight_m[e]`` (m) and ``theta_e = face_split[e]``: the
+    conductivity-weighted harmonic mean, exact for a material interface on
+    the face. A cell-centred face of area ``A`` at distances ``d_i, d_j``
+    from the two centres has ``w = A / (d_i + d_j)`` and
+    ``theta = d_i / (d_i + d_j)``; a CVFEM edge has the P1 stiffness weight
+    ``w_ij`` and ``theta = 1/2``.
+
+    Boundary entry ``b`` puts a piece of wall of area ``bface_area_m2[b]``
+    on cell ``bface_cell[b]``, at distance ``bface_dist_m[b]`` from the
+    cell's centre: positive for a cell-centred grid (the wall is a cell
+    face), zero for a vertex-centred grid (the wall passes through the
+    node, whose temperature is the wall temperature).
+    """
 
     geometry: str
     volume_m3: np.ndarray
     material: np.ndarray
     centers_m: np.ndarray  # (n, 2): (r, z); z = 0 for 1D
-    face_cells: np.ndarray  # (nf, 2)
-    face_area_m2: np.ndarray
-    face_dist_m: np.ndarray  # (nf, 2): centre of each side to the face
+    face_cells: np.ndarray  # (nf, 2), i < j
+    face_weight_m: np.ndarray  # (nf,) conductance per unit conductivity for equal k on both sides
+    face_split: np.ndarray  # (nf,) fraction of the centre-to-centre path on the side of face_cells[:, 0]
     bface_cell: np.ndarray
     bface_area_m2: np.ndarray
-    bface_dist_m: np.ndarray
+    bface_dist_m: np.ndarray  # cell centre to wall; 0 for a node on the wall
     bface_group: np.ndarray
-    bface_xy_m: np.ndarray  # (nb, 2) face centres
+    bface_xy_m: np.ndarray  # (nb, 2) wall point (face centre, or the node)
     points_m: np.ndarray | None = None  # (np, 2) plotting/measure nodes
     point_source: np.ndarray | None = None  # index into concat(T_cells, T_bfaces)
     triangles: np.ndarray | None = None
+    kind: str = "structured"  # "structured" (cell-centred) or "cvfem" (vertex-centred)
 
     @property
     def n_cells(self) -> int:
         return int(self.volume_m3.size)
-
-    @property
-    def bandwidth(self) -> int:
-        return int(np.max(np.abs(self.face_cells[:, 1] - self.face_cells[:, 0]))) if self.face_cells.size else 0
 
     def group_area_m2(self, group: int) -> float:
         return float(self.bface_area_m2[self.bface_group == group].sum())
@@ -127,7 +143,7 @@ def radial_grid(
     return FVGrid(
         geometry=geometry, volume_m3=vol, material=np.zeros(n, dtype=np.int64),
         centers_m=np.stack([xc, np.zeros(n)], axis=1), face_cells=fc.astype(np.int64),
-        face_area_m2=area[1:-1].copy(), face_dist_m=fd, bface_cell=np.asarray(bcell, np.int64),
+        face_weight_m=area[1:-1] / fd.sum(axis=1), face_split=fd[:, 0] / fd.sum(axis=1), bface_cell=np.asarray(bcell, np.int64),
         bface_area_m2=np.asarray(barea, float), bface_dist_m=np.asarray(bdist, float),
         bface_group=np.asarray(bgroup, np.int64), bface_xy_m=np.asarray(bxy, float),
     )
@@ -205,10 +221,11 @@ def axisymmetric_grid(
                 bgroup.append(FAR); bxy.append((rc[i], face))
     fc = np.asarray(fcells, np.int64)
     order = np.lexsort((fc[:, 1], fc[:, 0]))
+    farea_m2, fdist_m = np.asarray(farea)[order], np.asarray(fdist)[order]
     grid = FVGrid(
         geometry="axisymmetric", volume_m3=volume, material=np.zeros(volume.size, np.int64),
-        centers_m=centers, face_cells=fc[order], face_area_m2=np.asarray(farea)[order],
-        face_dist_m=np.asarray(fdist)[order], bface_cell=np.asarray(bcell, np.int64),
+        centers_m=centers, face_cells=fc[order], face_weight_m=farea_m2 / fdist_m.sum(axis=1),
+        face_split=fdist_m[:, 0] / fdist_m.sum(axis=1), bface_cell=np.asarray(bcell, np.int64),
         bface_area_m2=np.asarray(barea), bface_dist_m=np.asarray(bdist),
         bface_group=np.asarray(bgroup, np.int64), bface_xy_m=np.asarray(bxy),
     )

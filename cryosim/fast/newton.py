@@ -1,0 +1,275 @@
+r"""Newton's method for one implicit stage, with a sparse direct factorisation.
+
+Solves :math:`R(H) = 0` (:func:`cryosim.fast.kernel.evaluate`) by
+
+.. math:: J(H^m)\, \delta H = -R(H^m), \qquad H^{m+1} = H^m + \lambda\, \delta H,
+
+where the correction of a cell is first safeguarded across the freezing
+interval (:func:`~cryosim.fast.kernel.safeguard_correction`: the
+linearisation on one side of it overshoots wildly on the other), and taken
+plain if the safeguarded one gives no decrease;
+with the exact Jacobian :math:`J = \partial R / \partial H` assembled by the
+numba kernel into a fixed CSR pattern (:class:`~cryosim.fast.kernel.JacobianPattern`)
+and factorised by a sparse direct solver (``backend``):
+
+``"petsc"``
+    PETSc's sequential LU through petsc4py (installed with DOLFINx), with a
+    fill-reducing ordering (``petsc_ordering``); the pattern is fixed, so
+    the symbolic factorisation is done once per grid and every later
+    factorisation is numeric only;
+``"superlu"``
+    :func:`scipy.sparse.linalg.splu` (symbolic and numeric every time),
+    with ``permc_spec``, ``diag_pivot_thresh`` and ``symmetric_mode``; it
+    factorises :math:`J^T` (the CSR arrays of J read as CSC) and solves the
+    transposed system.
+
+``"auto"`` takes PETSc when petsc4py imports, else SuperLU. The step :math:`\lambda` backtracks
+(1, 1/2, 1/4, ...) until the 2-norm of the scaled residual
+:math:`r_i = R_i / (V_i C_{scale})` strictly decreases (the exact Newton
+direction is a descent direction of :math:`\|r\|_2^2`, so some step does,
+short of roundoff); a residual increase is never accepted: when no
+:math:`\lambda \geq 2^{-10}` (:data:`MAX_HALVINGS`) decreases it, the stage reports failure and the step
+controller retries a smaller step. Convergence: every cell residual below
+``tol_K`` kelvin-equivalents of heat capacity,
+:math:`\max_i |R_i| / (V_i C_{scale}) \le tol_K`.
+
+When to factorise (``refactor``, compared in ``benchmarks/linear_algebra.py``):
+
+``"exact"``
+    every iteration (Newton's method: quadratic convergence);
+``"stage"``
+    at the first iteration of each stage, then again only when an iteration
+    contracts the residual by less than :data:`LAG_CONTRACTION`
+    (a modified Newton method);
+``"lagged"``
+    the factors are kept across stages and steps with the same rule.
+
+``"exact"`` is the default: ``"lagged"`` is faster in
+``benchmarks/linear_algebra.py`` at equal results (0.50 s vs 0.60 s on the
+default scenario, 2.6 s vs 3.8 s on a 10 mm tip frozen 480 s), but both
+modified variants fail the hardest stage of the verification suite (20 s
+fixed steps while the tip ramps to -70 °C, test_time_convergence_order),
+which plain Newton solves.
+
+A search direction from old factors that does not decrease the residual is
+recomputed with fresh factors before the stage is declared failed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from ..meshing.grids import FVGrid
+from ..physics.phase_change import P_CU
+from . import kernel as fv
+
+__all__ = ["LinearSolverSettings", "NewtonSolver", "MAX_HALVINGS", "LAG_CONTRACTION", "REFACTOR_CHOICES",
+           "BACKEND_CHOICES"]
+
+#: Largest number of step halvings in the line search (smallest step 2^-10 of
+#: the Newton correction): far enough for the phase-change kinks, short of
+#: chasing roundoff.
+MAX_HALVINGS = 10
+#: Residual reduction per iteration (new norm over old) above which factors
+#: computed at an earlier iterate are refreshed: a modified Newton iteration
+#: that contracts less than tenfold costs more iterations than a factorisation saves.
+LAG_CONTRACTION = 0.1
+REFACTOR_CHOICES = ("exact", "stage", "lagged")
+
+
+BACKEND_CHOICES = ("auto", "petsc", "superlu")
+
+
+@dataclass(frozen=True)
+class LinearSolverSettings:
+    """How the Newton corrections are solved (see the module docstring).
+
+    ``permc_spec``, ``diag_pivot_thresh``, ``symmetric_mode``: SuperLU's
+    column ordering, partial-pivoting threshold and symmetric mode
+    (:func:`scipy.sparse.linalg.splu`); ``petsc_ordering``: PETSc's LU
+    ordering (``MatOrderingType``: "nd", "qmd", "rcm", ...).
+    """
+
+    refactor: str = "exact"
+    backend: str = "auto"
+    permc_spec: str = "MMD_AT_PLUS_A"
+    diag_pivot_thresh: float = 0.0
+    symmetric_mode: bool = True
+    petsc_ordering: str = "qmd"
+
+
+def _petsc() -> Any:
+    """petsc4py's PETSc, or None; the DOLFINx wheel's solver module is imported first when present."""
+    try:
+        import dolfinx_solver  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        from petsc4py import PETSc
+    except ImportError:
+        return None
+    return PETSc
+
+
+class _SuperLU:
+    """SuperLU of J^T (J's CSR arrays read as CSC), solving J x = b as (J^T)^T x = b."""
+
+    def __init__(self, pattern: fv.JacobianPattern, settings: LinearSolverSettings) -> None:
+        n = pattern.n
+        self.JT = sp.csc_matrix((np.zeros(pattern.nnz), pattern.indices, pattern.indptr), shape=(n, n))
+        self.settings, self.lu = settings, None
+
+    def factorise(self, data: np.ndarray) -> None:
+        s = self.settings
+        self.JT.data = data
+        self.lu = splu(self.JT, permc_spec=s.permc_spec, diag_pivot_thresh=s.diag_pivot_thresh,
+                       options=dict(SymmetricMode=s.symmetric_mode))
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        return self.lu.solve(b, trans="T")
+
+
+class _PetscLU:
+    """PETSc sequential LU of J (AIJ from the CSR arrays); numeric refactorisation on a fixed pattern."""
+
+    def __init__(self, pattern: fv.JacobianPattern, settings: LinearSolverSettings, PETSc: Any) -> None:
+        n = pattern.n
+        self.indptr = pattern.indptr.astype(PETSc.IntType)
+        self.indices = pattern.indices.astype(PETSc.IntType)
+        self.A = PETSc.Mat().createAIJ(size=(n, n), csr=(self.indptr, self.indices, np.zeros(pattern.nnz)),
+                                       comm=PETSc.COMM_SELF)
+        self.A.assemble()
+        self.ksp = PETSc.KSP().create(PETSc.COMM_SELF)
+        self.ksp.setType("preonly")
+        pc = self.ksp.getPC()
+        pc.setType("lu")
+        pc.setFactorOrdering(settings.petsc_ordering)
+        self.b, self.x = np.zeros(n), np.zeros(n)
+        self.vb = PETSc.Vec().createWithArray(self.b, comm=PETSc.COMM_SELF)
+        self.vx = PETSc.Vec().createWithArray(self.x, comm=PETSc.COMM_SELF)
+
+    def factorise(self, data: np.ndarray) -> None:
+        self.A.setValuesCSR(self.indptr, self.indices, data)
+        self.A.assemble()
+        self.ksp.setOperators(self.A)
+        self.ksp.setUp()
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        self.b[:] = b
+        self.ksp.solve(self.vb, self.vx)
+        return self.x.copy()
+
+
+class NewtonSolver:
+    """Newton's method for the stages of one grid (pattern and buffers built once)."""
+
+    def __init__(self, grid: FVGrid, props: np.ndarray, arterial_temperature_C: float, tol_K: float,
+                 max_iter: int, settings: LinearSolverSettings = LinearSolverSettings()) -> None:
+        if settings.refactor not in REFACTOR_CHOICES:
+            raise ValueError(f"refactor must be one of {REFACTOR_CHOICES}, got {settings.refactor!r}")
+        if settings.backend not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {settings.backend!r}")
+        self.grid, self.props, self.Ta = grid, props, float(arterial_temperature_C)
+        self.tol_K, self.max_iter, self.settings = tol_K, int(max_iter), settings
+        #: residual scale (J/(m^3 K)): the largest unfrozen heat capacity
+        self.scale = float(np.max(props[:, P_CU]))
+        self.pattern = fv.JacobianPattern(grid.n_cells, grid.face_cells)
+        n, pat = grid.n_cells, self.pattern
+        PETSc = _petsc() if settings.backend != "superlu" else None
+        if settings.backend == "petsc" and PETSc is None:
+            raise ImportError("backend 'petsc' needs petsc4py")
+        #: the linear solver actually used
+        self.backend = "petsc" if PETSc is not None else "superlu"
+        self._linear = _PetscLU(pat, settings, PETSc) if PETSc is not None else _SuperLU(pat, settings)
+        self._data, self._data_try = np.zeros(pat.nnz), np.zeros(pat.nnz)
+        self._R, self._R_try = np.empty(n), np.empty(n)
+        self._have_factors = False
+        self._grid_args = (grid.material, props, grid.volume_m3, grid.face_cells, grid.face_weight_m, grid.face_split,
+                           grid.bface_cell, grid.bface_area_m2, grid.bface_dist_m, grid.bface_group)
+        self._region_args = (grid.material, props)
+        self.counters = {"factorisations": 0, "linear_solves": 0, "factor_cpu_s": 0.0, "solve_cpu_s": 0.0}
+
+    def _bc_args(self, bc: Any) -> tuple:
+        return (bc.kind, bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, self.Ta)
+
+    def _factorise(self) -> None:
+        t0 = time.process_time()
+        self._linear.factorise(self._data)
+        self._have_factors = True
+        self.counters["factor_cpu_s"] += time.process_time() - t0
+        self.counters["factorisations"] += 1
+
+    def _direction(self) -> np.ndarray:
+        t0 = time.process_time()
+        dH = self._linear.solve(-self._R)
+        self.counters["solve_cpu_s"] += time.process_time() - t0
+        self.counters["linear_solves"] += 1
+        return dH
+
+    def solve(self, H_guess: np.ndarray, T_guess: np.ndarray, Hstar: np.ndarray, gdt: float,
+              bc: Any) -> tuple[bool, int, np.ndarray, np.ndarray]:
+        """Solve the stage ``V (H - H*) = gdt S(H)`` (with node constraints) from a guess.
+
+        Returns (converged, iterations, H, T).
+        """
+        H, T = H_guess.copy(), T_guess.copy()
+        H_try, T_try = np.empty_like(H), T_guess.copy()  # fresh arrays: the results are handed out
+        dH_limited = np.empty_like(H)
+        g = self.grid
+        fixed = fv.constrained_cells(H.size, g.bface_cell, g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C)
+        args = self._grid_args + self._bc_args(bc) + (self.scale, self.pattern.diag_slot, self.pattern.face_slot)
+        refactor = self.settings.refactor
+        norm, merit = fv.evaluate(H, T, Hstar, gdt, *args, self._R, self._data, True, True)
+        if refactor != "lagged":
+            self._have_factors = False
+        fresh = False  # are the factors those of the Jacobian at the current H?
+        for it in range(self.max_iter):
+            if norm <= self.tol_K:
+                return True, it, H, T
+            if not self._have_factors or refactor == "exact":
+                self._factorise()
+                fresh = True
+            while True:
+                dH_newton = self._direction()
+                # first the safeguarded correction, then (if that gives no decrease) the plain one
+                stopped = fv.safeguard_correction(H, T, dH_newton, *self._region_args, fixed, dH_limited)
+                accepted = False
+                for dH in ((dH_limited, dH_newton) if stopped else (dH_newton,)):
+                    lam = 1.0
+                    for _ in range(MAX_HALVINGS + 1):
+                        norm_try, merit_try = fv.step_and_evaluate(H, dH, lam, H_try, T_try, Hstar, gdt, *args,
+                                                                   self._R_try, self._data_try, True)
+                        if merit_try < merit:
+                            accepted = True
+                            break
+                        lam *= 0.5
+                    if accepted:
+                        break
+                if accepted or fresh:
+                    break
+                self._factorise()  # old factors gave no descent: retry with the current Jacobian
+                fresh = True
+            if not accepted:
+                self._have_factors = False
+                return False, it + 1, H, T
+            H, H_try = H_try, H
+            T, T_try = T_try, T
+            self._R, self._R_try = self._R_try, self._R
+            self._data, self._data_try = self._data_try, self._data
+            if merit_try > LAG_CONTRACTION * merit:
+                self._have_factors = False  # slow contraction: fresh factors next iteration
+            norm, merit = norm_try, merit_try
+            fresh = False
+        return norm <= self.tol_K, self.max_iter, H, T
+
+    def reactions(self, H: np.ndarray, T: np.ndarray, Hstar: np.ndarray, gdt: float, bc: Any,
+                  n_groups: int) -> np.ndarray:
+        """Heat rates (W) through the node constraints per group at a converged stage
+        (:func:`cryosim.fast.kernel.reactions`)."""
+        return fv.reactions(H, T, Hstar, gdt, *self._grid_args, *self._bc_args(bc), n_groups)

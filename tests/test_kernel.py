@@ -1,0 +1,200 @@
+"""The fast kernel: Jacobian, linear solves, Newton, node constraints and every tip condition on the CVFEM mesh."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
+
+import cryosim
+from cryosim.fast import kernel as fv
+from cryosim.fast import solver as fast
+from cryosim.fast.newton import LinearSolverSettings, NewtonSolver, _petsc
+from cryosim.fast.stepper import BoundaryState, FVSystem, StepTolerances
+from cryosim.meshing.cvfem import unstructured_axisymmetric_grid
+from cryosim.meshing.grids import ACTIVE, FAR, SHAFT, axisymmetric_grid, radial_grid
+from cryosim.numerics.stepsize import integrate
+from cryosim.physics.boundary import BCKind, probe_boundaries
+from cryosim.physics.probe import Probe
+from cryosim.physics.protocol import Freeze, Protocol, Thaw
+
+RP, LA, RD = 0.635e-3, 5e-3, 10e-3
+PROPS = cryosim.default_scenario().medium.property_row()[None, :]
+BACKENDS = ["superlu"] + (["petsc"] if _petsc() is not None else [])
+
+
+@pytest.fixture(scope="module")
+def cv_grid():
+    return unstructured_axisymmetric_grid(RP, LA, RD, h_tip_m=0.5e-3, h_far_m=3e-3, front_m=3e-3, h_front_m=1e-3)
+
+
+@pytest.fixture(scope="module")
+def structured_grid():
+    return axisymmetric_grid(RP, LA, RD, h0_m=0.2e-3, growth=1.4, h_max_m=3e-3)
+
+
+def _bc(tip_kind, tip_T=-60.0, h=2000.0, q=-3e4):
+    bc = BoundaryState()
+    bc.kind[ACTIVE], bc.temperature_C[ACTIVE], bc.h_W_per_m2_K[ACTIVE], bc.flux_W_per_m2[ACTIVE] = (
+        int(tip_kind), tip_T, h, q)
+    bc.kind[SHAFT], bc.temperature_C[SHAFT], bc.h_W_per_m2_K[SHAFT] = int(BCKind.CONVECTIVE), -60.0, 50.0
+    bc.kind[FAR], bc.temperature_C[FAR] = int(BCKind.TEMPERATURE), 37.0
+    return bc
+
+
+def _state(grid, seed=0, floor_C=None):
+    """Temperatures across the freezing interval (kinks avoided) and their enthalpies."""
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(-40.0, 30.0, grid.n_cells)
+    if floor_C is not None:  # tip cells inside the ramp of the limited power
+        T[grid.bface_cell[grid.bface_group == ACTIVE]] = floor_C + rng.uniform(0.2, 0.8)
+    return fv.enthalpy_of(T, grid.material, PROPS), T
+
+
+def _residual(solver, H, Hstar, gdt, bc, want_jac=True):
+    pat = solver.pattern
+    R, data, T = np.empty(H.size), np.zeros(pat.nnz), np.zeros(H.size)
+    fv.evaluate(H, T, Hstar, gdt, *solver._grid_args, *solver._bc_args(bc), solver.scale, pat.diag_slot,
+                pat.face_slot, R, data, want_jac, True)
+    return R, sp.csr_matrix((data, pat.indices, pat.indptr), shape=(H.size, H.size))
+
+
+@pytest.mark.parametrize("grid_name", ["cv_grid", "structured_grid"])
+@pytest.mark.parametrize("tip", [BCKind.TEMPERATURE, BCKind.CONVECTIVE, BCKind.LIMITED_FLUX, BCKind.FLUX,
+                                 BCKind.ADIABATIC])
+def test_jacobian_matches_finite_differences(request, grid_name, tip):
+    grid = request.getfixturevalue(grid_name)
+    floor = -45.0
+    bc = _bc(tip, tip_T=floor if tip == BCKind.LIMITED_FLUX else -60.0)
+    H, _ = _state(grid, floor_C=floor if tip == BCKind.LIMITED_FLUX else None)
+    Hstar = H + np.random.default_rng(1).normal(0.0, 1e6, H.size)
+    solver = NewtonSolver(grid, PROPS, 37.0, 1e-8, 25)
+    gdt = 3.0
+    _, J = _residual(solver, H, Hstar, gdt, bc)
+    # central differences, step 100 J/m^3 (~2.5e-5 K): truncation and roundoff both ~1e-9 relative
+    eps = 100.0
+    Jfd = np.zeros((H.size, H.size))
+    for j in range(H.size):
+        Hp, Hm = H.copy(), H.copy()
+        Hp[j] += eps
+        Hm[j] -= eps
+        Jfd[:, j] = (_residual(solver, Hp, Hstar, gdt, bc, False)[0] - _residual(solver, Hm, Hstar, gdt, bc, False)[0]) / (2 * eps)
+    Jd = J.toarray()
+    assert np.max(np.abs(Jd - Jfd)) < 1e-6 * np.max(np.abs(Jd))
+    # and the pattern holds every nonzero of the finite-difference Jacobian
+    assert np.all((Jfd != 0.0) <= (Jd != 0.0) | (np.abs(Jfd) < 1e-9 * np.max(np.abs(Jd))))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_linear_solve_matches_spsolve(cv_grid, backend):
+    bc = _bc(BCKind.TEMPERATURE)
+    H, _ = _state(cv_grid)
+    solver = NewtonSolver(cv_grid, PROPS, 37.0, 1e-8, 25, LinearSolverSettings(backend=backend))
+    solver._R, J = _residual(solver, H, H, 3.0, bc)
+    solver._data = J.data.copy()
+    solver._factorise()
+    x = solver._direction()
+    ref = spsolve(J.tocsc(), -solver._R)
+    assert np.max(np.abs(x - ref)) < 1e-10 * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize("refactor", ["exact", "stage", "lagged"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stage_converges_and_holds_the_constraint(cv_grid, backend, refactor):
+    bc = _bc(BCKind.TEMPERATURE, tip_T=-70.0)
+    T0 = np.full(cv_grid.n_cells, 37.0)
+    H0 = fv.enthalpy_of(T0, cv_grid.material, PROPS)
+    solver = NewtonSolver(cv_grid, PROPS, 37.0, 1e-8, 25, LinearSolverSettings(refactor=refactor, backend=backend))
+    # a 107 K jump of the tip over a 0.2 s stage (the step controller starts that small after a jump)
+    ok, its, H, T = solver.solve(H0, T0, H0, 0.2, bc)
+    assert ok and its <= 12
+    tip = cv_grid.bface_cell[cv_grid.bface_group == ACTIVE]
+    far = cv_grid.bface_cell[cv_grid.bface_group == FAR]
+    assert np.allclose(T[tip], -70.0, atol=1e-8) and np.allclose(T[far], 37.0, atol=1e-8)
+    R, _ = _residual(solver, H, H0, 0.2, bc, False)
+    assert np.max(np.abs(R) / (cv_grid.volume_m3 * solver.scale)) <= 1e-8
+    # the reaction is the heat the balance of the constrained nodes needs: total energy closes
+    Q = solver.reactions(H, T, H0, 0.2, bc, 4)
+    Qb, Qp, Qm = fv.heat_rates(T, cv_grid.material, PROPS, cv_grid.volume_m3, cv_grid.bface_cell,
+                               cv_grid.bface_area_m2, cv_grid.bface_dist_m, cv_grid.bface_group, bc.kind,
+                               bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, 37.0, 4)
+    dE = float(cv_grid.volume_m3 @ (H - H0))
+    assert Q[ACTIVE] < 0.0
+    assert dE == pytest.approx(0.2 * (Q.sum() + Qb.sum() + Qp + Qm), rel=1e-9)
+
+
+def test_line_search_never_accepts_an_increase(cv_grid, monkeypatch):
+    """An ascent direction: no step size decreases the residual, so the stage fails, state untouched."""
+    bc = _bc(BCKind.TEMPERATURE, tip_T=-70.0)
+    T0 = np.full(cv_grid.n_cells, 37.0)
+    H0 = fv.enthalpy_of(T0, cv_grid.material, PROPS)
+    solver = NewtonSolver(cv_grid, PROPS, 37.0, 1e-8, 25)
+    good = solver._direction
+    monkeypatch.setattr(solver, "_direction", lambda: -good())
+    ok, its, H, T = solver.solve(H0, T0, H0, 2.0, bc)
+    assert not ok and its == 1
+    assert np.array_equal(H, H0)
+
+
+def test_radial_grid_face_weights():
+    g = radial_grid("cylindrical", 1e-3, 5e-3, 0.2e-3, growth=1.2)
+    i, j = g.face_cells[:, 0], g.face_cells[:, 1]
+    d = g.centers_m[j, 0] - g.centers_m[i, 0]
+    # equal k: conductance = weight = 2 pi r_f / d
+    r_f = g.centers_m[i, 0] + g.face_split * d
+    assert np.allclose(g.face_weight_m, 2 * math.pi * r_f / d, rtol=1e-12)
+
+
+# --- every tip condition on the CVFEM mesh ------------------------------------
+N2O = Probe.from_gauge(18, active_length_m=5e-3, coolant="N2O")
+
+
+def _run(protocol, probe=N2O, numerics=None):
+    """Run on the default grid, tracking the coldest temperature anywhere at every accepted step."""
+    s = cryosim.default_scenario().with_(probe=probe, protocol=protocol, thermocouples=())
+    if numerics is not None:
+        s = s.with_(numerics=numerics)
+    grid = fast.axisymmetric_grid_for(s)
+    bcs = probe_boundaries(s.probe, s.protocol, grid.group_area_m2(ACTIVE), s.initial_temperature_C)
+    system = FVSystem(grid, s.medium.property_row()[None, :], s.initial_temperature_C, s.arterial_temperature_C,
+                      bcs, StepTolerances())
+    coldest = [float(system.T.min())]
+    integrate(system, s.protocol.duration_s, fast.step_settings(s.numerics), breaks_s=bcs.breakpoints_s(),
+              on_accept=lambda t, out: coldest.append(float(system.T.min())))
+    heat_in = sum(system.energy.values())
+    imbalance = abs(system.enthalpy_change_J - heat_in) / abs(system.energy["probe_J"])
+    return grid, system, min(coldest), imbalance
+
+
+def _ice_radius_m(grid, system):
+    from cryosim.post.isotherms import extent_axisymmetric
+
+    nodal = system.T[grid.point_source]
+    return extent_axisymmetric(grid.points_m[:, 0], grid.points_m[:, 1], grid.triangles, nodal, 0.0)
+
+
+@pytest.mark.parametrize("protocol, floor_C", [
+    (Protocol((Freeze(60.0, power_W=2.0),)), N2O.min_tip_temperature_C),
+    (Protocol((Freeze(60.0, -80.0, heat_transfer_W_per_m2_K=3000.0),)), -80.0),
+    (Protocol((Freeze(60.0, -70.0), Thaw(30.0), Freeze(60.0, power_W=2.0))), N2O.min_tip_temperature_C),
+], ids=["power", "convective", "freeze-thaw-freeze"])
+def test_tip_conditions_on_cvfem(protocol, floor_C):
+    grid, system, coldest, imbalance = _run(protocol)
+    assert grid.kind == "cvfem"
+    assert imbalance < 1e-8
+    assert coldest >= min(floor_C, -70.0 if len(protocol.steps) > 1 else floor_C) - 0.5
+    assert system.energy["probe_J"] < 0.0
+
+
+def test_power_is_delivered_while_above_the_floor():
+    grid, system, coldest, _ = _run(Protocol((Freeze(60.0, power_W=2.0),)))
+    assert coldest > N2O.min_tip_temperature_C + 1.0  # 2 W never reaches the floor in 60 s
+    assert system.energy["probe_J"] == pytest.approx(-2.0 * 60.0, rel=1e-9)
+
+
+def test_stiff_convection_matches_prescribed_temperature():
+    g1, s1, _, _ = _run(Protocol((Freeze(60.0, -70.0, heat_transfer_W_per_m2_K=1e6),)))
+    g2, s2, _, _ = _run(Protocol.single_freeze(60.0, -70.0))
+    r1, r2 = _ice_radius_m(g1, s1).radius_m, _ice_radius_m(g2, s2).radius_m
+    assert r1 == pytest.approx(r2, rel=0.01)

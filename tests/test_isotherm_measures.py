@@ -5,8 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from cryosim.post.isotherms import (MEASURES, SLICE_OFFSET_M, depth_below_tip_m, extent_3d, extent_axisymmetric,
-                                    extent_of, extent_radial, radius_at_m)
+from cryosim.post.isotherms import (
+    MEASURES,
+    SLICE_OFFSET_M,
+    depth_below_tip_m,
+    extent_3d,
+    extent_axisymmetric,
+    extent_of,
+    extent_radial,
+    radius_at_m,
+)
 
 #: The sections are taken SLICE_OFFSET_M off the nominal lines: values agree to that order.
 TOL_M = 10 * SLICE_OFFSET_M

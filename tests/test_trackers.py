@@ -9,8 +9,7 @@ import cryosim
 from cryosim import Numerics, Thermocouple, default_scenario
 from cryosim.checks import ScenarioError
 from cryosim.post.isotherms import MEASURES, extent_of
-from cryosim.post.trackers import (CallbackTracker, EnergyTracker, NodalField, StepView, ThermocoupleTracker,
-                                   TrackerList)
+from cryosim.post.trackers import CallbackTracker, EnergyTracker, NodalField, StepView, ThermocoupleTracker, TrackerList
 
 #: 0 °C width and volume of the default scenario at resolution 0.35, fast solver, before the trackers
 #: replaced the Recorder (commit 24224ff).

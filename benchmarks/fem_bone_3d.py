@@ -62,7 +62,7 @@ def run_plain(resolution: float, dt_s: float) -> dict:
     import ufl
 
     from cryosim.fem.geometry import ACTIVE, FAR, build_mesh
-    from cryosim.fem.measure import extent_3d
+    from cryosim.post.isotherms import extent_3d
     from cryosim.physics.materials import get_material
     from cryosim.physics.phase_change import CURVES, P_BETA, ufl_formulas
 

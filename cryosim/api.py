@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .checks import ScenarioError
 from .post.results import Results
 from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from .post.trackers import Tracker
 
 __all__ = ["run", "choose_solver"]
 
@@ -24,11 +28,14 @@ def choose_solver(scenario: Scenario) -> str:
 
 
 def run(scenario: Scenario, output_dir: str | Path | None = None,
-        progress: Callable[[float, float], None] | None = None, **numerics: object) -> Results:
+        progress: Callable[[float, float], None] | None = None,
+        trackers: Iterable["Tracker"] | None = None, **numerics: object) -> Results:
     """Run ``scenario`` with the solver it names (or the one that fits).
 
-    Keyword arguments override fields of ``scenario.numerics``
-    (``cryosim.run(s, solver="fem", resolution=2, output_times_s=(60, 120))``).
+    ``progress(t_s, t_end_s)`` is called after every accepted step, and so is
+    every tracker of ``trackers`` (:mod:`cryosim.post.trackers`, e.g.
+    ``CallbackTracker(f)``). Keyword arguments override fields of
+    ``scenario.numerics`` (``cryosim.run(s, solver="fem", resolution=2, output_times_s=(60, 120))``).
     """
     if numerics:
         scenario = scenario.with_(**numerics)
@@ -36,10 +43,10 @@ def run(scenario: Scenario, output_dir: str | Path | None = None,
     if solver == "fast":
         from .fast.solver import run_axisymmetric
 
-        return run_axisymmetric(scenario, output_dir=output_dir, progress=progress)
+        return run_axisymmetric(scenario, output_dir=output_dir, progress=progress, trackers=trackers)
     try:
         from .fem import run_fem
     except ImportError as e:
         raise ScenarioError("solver", solver, f"an installed finite-element stack ({e}); "
                             "install cryosim[fem] or use solver = 'fast'") from None
-    return run_fem(scenario, output_dir=output_dir, progress=progress)
+    return run_fem(scenario, output_dir=output_dir, progress=progress, trackers=trackers)

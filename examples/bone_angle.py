@@ -35,10 +35,10 @@ def reach_toward_bone_m(r: cryosim.Results, bone: BonePlate | None) -> float:
     """Largest depth of the 0 °C region along the plate normal, n.x (m); +x when there is no bone."""
     f = r.final_field
     n = np.array(bone.normal if bone is not None else (1.0, 0.0, 0.0))
-    if "points_m" in f:
+    if str(f["geometry"]) == "3d":
         X, T = f["points_m"], f["temperature_C"]
     else:  # axisymmetric (r, z): points at +-r in the plane y = 0
-        rz = f["points_rz_m"]
+        rz = f["points_m"]
         X = np.column_stack([rz[:, 0], np.zeros(len(rz)), rz[:, 1]])
         T = f["temperature_C"]
     cold = T <= 0.0

@@ -34,7 +34,7 @@ VESSEL = Vessel(diameter_m=2.0e-3, distance_m=3.5e-3)
 
 def side_extents_m(field: dict, iso_C: float = 0.0) -> tuple[float, float]:
     """Largest +x and -x reach (m) of ``T <= iso_C`` on the P1 tets (vertices and edge crossings)."""
-    X, tets, T = field["points_m"], field["tetrahedra"], field["temperature_C"] - iso_C
+    X, tets, T = field["points_m"], field["cells"], field["temperature_C"] - iso_C
     pts = [X[T <= 0.0]]
     for i, j in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)):
         a, b = tets[:, i], tets[:, j]

@@ -181,7 +181,8 @@ def test_default_scenario_energy_balance_and_bookkeeping(default_fem, default_fa
     assert d["steps"] == len(r.time_s) - 1
     assert d["rejected_newton"] == 0
     assert d["newton_iterations"] >= d["steps"]
-    assert {"points_rz_m", "triangles", "temperature_C"} <= set(r.final_field)
+    assert {"points_m", "cells", "temperature_C", "geometry"} <= set(r.final_field)
+    assert str(r.final_field["geometry"]) == "axisymmetric" and r.final_field["points_m"].shape[1] == 2
     # colder isotherms are nested inside warmer ones
     assert r.final(-40.0, "volume_m3") < r.final(-20.0, "volume_m3") < r.final(0.0, "volume_m3")
 
@@ -212,7 +213,7 @@ def test_non_flat_tips_freeze(shape):
 
 def test_extent_3d_exact_for_p1_fields():
     """A P1 field linear in each tet: half-space and a slab are measured exactly."""
-    from cryosim.fem.measure import extent_3d
+    from cryosim.post.isotherms import extent_3d
 
     msh = dolfinx.mesh.create_box(MPI.COMM_WORLD, [np.array([-1.0, -1.0, -1.0]), np.array([1.0, 1.0, 1.0])],
                                   [6, 6, 6], dolfinx.mesh.CellType.tetrahedron)

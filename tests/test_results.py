@@ -17,13 +17,10 @@ def _results(surface=SURFACE, protocol=None) -> Results:
     protocol = protocol or Protocol((Freeze(60.0, -70.0), Thaw(60.0)))
     sc = cryosim.default_scenario().with_(protocol=protocol, isotherms_C=(0.0, -20.0))
     radius = np.array([0.0, 3e-3, 4e-3, 4.5e-3, 4.2e-3, 3.0e-3])
-    ext = {
-        0.0: {"radius_m": radius, "width_m": 2 * radius, "length_m": 2.5 * radius, "area_m2": 4 * radius**2,
-              "volume_m3": 8 * radius**3},
-        -20.0: {m: 0.5 * v for m, v in
-                {"radius_m": radius, "width_m": 2 * radius, "length_m": 2.5 * radius, "area_m2": 4 * radius**2,
-                 "volume_m3": 8 * radius**3}.items()},
-    }
+    base = {"radius_m": radius, "width_m": 2 * radius, "length_m": 2.5 * radius, "area_m2": 4 * radius**2,
+            "volume_m3": 8 * radius**3, "radius_mid_tip_m": 0.9 * radius, "depth_below_tip_m": 0.7 * radius}
+    assert set(base) == set(MEASURES)
+    ext = {0.0: base, -20.0: {m: 0.5 * v for m, v in base.items()}}
     probe = np.array([0.0, -150.0, -300.0, -380.0, -400.0, -427.7])
     energy = {k: np.zeros(T.size) for k in ENERGY_TERMS}
     energy["probe_J"] = probe

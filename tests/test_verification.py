@@ -122,7 +122,7 @@ def test_axisymmetric_long_tip_matches_cylindrical():
     from matplotlib.tri import LinearTriInterpolator, Triangulation
 
     f = r2.final_field
-    tri = Triangulation(f["points_rz_m"][:, 0], f["points_rz_m"][:, 1], f["triangles"])
+    tri = Triangulation(f["points_m"][:, 0], f["points_m"][:, 1], f["cells"])
     rr = np.linspace(probe.radius_m, 10e-3, 4001)
     TT = np.asarray(LinearTriInterpolator(tri, f["temperature_C"])(rr, np.full_like(rr, 20e-3)))
     j = np.nonzero(TT > 0.0)[0][0]

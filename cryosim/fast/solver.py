@@ -10,24 +10,22 @@ Two front-ends share :class:`~cryosim.fast.stepper.FVSystem` and the step contro
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import kernel as fv
 from ..checks import check_choice, check_range
 from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
-from ..post.isotherms import Extent, extent_axisymmetric, extent_radial
 from ..physics.materials import Material
 from ..numerics.stepsize import StepSettings, integrate
 from ..physics.boundary import probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
-from ..post.results import Recorder, Results
-from ..scenario import Numerics, Scenario, Thermocouple
+from ..post.results import Results
+from ..post.trackers import NodalField, StepView, Tracker, TrackerList
+from ..scenario import Numerics, Scenario
 from .stepper import FVSystem, StepTolerances
 
 __all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for"]
@@ -98,42 +96,14 @@ def _nodal(system: FVSystem) -> np.ndarray:
     return ext[g.point_source]  # type: ignore[index]
 
 
-class _ThermocoupleReader:
-    """Barycentric interpolation of the nodal field at fixed points."""
-
-    def __init__(self, grid: FVGrid, tcs: tuple[Thermocouple, ...]) -> None:
-        self.names = [t.name for t in tcs]
-        self.idx = np.zeros((len(tcs), 3), np.int64)
-        self.w = np.zeros((len(tcs), 3))
-        if not tcs:
-            return
-        P = grid.points_m[grid.triangles]  # type: ignore[index]  # (nt, 3, 2)
-        a, b, c = P[:, 0], P[:, 1], P[:, 2]
-        det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
-        for k, tc in enumerate(tcs):
-            x, y = tc.r_m, tc.z_m
-            l1 = ((x - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (y - a[:, 1])) / det
-            l2 = ((b[:, 0] - a[:, 0]) * (y - a[:, 1]) - (x - a[:, 0]) * (b[:, 1] - a[:, 1])) / det
-            l0 = 1.0 - l1 - l2
-            inside = np.nonzero(np.minimum(np.minimum(l0, l1), l2) >= -1e-9)[0]
-            if inside.size == 0:
-                from ..checks import ScenarioError
-
-                raise ScenarioError(f"thermocouples[{tc.name}]", (tc.r_m, tc.z_m), "a point inside the simulated medium")
-            e = inside[0]
-            self.idx[k] = grid.triangles[e]  # type: ignore[index]
-            self.w[k] = (l0[e], l1[e], l2[e])
-
-    def read(self, nodal: np.ndarray) -> dict[str, float]:
-        return {n: float(nodal[self.idx[k]] @ self.w[k]) for k, n in enumerate(self.names)}
-
-
 def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
-                     progress: Callable[[float, float], None] | None = None) -> Results:
+                     progress: Callable[[float, float], None] | None = None,
+                     trackers: Iterable[Tracker] | None = None) -> Results:
     """Run ``scenario`` on the fast axisymmetric solver.
 
     With ``output_dir``, each time step is appended to
-    ``output_dir/timeseries.csv`` as it is computed.
+    ``output_dir/timeseries.csv`` as it is computed. ``trackers``: extra
+    :class:`~cryosim.post.trackers.Tracker` objects fed with every step.
     """
     if scenario.probe.tip_shape != "flat":
         from ..checks import ScenarioError
@@ -145,45 +115,36 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
     bcs = probe_boundaries(scenario.probe, scenario.protocol, grid.group_area_m2(ACTIVE), scenario.initial_temperature_C)
     stepper = FVSystem(grid, props, scenario.initial_temperature_C, scenario.arterial_temperature_C, bcs,
                        _tolerances(scenario.numerics))
-    tcs = _ThermocoupleReader(grid, scenario.thermocouples)
     stream = None if output_dir is None else Path(output_dir) / "timeseries.csv"
-    rec = Recorder(scenario, "fast", "axisymmetric", stream)
+    tl = TrackerList(scenario, "fast", "axisymmetric", stream_to=stream, trackers=trackers or (), progress=progress)
     active = grid.bface_group == ACTIVE
-    r, z, tri = grid.points_m[:, 0], grid.points_m[:, 1], grid.triangles  # type: ignore[index]
+    t_end = scenario.protocol.duration_s
 
-    def on_step(st: FVSystem) -> None:
-        nodal = _nodal(st)
-        ext = {iso: extent_axisymmetric(r, z, tri, nodal, iso) for iso in rec.isotherms}
+    def view(st: FVSystem, is_output: bool) -> StepView:
         Qb = st.last_rates[0]
-        energy = dict(st.energy, enthalpy_change_J=st.enthalpy_change_J)
-        surf = st.surface_temperatures()[active]
-        rec.record(st.t, ext, tcs.read(nodal), float(surf.min()), -float(Qb[ACTIVE] + Qb[SHAFT]), energy)
+        return StepView(t_s=st.t, is_output=is_output, t_end_s=t_end, geometry="axisymmetric",
+                        probe_surface_C=float(st.surface_temperatures()[active].min()),
+                        probe_heat_W=-float(Qb[ACTIVE] + Qb[SHAFT]),
+                        energy_J=dict(st.energy, enthalpy_change_J=st.enthalpy_change_J),
+                        field_fn=lambda: NodalField(grid.points_m, grid.triangles, _nodal(st)))  # type: ignore[arg-type]
 
-    stats = _integrate(stepper, scenario.protocol.duration_s, scenario.numerics, bcs.breakpoints_s(), on_step,
-                       progress, rec)
+    stats = _integrate(stepper, t_end, scenario.numerics, bcs.breakpoints_s(), view, tl)
     far_cells = grid.bface_cell[grid.bface_group == FAR]
     stats.update(cells=grid.n_cells, domain_radius_m=scenario.domain_radius_m(),
                  far_field_max_disturbance_K=float(np.max(np.abs(stepper.T[far_cells] - scenario.initial_temperature_C))))
-    field = {"points_rz_m": grid.points_m, "triangles": grid.triangles, "temperature_C": _nodal(stepper),
-             "cell_centers_rz_m": grid.centers_m, "cell_temperature_C": stepper.T}
-    return rec.finish(field, stats)  # type: ignore[arg-type]
+    return tl.finish(view(stepper, False), stats, {"cell_centers_m": grid.centers_m, "cell_temperature_C": stepper.T})
 
 
 def _integrate(system: FVSystem, t_end_s: float, numerics: Numerics, breaks_s: np.ndarray,
-               on_step: Callable[[FVSystem], None], progress: Callable[[float, float], None] | None,
-               rec: Recorder) -> dict:
-    """Drive ``system`` with the shared step controller, recording every accepted step."""
-    def accepted(t: float, is_output: bool) -> None:
-        on_step(system)
-        if progress is not None:
-            progress(t, t_end_s)
-
-    on_step(system)
+               view: Callable[[FVSystem, bool], StepView], tl: TrackerList) -> dict:
+    """Drive ``system`` with the shared step controller, feeding ``tl`` the initial state and every accepted step."""
     try:
+        tl.start(view(system, False))
         st = integrate(system, t_end_s, step_settings(numerics), breaks_s=breaks_s,
-                       outputs_s=numerics.output_times_s, on_accept=accepted)
+                       outputs_s=numerics.output_times_s,
+                       on_accept=lambda t, is_output: tl.update(view(system, is_output)))
     finally:
-        rec.close()
+        tl.close()
     stats = st.as_dict()
     stats.update(system.counters)
     return stats
@@ -229,7 +190,8 @@ class RadialProblem:
                 "outer_radius_m": self.outer_radius_m, "duration_s": self.protocol.duration_s}
 
 
-def run_radial(problem: RadialProblem, progress: Callable[[float, float], None] | None = None) -> Results:
+def run_radial(problem: RadialProblem, progress: Callable[[float, float], None] | None = None,
+               trackers: Iterable[Tracker] | None = None) -> Results:
     """Solve a 1D radial problem; extents hold the front radius of each isotherm."""
     p = problem
     grid = radial_grid(p.geometry, p.inner_radius_m, p.outer_radius_m, p.first_cell_m, p.growth,
@@ -238,23 +200,20 @@ def run_radial(problem: RadialProblem, progress: Callable[[float, float], None] 
     bcs = tip_boundaries(p.protocol, grid.group_area_m2(ACTIVE), p.initial_temperature_C, floor_C=None,
                          far_field=p.far_boundary)
     stepper = FVSystem(grid, props, p.initial_temperature_C, p.arterial_temperature_C, bcs, _tolerances(p.numerics))
-    rec = Recorder(p, "fast", p.geometry)  # type: ignore[arg-type]
-    x = grid.centers_m[:, 0]
+    tl = TrackerList(p, "fast", p.geometry, trackers=trackers or (), progress=progress)
+    # nodes: the probe surface, the cell centres, the outer boundary
+    xs = np.concatenate([[grid.bface_xy_m[0, 0]], grid.centers_m[:, 0], grid.bface_xy_m[1:, 0]])
+    segments = np.column_stack([np.arange(xs.size - 1), np.arange(1, xs.size)])
 
-    def profile(st: FVSystem) -> tuple[np.ndarray, np.ndarray]:
+    def view(st: FVSystem, is_output: bool) -> StepView:
         surf = st.surface_temperatures()
-        xs = np.concatenate([[grid.bface_xy_m[0, 0]], x, grid.bface_xy_m[1:, 0]])
         Ts = np.concatenate([[surf[0]], st.T, surf[1:]])
-        return xs, Ts
-
-    def on_step(st: FVSystem) -> None:
-        xs, Ts = profile(st)
-        ext = {iso: extent_radial(xs, Ts, iso, p.geometry) for iso in rec.isotherms}
         Qb = st.last_rates[0]
-        energy = dict(st.energy, enthalpy_change_J=st.enthalpy_change_J)
-        rec.record(st.t, ext, {}, float(Ts[0]), -float(Qb[ACTIVE]), energy)
+        return StepView(t_s=st.t, is_output=is_output, t_end_s=p.protocol.duration_s, geometry=p.geometry,
+                        probe_surface_C=float(Ts[0]), probe_heat_W=-float(Qb[ACTIVE]),
+                        energy_J=dict(st.energy, enthalpy_change_J=st.enthalpy_change_J),
+                        field_fn=lambda: NodalField(xs[:, None], segments, Ts))
 
-    stats = _integrate(stepper, p.protocol.duration_s, p.numerics, bcs.breakpoints_s(), on_step, progress, rec)
-    xs, Ts = profile(stepper)
+    stats = _integrate(stepper, p.protocol.duration_s, p.numerics, bcs.breakpoints_s(), view, tl)
     stats["cells"] = grid.n_cells
-    return rec.finish({"x_m": xs, "temperature_C": Ts, "cell_enthalpy_J_per_m3": stepper.H}, stats)
+    return tl.finish(view(stepper, False), stats, {"cell_enthalpy_J_per_m3": stepper.H})

@@ -77,24 +77,25 @@ def _revolve(points_rz: np.ndarray, triangles: np.ndarray, T: np.ndarray, sector
     return pts, np.vstack(cells), vals
 
 
-def render_ice_ball(field: dict[str, np.ndarray], axisymmetric: bool, path: Path, iso_C: float = 0.0,
-                    title: str | None = None) -> Path:
+def render_ice_ball(field: dict[str, np.ndarray], path: Path, iso_C: float = 0.0, title: str | None = None) -> Path:
     """Render the ``iso_C`` isotherm surface of a final P1 field to a PNG (off screen).
 
-    ``field`` is :attr:`cryosim.post.results.Results.final_field` of an FE run.
-    Lengths on the axes are in mm.
+    ``field`` is :attr:`cryosim.post.results.Results.final_field` of an
+    "axisymmetric" or "3d" run. Lengths on the axes are in mm.
     """
     pv = _require_pyvista()
     T = np.asarray(field["temperature_C"], float)
-    if axisymmetric:
-        pts, cells, vals = _revolve(np.asarray(field["points_rz_m"]), np.asarray(field["triangles"]), T,
-                                    REVOLVE_SECTORS)
+    geometry = str(field["geometry"])
+    if geometry == "axisymmetric":
+        pts, cells, vals = _revolve(np.asarray(field["points_m"]), np.asarray(field["cells"]), T, REVOLVE_SECTORS)
         celltype = pv.CellType.WEDGE
         npc = 6
-    else:
-        pts, cells, vals = np.asarray(field["points_m"]), np.asarray(field["tetrahedra"]), T
+    elif geometry == "3d":
+        pts, cells, vals = np.asarray(field["points_m"]), np.asarray(field["cells"]), T
         celltype = pv.CellType.TETRA
         npc = 4
+    else:
+        raise ValueError(f"render_ice_ball needs an axisymmetric or 3d field, not {geometry!r}")
     conn = np.hstack([np.full((cells.shape[0], 1), npc), cells]).ravel()
     grid = pv.UnstructuredGrid(conn, np.full(cells.shape[0], celltype, np.uint8), 1e3 * pts)
     grid.point_data["temperature_C"] = vals

@@ -66,18 +66,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..post.isotherms import Extent
 from ..physics.materials import Material, get_material
 from ..physics.phase_change import CURVES, P_BETA, ufl_formulas
 from ..physics.boundary import FLOOR_RAMP_K, BCKind, Surface, probe_boundaries
-from ..post.results import Recorder, Results
+from ..post.results import Results
+from ..post.trackers import NodalField, StepView, Tracker, TrackerList
 from ..scenario import Scenario
 from ..numerics.stepsize import ConvergenceError
 from . import geometry as geo
@@ -290,11 +290,9 @@ class _Physics:
 
 
 class _Measures:
-    """Extents, thermocouples and probe-surface temperature of the current field."""
+    """The current P1 field as the trackers see it: owned cells, their nodes, the probe-surface temperature."""
 
     def __init__(self, ph: _Physics) -> None:
-        from .measure import PointProbe
-
         self.ph = ph
         V = ph.V
         msh = V.mesh
@@ -303,30 +301,7 @@ class _Measures:
         n_cells = msh.topology.index_map(tdim).size_local
         self.cells = np.asarray(V.dofmap.list[:n_cells], np.int64)
         X = V.tabulate_dof_coordinates()
-        self.axisymmetric = ph.fm.axisymmetric
-        self.X = X[:, :2].copy() if self.axisymmetric else X.copy()
-        tcs = ph.scenario.thermocouples
-        gdim = 2 if self.axisymmetric else 3
-        pts = np.array([(t.r_m, t.z_m) if self.axisymmetric else (t.r_m, 0.0, t.z_m) for t in tcs],
-                       float).reshape(len(tcs), gdim)
-        self.tc_names = [t.name for t in tcs]
-        self.tcs = PointProbe(V, pts)
-        for name, miss in zip(self.tc_names, self.tcs.missing):
-            if miss:
-                from ..checks import ScenarioError
-
-                raise ScenarioError(f"thermocouples[{name}]", pts[self.tc_names.index(name)].tolist(),
-                                    "a point inside the medium (not in a probe, a vessel or beyond the far boundary)")
-
-    def extent(self, T: np.ndarray, iso: float) -> Extent:
-        from .measure import extent_3d, extent_rz
-
-        if self.axisymmetric:
-            return extent_rz(self.X, self.cells, T, iso, self.comm)
-        return extent_3d(self.X, self.cells, T, iso, self.comm)
-
-    def thermocouples(self, T: np.ndarray) -> dict[str, float]:
-        return dict(zip(self.tc_names, self.tcs.read(T).tolist()))
+        self.X = X[:, :2].copy() if ph.fm.axisymmetric else X.copy()
 
     def surface_min_C(self, T: np.ndarray) -> float:
         from mpi4py import MPI
@@ -337,14 +312,16 @@ class _Measures:
 
 def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
             progress: Callable[[float, float], None] | None = None, *, force_3d: bool = False,
-            settings: FEMSettings | None = None, comm: Any = None, write_fields: bool = True) -> Results:
+            settings: FEMSettings | None = None, comm: Any = None, write_fields: bool = True,
+            trackers: Iterable[Tracker] | None = None) -> Results:
     """Run ``scenario`` with finite elements; axisymmetric when the scene allows it, else 3D.
 
     ``force_3d`` meshes an axisymmetric scene in 3D (verification). With
     ``output_dir`` the time series streams to ``timeseries.csv`` there and the
     temperature field (VTX, ``temperature.bp``) and the 0 °C surface
-    (``ice_ball_0C.png``) are written at the end. Runs under MPI
-    (``mpirun -n N``): every rank returns the same :class:`Results`.
+    (``ice_ball_0C.png``) are written at the end. ``trackers``: extra
+    :class:`~cryosim.post.trackers.Tracker` objects fed with every step. Runs
+    under MPI (``mpirun -n N``): every rank returns the same :class:`Results`.
     """
     dolfinx = _import_dolfinx()
     from dolfinx.fem.petsc import NonlinearProblem
@@ -369,8 +346,9 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     out = None if output_dir is None else Path(output_dir)
     if out is not None and comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-    rec = Recorder(scenario, "fem", "axisymmetric" if fm.axisymmetric else "3d",
-                   stream_to=(out / "timeseries.csv") if (out is not None and comm.rank == 0) else None)
+    rec = TrackerList(scenario, "fem", "axisymmetric" if fm.axisymmetric else "3d",
+                      stream_to=(out / "timeseries.csv") if (out is not None and comm.rank == 0) else None,
+                      trackers=trackers or ())
     writer = None
     if out is not None and write_fields:
         from .output import FieldWriter
@@ -402,11 +380,15 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         if sh.kind == BCKind.CONVECTIVE:
             ph.h_shaft.value, ph.T_shaft.value = sh.heat_transfer_W_per_m2_K, sh.temperature_C
 
-    def record(t: float) -> None:
+    def view(t: float, is_output: bool = False) -> StepView:
         Tl = T.x.array
-        ext = {iso: meas.extent(Tl, iso) for iso in rec.isotherms}
-        e = dict(energy, enthalpy_change_J=ph.revolve * (ph.scalar(ph.E) - E0))
-        rec.record(t, ext, meas.thermocouples(Tl), meas.surface_min_C(Tl), -rates[0], e)
+        return StepView(t_s=t, is_output=is_output, t_end_s=scenario.protocol.duration_s, geometry=rec.geometry,
+                        probe_surface_C=meas.surface_min_C(Tl), probe_heat_W=-rates[0],
+                        energy_J=dict(energy, enthalpy_change_J=ph.revolve * (ph.scalar(ph.E) - E0)),
+                        field_fn=lambda: NodalField(meas.X, meas.cells, Tl), comm=comm)
+
+    def record(t: float, is_output: bool = False) -> None:
+        rec.record(view(t, is_output))
 
     def global_max_abs(a: np.ndarray) -> float:
         n = V_owned
@@ -505,31 +487,12 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         far_field_max_disturbance_K=float(comm.allreduce(
             float(np.max(np.abs(T.x.array[ph.far_dofs] - T0))) if ph.far_dofs.size else 0.0, op=MPI.MAX)),
     )
-    field = _gather_field(ph, meas)
-    results = rec.finish(field, stats)
+    results = rec.finish(view(t), stats)
     if out is not None and comm.rank == 0:
         from .output import render_ice_ball
 
         try:
-            render_ice_ball(field, fm.axisymmetric, out / "ice_ball_0C.png", iso_C=0.0)
+            render_ice_ball(results.final_field, out / "ice_ball_0C.png", iso_C=0.0)
         except ImportError as e:  # pyvista missing: keep the run, say what is lacking
             results.diagnostics["render_error"] = str(e)
     return results
-
-
-def _gather_field(ph: _Physics, meas: _Measures) -> dict[str, np.ndarray]:
-    """Final P1 field on every rank: points, cells (owned, renumbered) and nodal temperatures.
-
-    Under MPI the nodes on partition boundaries appear once per rank (harmless
-    for plotting and measuring).
-    """
-    comm = ph.fm.mesh.comm
-    X, cells, T = meas.X, meas.cells, ph.T.x.array.copy()
-    parts = comm.allgather((X, cells, T))
-    offs = np.cumsum([0] + [p[0].shape[0] for p in parts[:-1]])
-    Xg = np.vstack([p[0] for p in parts])
-    Cg = np.vstack([p[1] + o for p, o in zip(parts, offs)])
-    Tg = np.concatenate([p[2] for p in parts])
-    if ph.fm.axisymmetric:
-        return {"points_rz_m": Xg, "triangles": Cg, "temperature_C": Tg}
-    return {"points_m": Xg, "tetrahedra": Cg, "temperature_C": Tg}

@@ -1,14 +1,17 @@
-"""Figures of a run: ice-ball extent over time and the isotherm map."""
+"""Figures of a run: ice-ball extent over time and the isotherm map.
+
+The functions take plain arrays (and the scenario, for the probe and the
+bone); :meth:`cryosim.post.results.Results.plot` and
+:meth:`~cryosim.post.results.Results.plot_field` call them with a run's data.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .results import Results
 
 __all__ = ["plot_extents", "plot_field"]
 
@@ -23,12 +26,17 @@ def _pyplot():
     return plt
 
 
-def plot_extents(results: "Results", path: str | Path | None = None):
-    """Width, length and volume of each isotherm against time."""
+def plot_extents(time_s: np.ndarray, extents: Mapping[float, Mapping[str, np.ndarray]], title: str = "",
+                 path: str | Path | None = None):
+    """Width, length and volume of each isotherm against time.
+
+    ``extents[iso_C][measure]``: series over ``time_s`` (s), SI units. Saved
+    to ``path`` (and closed) when given; returns the Figure.
+    """
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
-    t = results.time_s
-    for iso, s in results.extents.items():
+    t = time_s
+    for iso, s in extents.items():
         axes[0].plot(t, 1e3 * s["width_m"], label=f"{iso:g} °C")
         axes[1].plot(t, 1e3 * s["length_m"], label=f"{iso:g} °C")
         axes[2].plot(t, 1e9 * s["volume_m3"], label=f"{iso:g} °C")
@@ -37,33 +45,41 @@ def plot_extents(results: "Results", path: str | Path | None = None):
         ax.set_ylabel(lab)
         ax.grid(alpha=0.3)
     axes[0].legend(title="isotherm")
-    sc = results.scenario
-    fig.suptitle(f"{sc.name}: {results.solver} solver, {results.geometry}")
+    fig.suptitle(title)
     if path is not None:
         fig.savefig(path, dpi=130)
         plt.close(fig)
     return fig
 
 
-def plot_field(results: "Results", path: str | Path | None = None):
-    """Final temperature in the (r, z) section, mirrored about the axis, with isotherms and probe."""
+def plot_field(final_field: Mapping[str, np.ndarray], scenario: Any, *, t_s: float, reach_m: float,
+               path: str | Path | None = None):
+    """Temperature in the (r, z) section (mirrored about the axis) or the 3D section y = 0, with
+    the scenario's isotherms, probe and bone.
+
+    ``final_field``: the layout of :attr:`cryosim.post.results.Results.final_field`
+    ("axisymmetric" or "3d"); ``t_s``: its time (s); ``reach_m``: radius of the
+    warmest isotherm (m), which sets the view. Saved to ``path`` (and closed)
+    when given; returns the Figure.
+    """
     plt = _pyplot()
     from matplotlib.patches import Rectangle
     from matplotlib.tri import Triangulation
 
-    f = results.final_field
-    if "points_rz_m" in f:
-        p, tri, T = f["points_rz_m"], f["triangles"], f["temperature_C"]
+    f = final_field
+    geometry = str(f["geometry"])
+    if geometry == "axisymmetric":
+        p, tri, T = f["points_m"], f["cells"], f["temperature_C"]
         mirror = True
-    elif "tetrahedra" in f:
-        p, tri, T = _section_y0(f["points_m"], f["tetrahedra"], f["temperature_C"])
+    elif geometry == "3d":
+        p, tri, T = _section_y0(f["points_m"], f["cells"], f["temperature_C"])
         mirror = False
     else:
-        raise ValueError("plot_field needs an axisymmetric (points_rz_m, triangles) or 3D (points_m, tetrahedra) field")
-    sc = results.scenario
+        raise ValueError(f"plot_field needs an axisymmetric or 3d field, not {geometry!r}")
+    sc = scenario
     probe = sc.probe
     fig, ax = plt.subplots(figsize=(6.4, 6.0), constrained_layout=True)
-    iso = sorted(results.extents, reverse=True)
+    iso = sorted(sc.isotherms_C, reverse=True)
     levels = np.linspace(min(float(T.min()), -80.0), float(sc.initial_temperature_C), 24)
     styles = ["solid", "dashed", "dotted", "dashdot"]
     for sign in ((1.0, -1.0) if mirror else (1.0,)):
@@ -79,7 +95,7 @@ def plot_field(results: "Results", path: str | Path | None = None):
     ax.add_patch(Rectangle((-rp_mm, La_mm), 2 * rp_mm, top - La_mm, color="0.6", zorder=3, label="insulated shaft"))
     if sc.bone is not None:
         _draw_bone(ax, sc.bone, mirror)
-    R = 1e3 * max(1.4 * results.maximum(max(iso), "radius_m"), 3 * probe.radius_m)
+    R = 1e3 * max(1.4 * reach_m, 3 * probe.radius_m)
     ax.set_xlim(-R, R)
     ax.set_ylim(-0.8 * R, La_mm + 0.8 * R)
     ax.set_aspect("equal")
@@ -87,7 +103,7 @@ def plot_field(results: "Results", path: str | Path | None = None):
     ax.set_ylabel("z along probe (mm)")
     ax.legend(loc="lower right", fontsize=8)
     fig.colorbar(cf, ax=ax, label="temperature (°C)")
-    ax.set_title(f"t = {results.time_s[-1]:g} s")
+    ax.set_title(f"t = {t_s:g} s")
     if path is not None:
         fig.savefig(path, dpi=130)
         plt.close(fig)

@@ -1,32 +1,41 @@
 """Results of a run: ice-ball extent over time, thermocouples, heat and energy.
 
-Every solver feeds a :class:`Recorder` once per accepted time step; the
-recorder keeps the series in memory and, when given a folder, appends each
-row to ``timeseries.csv`` straight away (flushed), so an interrupted run keeps
-everything it had computed. :meth:`Results.save` writes the rest (JSON
-summary, NPZ field, plots) through temporary files renamed into place, so no
-half-written file is ever left behind.
+Every solver feeds the trackers of :mod:`cryosim.post.trackers` once per
+accepted time step; they keep the series in memory and, when given a folder,
+append each row to ``timeseries.csv`` straight away (flushed), so an
+interrupted run keeps everything it had computed, and assemble the
+:class:`Results`. :meth:`Results.save` writes the rest (JSON summary, NPZ
+field, plots) through temporary files renamed into place, so no half-written
+file is ever left behind.
+
+The final field (:attr:`Results.final_field`) has the same keys whatever
+solver ran: ``points_m`` ((n, 2) r, z; (n, 3) x, y, z; or (n, 1) positions
+in 1D, m), ``cells`` (triangles, tetrahedra or segments), ``temperature_C``
+(per node, °C) and ``geometry`` (a 0-d string array), plus solver-specific
+extras (cell data of the fast solver).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from .files import atomic_write, check_not_symlink, open_stream
-from .isotherms import MEASURES, Extent
+from .files import atomic_write, check_not_symlink
+from .isotherms import MEASURES
 from ..physics.materials import citations
 from ..physics.protocol import Freeze
 from ..scenario import Scenario
 
-__all__ = ["Recorder", "Results", "ENERGY_TERMS", "atomic_write"]
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+__all__ = ["Results", "ENERGY_TERMS", "atomic_write", "iso_label"]
 
 #: Cumulative energy terms (J): heat entering through the probe (negative
 #: when the probe draws heat), through the far boundary, from perfusion and
@@ -34,8 +43,9 @@ __all__ = ["Recorder", "Results", "ENERGY_TERMS", "atomic_write"]
 ENERGY_TERMS = ("enthalpy_change_J", "probe_J", "far_boundary_J", "perfusion_J", "metabolic_J", "imbalance_J")
 
 
-def _iso_label(iso: float) -> str:
-    return f"{iso:g}C"
+def iso_label(iso_C: float) -> str:
+    """Short name of an isotherm in column and key names: ``-20C``."""
+    return f"{iso_C:g}C"
 
 
 @dataclass
@@ -43,7 +53,9 @@ class Results:
     """Time series and final state of one run.
 
     ``extents[iso][measure]`` is an array over ``time_s`` for every isotherm
-    (°C) and measure of :data:`cryosim.post.isotherms.MEASURES`.
+    (°C) and measure of :data:`cryosim.post.isotherms.MEASURES`;
+    ``is_output`` marks the rows at requested output times
+    (:attr:`cryosim.scenario.Numerics.output_times_s`).
     """
 
     scenario: Scenario
@@ -57,6 +69,11 @@ class Results:
     energy: dict[str, np.ndarray]
     final_field: dict[str, np.ndarray] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    is_output: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.is_output is None:
+            self.is_output = np.zeros(len(self.time_s), bool)
 
     # --- queries ---------------------------------------------------------
     def final(self, iso_C: float = 0.0, measure: str = "radius_m") -> float:
@@ -64,8 +81,13 @@ class Results:
         return float(self.extents[float(iso_C)][measure][-1])
 
     def at(self, t_s: float, iso_C: float = 0.0, measure: str = "radius_m") -> float:
-        """``measure`` at time ``t_s`` (linear interpolation between steps)."""
-        return float(np.interp(t_s, self.time_s, self.extents[float(iso_C)][measure]))
+        """``measure`` at time ``t_s``: the recorded value at a recorded time (every requested
+        output time is one), else linear interpolation between steps."""
+        values = self.extents[float(iso_C)][measure]
+        j = int(np.searchsorted(self.time_s, t_s))
+        if j < len(self.time_s) and self.time_s[j] == t_s:
+            return float(values[j])
+        return float(np.interp(t_s, self.time_s, values))
 
     def maximum(self, iso_C: float = 0.0, measure: str = "radius_m") -> float:
         return float(np.max(self.extents[float(iso_C)][measure]))
@@ -101,7 +123,7 @@ class Results:
     def summary(self) -> dict[str, Any]:
         """Final figures as plain data."""
         final = {
-            _iso_label(iso): {m: float(v[-1]) for m, v in series.items()}
+            iso_label(iso): {m: float(v[-1]) for m, v in series.items()}
             for iso, series in self.extents.items()
         }
         return {
@@ -111,7 +133,7 @@ class Results:
             "end_time_s": float(self.time_s[-1]),
             "final_extent": final,
             "max_extent": {
-                _iso_label(iso): {m: float(np.max(v)) for m, v in series.items()}
+                iso_label(iso): {m: float(np.max(v)) for m, v in series.items()}
                 for iso, series in self.extents.items()
             },
             "thermocouples_final_C": {k: float(v[-1]) for k, v in self.thermocouples_C.items()},
@@ -144,6 +166,47 @@ class Results:
             lines.append(f"thermocouple {k}: min {np.min(v):.1f} °C, final {v[-1]:.1f} °C")
         return "\n".join(lines)
 
+    # --- tables and figures -------------------------------------------------
+    def to_frame(self) -> "pd.DataFrame":
+        """Extents as a tidy pandas DataFrame: one row per time and isotherm.
+
+        Columns ``time_s``, ``isotherm_C``, ``is_output`` and every measure of
+        :data:`cryosim.post.isotherms.MEASURES` (SI units).
+        """
+        import pandas as pd
+
+        n = len(self.time_s)
+        parts = [pd.DataFrame({"time_s": self.time_s, "isotherm_C": np.full(n, iso), "is_output": self.is_output,
+                               **{m: s[m] for m in MEASURES}})
+                 for iso, s in self.extents.items()]
+        return pd.concat(parts, ignore_index=True).sort_values(["time_s", "isotherm_C"], ascending=[True, False],
+                                                               ignore_index=True)
+
+    def timeseries(self) -> "pd.DataFrame":
+        """Per-step scalars as a pandas DataFrame: ``time_s``, ``is_output``, ``probe_surface_C``,
+        ``probe_heat_W``, the energy terms (J) and a ``T_<name>_C`` column per thermocouple."""
+        import pandas as pd
+
+        return pd.DataFrame({"time_s": self.time_s, "is_output": self.is_output,
+                             "probe_surface_C": self.probe_surface_C, "probe_heat_W": self.probe_heat_W,
+                             **{k: self.energy[k] for k in ENERGY_TERMS},
+                             **{f"T_{k}_C": v for k, v in self.thermocouples_C.items()}})
+
+    def plot(self, path: str | Path | None = None) -> "Figure":
+        """Width, length and volume of each isotherm against time; saved to ``path`` if given."""
+        from .plotting import plot_extents
+
+        return plot_extents(self.time_s, self.extents, f"{self.scenario.name}: {self.solver} solver, {self.geometry}",
+                            path)
+
+    def plot_field(self, path: str | Path | None = None) -> "Figure":
+        """The final temperature section with its isotherms and the probe; saved to ``path`` if given."""
+        from .plotting import plot_field
+
+        warmest = max(self.extents)
+        return plot_field(self.final_field, self.scenario, t_s=float(self.time_s[-1]),
+                          reach_m=self.maximum(warmest, "radius_m"), path=path)
+
     # --- output ------------------------------------------------------------
     def save(self, folder: str | Path, *, plots: bool = True) -> Path:
         """Write ``results.json``, ``timeseries.csv``, ``field.npz`` and plots into ``folder``.
@@ -164,21 +227,18 @@ class Results:
             atomic_write(out / "field.npz", lambda fh: np.savez_compressed(fh, **self.final_field), mode="wb")
         if plots:
             import matplotlib
-
-            from .plotting import plot_extents, plot_field
+            import matplotlib.pyplot as plt
 
             # the scenario name is a label: "$...$" in it must not be parsed as mathtext
             with matplotlib.rc_context({"text.parse_math": False}):
-                figures = [("extent_vs_time.png", plot_extents)]
-                if self.final_field:
-                    figures.append(("isotherm_map.png", plot_field))
+                figures = [("extent_vs_time.png", self.plot)]
+                if self.final_field and self.geometry in ("axisymmetric", "3d"):
+                    figures.append(("isotherm_map.png", self.plot_field))
                 for fname, plot in figures:
-                    fig = plot(self)
+                    fig = plot()
                     try:
                         atomic_write(out / fname, lambda fh: fig.savefig(fh, format="png", dpi=130), mode="wb")
                     finally:
-                        import matplotlib.pyplot as plt
-
                         plt.close(fig)
         return out
 
@@ -194,9 +254,9 @@ def _jsonable(x: Any) -> Any:
 def _columns(isotherms: tuple[float, ...], tcs: list[str]) -> list[str]:
     cols = ["time_s"]
     for iso in isotherms:
-        cols += [f"{m}@{_iso_label(iso)}" for m in MEASURES]
+        cols += [f"{m}@{iso_label(iso)}" for m in MEASURES]
     cols += [f"T_{n}_C" for n in tcs]
-    cols += ["probe_surface_C", "probe_heat_W", *ENERGY_TERMS]
+    cols += ["probe_surface_C", "probe_heat_W", *ENERGY_TERMS, "is_output"]
     return cols
 
 
@@ -209,73 +269,5 @@ def _write_csv(fh: TextIO, r: Results) -> None:
             row += [s[m][i] for m in MEASURES]
         row += [v[i] for v in r.thermocouples_C.values()]
         row += [r.probe_surface_C[i], r.probe_heat_W[i]] + [r.energy[k][i] for k in ENERGY_TERMS]
+        row += [float(r.is_output[i])]  # type: ignore[index]
         w.writerow([f"{x:.9g}" for x in row])
-
-
-class Recorder:
-    """Collects one row per accepted time step; optionally streams it to CSV."""
-
-    def __init__(self, scenario: Scenario, solver: str, geometry: str, stream_to: str | Path | None = None) -> None:
-        self.scenario = scenario
-        self.solver = solver
-        self.geometry = geometry
-        self.isotherms = tuple(scenario.isotherms_C)
-        self.tc_names = [t.name for t in scenario.thermocouples]
-        self.rows: list[list[float]] = []
-        self._fh: TextIO | None = None
-        self._writer: Any = None
-        if stream_to is not None:
-            self._fh = open_stream(stream_to)  # no symlink followed (post/files.py)
-            self._writer = csv.writer(self._fh)
-            self._writer.writerow(_columns(self.isotherms, self.tc_names))
-            self._fh.flush()
-
-    def record(
-        self,
-        t_s: float,
-        extents: Mapping[float, Extent],
-        thermocouples_C: Mapping[str, float],
-        probe_surface_C: float,
-        probe_heat_W: float,
-        energy_J: Mapping[str, float],
-    ) -> None:
-        row = [float(t_s)]
-        for iso in self.isotherms:
-            d = extents[iso].as_dict()
-            row += [d[m] for m in MEASURES]
-        row += [float(thermocouples_C[n]) for n in self.tc_names]
-        imbalance = energy_J["enthalpy_change_J"] - sum(
-            energy_J[k] for k in ("probe_J", "far_boundary_J", "perfusion_J", "metabolic_J")
-        )
-        row += [float(probe_surface_C), float(probe_heat_W)]
-        row += [float(energy_J[k]) for k in ENERGY_TERMS[:-1]] + [float(imbalance)]
-        if not all(math.isfinite(x) for x in row):
-            raise FloatingPointError(f"non-finite value recorded at t = {t_s:g} s: {row}")
-        self.rows.append(row)
-        if self._writer is not None:
-            self._writer.writerow([f"{x:.9g}" for x in row])
-            self._fh.flush()  # type: ignore[union-attr]
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-    def finish(self, final_field: dict[str, np.ndarray] | None = None, diagnostics: dict[str, Any] | None = None) -> Results:
-        self.close()
-        a = np.asarray(self.rows, dtype=float)
-        col = 1
-        extents: dict[float, dict[str, np.ndarray]] = {}
-        for iso in self.isotherms:
-            extents[iso] = {m: a[:, col + k] for k, m in enumerate(MEASURES)}
-            col += len(MEASURES)
-        tcs = {n: a[:, col + k] for k, n in enumerate(self.tc_names)}
-        col += len(self.tc_names)
-        surface, heat = a[:, col], a[:, col + 1]
-        col += 2
-        energy = {k: a[:, col + i] for i, k in enumerate(ENERGY_TERMS)}
-        return Results(
-            scenario=self.scenario, solver=self.solver, geometry=self.geometry, time_s=a[:, 0],
-            extents=extents, thermocouples_C=tcs, probe_surface_C=surface, probe_heat_W=heat,
-            energy=energy, final_field=final_field or {}, diagnostics=diagnostics or {},
-        )

@@ -1,0 +1,432 @@
+"""Trackers: what is measured at every accepted time step, written once for every solver.
+
+(The idea comes from py-pde's ``pde.trackers``.) A solver describes its
+current state by a :class:`StepView` -- time, the nodal P1 temperature field,
+the probe surface temperature and heat, the cumulative energy terms -- and
+hands it to a :class:`TrackerList`: ``start(view)`` with the initial state,
+``update(view)`` after every accepted step, ``finish(view)`` at the end,
+which returns the :class:`~cryosim.post.results.Results`. A new measure is
+thus a new :class:`Tracker`, whatever solver runs.
+
+The standard trackers of a run, in the order they are called: a
+:class:`ExtentTracker`, a :class:`ThermocoupleTracker`, a
+:class:`ProbeTracker` and an :class:`EnergyTracker` (whose rows make the
+results), a :class:`CSVStreamTracker` when the run has an output folder (one
+row per step in ``timeseries.csv``, flushed, so an interrupted run keeps
+what it computed), the user's trackers (``cryosim.run(scenario,
+trackers=[...])``), and a :class:`ProgressTracker`.
+
+Under MPI the nodal field of a view holds the rank's own cells (and the
+nodes they use); trackers reduce over ``view.comm``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..scenario import Scenario, Thermocouple
+from .files import open_stream
+from .isotherms import MEASURES, extent_of
+from .results import ENERGY_TERMS, Results, iso_label
+
+__all__ = [
+    "NodalField", "StepView", "Tracker", "SeriesTracker", "ExtentTracker", "ThermocoupleTracker", "ProbeTracker",
+    "EnergyTracker", "ProgressTracker", "CallbackTracker", "CSVStreamTracker", "TrackerList", "GEOMETRIES",
+]
+
+#: Geometries of a view: (r, z) triangles, 3D tetrahedra, 1D profiles.
+GEOMETRIES = ("axisymmetric", "3d", "planar", "cylindrical", "spherical")
+
+
+@dataclass(frozen=True)
+class NodalField:
+    """A P1 temperature field.
+
+    ``points_m``: (n, 2) (r, z) for "axisymmetric", (n, 3) (x, y, z) for
+    "3d", (n, 1) increasing positions from the probe surface for 1D
+    geometries (m). ``cells``: triangles, tetrahedra or segments (node
+    indices). ``temperature_C``: per node (°C). The arrays may be the
+    solver's own: copy what you keep beyond the call.
+    """
+
+    points_m: np.ndarray
+    cells: np.ndarray
+    temperature_C: np.ndarray
+
+
+@dataclass
+class StepView:
+    """The state of a run after an accepted step, the same for every solver.
+
+    ``t_s``: time (s); ``is_output``: True at a requested output time
+    (:attr:`cryosim.scenario.Numerics.output_times_s`); ``t_end_s``: end of
+    the run (s); ``geometry``: one of :data:`GEOMETRIES`;
+    ``probe_surface_C``: coldest active-surface temperature (°C);
+    ``probe_heat_W``: heat drawn by the probe (W, positive when extracted);
+    ``energy_J``: cumulative terms (J, keys of :data:`~cryosim.post.results.ENERGY_TERMS`
+    but the imbalance); ``comm``: the MPI communicator of a distributed
+    field, or None. :meth:`nodal_field` builds the field on first use.
+    """
+
+    t_s: float
+    is_output: bool
+    t_end_s: float
+    geometry: str
+    probe_surface_C: float
+    probe_heat_W: float
+    energy_J: Mapping[str, float]
+    field_fn: Callable[[], NodalField] = dc_field(repr=False)
+    comm: Any = None
+    _field: NodalField | None = dc_field(default=None, init=False, repr=False)
+
+    def nodal_field(self) -> NodalField:
+        """The P1 temperature field (built once per view)."""
+        if self._field is None:
+            self._field = self.field_fn()
+        return self._field
+
+
+class Tracker:
+    """Something fed with every accepted step of a run (methods do nothing by default).
+
+    ``start`` gets the initial state, ``update`` every accepted step,
+    ``finish`` the final state; ``close`` is always called, also when the
+    run stops on an error.
+    """
+
+    def start(self, view: StepView) -> None:
+        pass
+
+    def update(self, view: StepView) -> None:
+        pass
+
+    def finish(self, view: StepView) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class SeriesTracker(Tracker):
+    """A tracker that records named scalars (:attr:`columns`) at the start and after every step."""
+
+    columns: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.rows: list[list[float]] = []
+
+    def measure(self, view: StepView) -> list[float]:  # pragma: no cover - interface
+        """Values of :attr:`columns` for ``view``."""
+        raise NotImplementedError
+
+    def start(self, view: StepView) -> None:
+        self.rows.append([float(x) for x in self.measure(view)])
+
+    def update(self, view: StepView) -> None:
+        self.rows.append([float(x) for x in self.measure(view)])
+
+    def last(self) -> list[float]:
+        """The latest row."""
+        return self.rows[-1]
+
+    def series(self) -> dict[str, np.ndarray]:
+        """Each column over the recorded steps."""
+        a = np.asarray(self.rows, dtype=float).reshape(len(self.rows), len(self.columns))
+        return {c: a[:, k] for k, c in enumerate(self.columns)}
+
+
+class ExtentTracker(SeriesTracker):
+    """Every measure of :data:`~cryosim.post.isotherms.MEASURES` for each isotherm (°C).
+
+    ``radius_mid_tip_m`` is taken at height ``z_mid_m`` (m; NaN when None).
+    Columns ``<measure>@<iso>C``.
+    """
+
+    def __init__(self, isotherms_C: Iterable[float], z_mid_m: float | None = None) -> None:
+        super().__init__()
+        self.isotherms_C = tuple(float(x) for x in isotherms_C)
+        self.z_mid_m = z_mid_m
+        self.columns = tuple(f"{m}@{iso_label(iso)}" for iso in self.isotherms_C for m in MEASURES)
+
+    def measure(self, view: StepView) -> list[float]:
+        f = view.nodal_field()
+        row: list[float] = []
+        for iso in self.isotherms_C:
+            d = extent_of(f.points_m, f.cells, f.temperature_C, iso, view.geometry, z_mid_m=self.z_mid_m,
+                          comm=view.comm).as_dict()
+            row += [d[m] for m in MEASURES]
+        return row
+
+    def extents(self) -> dict[float, dict[str, np.ndarray]]:
+        """``extents[iso][measure]`` over the recorded steps."""
+        s = self.series()
+        return {iso: {m: s[f"{m}@{iso_label(iso)}"] for m in MEASURES} for iso in self.isotherms_C}
+
+
+#: Smallest barycentric coordinate (relative) that still counts a point inside a cell.
+_INSIDE_TOL = 1e-9
+
+
+def _barycentric(P: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Barycentric coordinates (m, d+1) of point ``x`` (d,) in every simplex ``P`` (m, d+1, d)."""
+    A = np.transpose(P[:, 1:, :] - P[:, :1, :], (0, 2, 1))  # (m, d, d): columns are edge vectors
+    lam = np.linalg.solve(A, (x[None, :] - P[:, 0, :])[:, :, None])[:, :, 0]
+    return np.concatenate([1.0 - lam.sum(axis=1, keepdims=True), lam], axis=1)
+
+
+class ThermocoupleTracker(SeriesTracker):
+    """Virtual thermocouples: the P1 field interpolated at fixed points (°C), columns ``T_<name>_C``.
+
+    A thermocouple at (r, z) is read at (r, z) on (r, z) meshes, at
+    (x, y, z) = (r, 0, z) in 3D and at x = r in 1D. Each point is located
+    once, from the first view, in the first cell that holds it; under MPI
+    the lowest rank holding it reads it. A point outside the medium is
+    refused with a :class:`~cryosim.checks.ScenarioError`.
+    """
+
+    def __init__(self, thermocouples: Sequence[Thermocouple]) -> None:
+        super().__init__()
+        self.thermocouples = tuple(thermocouples)
+        self.columns = tuple(f"T_{t.name}_C" for t in self.thermocouples)
+        self._nodes: np.ndarray | None = None  # (k, d+1) node indices
+        self._weights = np.zeros((0, 0))
+        self._mine = np.zeros(0, bool)
+
+    def _locate(self, view: StepView) -> None:
+        f = view.nodal_field()
+        X, C = np.asarray(f.points_m, float), np.asarray(f.cells, np.int64)
+        n, dim = len(self.thermocouples), X.shape[1]
+        self._nodes = np.zeros((n, 2 if dim == 1 else dim + 1), np.int64)
+        self._weights = np.zeros(self._nodes.shape)
+        found = np.zeros(n, bool)
+        for k, tc in enumerate(self.thermocouples):
+            p = np.array({1: (tc.r_m,), 2: (tc.r_m, tc.z_m), 3: (tc.r_m, 0.0, tc.z_m)}[dim])
+            if dim == 1:
+                x = X[:, 0]
+                if x[0] <= p[0] <= x[-1]:
+                    j = int(np.clip(np.searchsorted(x, p[0]), 1, len(x) - 1))
+                    s = (p[0] - x[j - 1]) / (x[j] - x[j - 1])
+                    self._nodes[k], self._weights[k], found[k] = (j - 1, j), (1.0 - s, s), True
+                continue
+            lam = _barycentric(X[C], p) if len(C) else np.zeros((0, dim + 1))
+            inside = np.nonzero(lam.min(axis=1) >= -_INSIDE_TOL)[0]
+            if inside.size:
+                e = inside[0]
+                self._nodes[k], self._weights[k], found[k] = C[e], lam[e], True
+        rank = 0 if view.comm is None else view.comm.rank
+        owner = np.where(found, rank, np.iinfo(np.int64).max)
+        if view.comm is not None and view.comm.size > 1:
+            owner = np.min(np.array(view.comm.allgather(owner)), axis=0)
+        self._mine = owner == rank
+        missing = owner == np.iinfo(np.int64).max
+        if missing.any():
+            from ..checks import ScenarioError
+
+            tc = self.thermocouples[int(np.nonzero(missing)[0][0])]
+            raise ScenarioError(f"thermocouples[{tc.name}]", (tc.r_m, tc.z_m),
+                                "a point inside the medium (not in a probe, a vessel or beyond the far boundary)")
+
+    def measure(self, view: StepView) -> list[float]:
+        if not self.thermocouples:
+            return []
+        if self._nodes is None:
+            self._locate(view)
+        T = np.asarray(view.nodal_field().temperature_C, float)
+        vals = np.where(self._mine, np.sum(self._weights * T[self._nodes], axis=1), 0.0)
+        if view.comm is not None and view.comm.size > 1:
+            vals = np.sum(np.array(view.comm.allgather(vals)), axis=0)
+        return vals.tolist()
+
+
+class ProbeTracker(SeriesTracker):
+    """Coldest active-surface temperature (°C) and heat drawn by the probe (W, positive when extracted)."""
+
+    columns = ("probe_surface_C", "probe_heat_W")
+
+    def measure(self, view: StepView) -> list[float]:
+        return [view.probe_surface_C, view.probe_heat_W]
+
+
+class EnergyTracker(SeriesTracker):
+    """Cumulative energy terms (J) and what the balance leaves over (:data:`~cryosim.post.results.ENERGY_TERMS`)."""
+
+    columns = ENERGY_TERMS
+
+    def measure(self, view: StepView) -> list[float]:
+        e = view.energy_J
+        imbalance = e["enthalpy_change_J"] - sum(e[k] for k in ("probe_J", "far_boundary_J", "perfusion_J",
+                                                                "metabolic_J"))
+        return [e[k] for k in ENERGY_TERMS[:-1]] + [imbalance]
+
+
+class ProgressTracker(Tracker):
+    """Calls ``progress(t_s, t_end_s)`` after every accepted step."""
+
+    def __init__(self, progress: Callable[[float, float], None]) -> None:
+        self.progress = progress
+
+    def update(self, view: StepView) -> None:
+        self.progress(view.t_s, view.t_end_s)
+
+
+class CallbackTracker(Tracker):
+    """Calls ``f(view)`` after every accepted step (not for the initial state)."""
+
+    def __init__(self, f: Callable[[StepView], Any]) -> None:
+        self.f = f
+
+    def update(self, view: StepView) -> None:
+        self.f(view)
+
+
+class CSVStreamTracker(Tracker):
+    """Appends one row per step to a CSV file, flushed at once, so an interrupted run keeps what it computed.
+
+    Columns: ``time_s``, the columns of every tracker of ``sources`` (which
+    must be called before this one), ``is_output`` (1 at a requested output
+    time). The file is opened by :meth:`start`.
+    """
+
+    def __init__(self, path: str | Path, sources: Sequence[SeriesTracker]) -> None:
+        self.path = Path(path)
+        self.sources = tuple(sources)
+        self._fh: TextIO | None = None
+        self._writer: Any = None
+
+    @property
+    def columns(self) -> list[str]:
+        return ["time_s", *(c for s in self.sources for c in s.columns), "is_output"]
+
+    def start(self, view: StepView) -> None:
+        self._fh = open_stream(self.path)  # no symlink followed (post/files.py)
+        self._writer = csv.writer(self._fh)
+        self._writer.writerow(self.columns)
+        self.update(view)
+
+    def update(self, view: StepView) -> None:
+        row = [view.t_s, *(x for s in self.sources for x in s.last()), float(view.is_output)]
+        self._writer.writerow([f"{x:.9g}" for x in row])
+        self._fh.flush()  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _gather(comm: Any, f: NodalField) -> NodalField:
+    """The whole field on every rank (nodes on partition boundaries appear once per rank)."""
+    if comm is None or comm.size == 1:
+        return f
+    parts = comm.allgather((np.asarray(f.points_m), np.asarray(f.cells), np.asarray(f.temperature_C)))
+    offs = np.cumsum([0] + [p[0].shape[0] for p in parts[:-1]])
+    return NodalField(np.vstack([p[0] for p in parts]), np.vstack([p[1] + o for p, o in zip(parts, offs)]),
+                      np.concatenate([p[2] for p in parts]))
+
+
+class TrackerList:
+    """The trackers of one run, called by the solver; :meth:`finish` returns the results.
+
+    ``scenario``: a :class:`~cryosim.scenario.Scenario` (or a 1D problem with
+    ``isotherms_C``, ``thermocouples``, ``numerics`` and ``protocol``);
+    ``stream_to``: path of the CSV time series (None: none); ``trackers``:
+    the user's extra trackers; ``progress``: a ``progress(t_s, t_end_s)``
+    callable. ``radius_mid_tip_m`` is measured at the middle of the active
+    tip of a scenario's probe. A row whose time is a requested output time is
+    marked ``is_output`` even when the step controller did not flag it (the
+    end of the run).
+    """
+
+    def __init__(self, scenario: Any, solver: str, geometry: str, *, stream_to: str | Path | None = None,
+                 trackers: Iterable[Tracker] = (), progress: Callable[[float, float], None] | None = None) -> None:
+        if geometry not in GEOMETRIES:
+            raise ValueError(f"geometry {geometry!r}: not one of {GEOMETRIES}")
+        self.scenario, self.solver, self.geometry = scenario, solver, geometry
+        z_mid = 0.5 * scenario.probe.active_length_m if isinstance(scenario, Scenario) else None
+        self.extent = ExtentTracker(scenario.isotherms_C, z_mid)
+        self.thermocouples = ThermocoupleTracker(scenario.thermocouples)
+        self.probe = ProbeTracker()
+        self.energy = EnergyTracker()
+        self.series: tuple[SeriesTracker, ...] = (self.extent, self.thermocouples, self.probe, self.energy)
+        chain: list[Tracker] = list(self.series)
+        if stream_to is not None:
+            chain.append(CSVStreamTracker(stream_to, self.series))
+        chain += list(trackers)
+        if progress is not None:
+            chain.append(ProgressTracker(progress))
+        self.trackers = tuple(chain)
+        self._outputs = frozenset(float(t) for t in scenario.numerics.output_times_s)
+        self.time_s: list[float] = []
+        self.is_output: list[bool] = []
+
+    def _mark(self, view: StepView) -> StepView:
+        if not view.is_output and float(view.t_s) in self._outputs:
+            view = replace(view, is_output=True)
+        self.time_s.append(float(view.t_s))
+        self.is_output.append(bool(view.is_output))
+        return view
+
+    def _check_finite(self, view: StepView) -> None:
+        row = [x for s in self.series for x in s.last()]
+        if not all(math.isfinite(x) for x in row):
+            raise FloatingPointError(f"non-finite value recorded at t = {view.t_s:g} s: {row}")
+
+    def start(self, view: StepView) -> None:
+        """Record the initial state."""
+        view = self._mark(view)
+        for k, tr in enumerate(self.trackers):
+            tr.start(view)
+            if k == len(self.series) - 1:
+                self._check_finite(view)
+
+    def update(self, view: StepView) -> None:
+        """Record an accepted step."""
+        view = self._mark(view)
+        for k, tr in enumerate(self.trackers):
+            tr.update(view)
+            if k == len(self.series) - 1:
+                self._check_finite(view)
+
+    def record(self, view: StepView) -> None:
+        """:meth:`start` for the first view, :meth:`update` for the next ones."""
+        (self.update if self.time_s else self.start)(view)
+
+    def close(self) -> None:
+        """Close every tracker (files); safe to call more than once."""
+        for tr in self.trackers:
+            tr.close()
+
+    def finish(self, view: StepView, diagnostics: dict[str, Any] | None = None,
+               extras: Mapping[str, np.ndarray] | None = None) -> Results:
+        """Tell every tracker the run ended and assemble the :class:`Results`.
+
+        ``view``: the final state (already recorded by :meth:`update`);
+        ``extras``: solver-specific arrays added to the final field.
+        """
+        try:
+            for tr in self.trackers:
+                tr.finish(view)
+        finally:
+            self.close()
+        f = _gather(view.comm, view.nodal_field())
+        final = {"points_m": np.asarray(f.points_m, float), "cells": np.asarray(f.cells, np.int64),
+                 "temperature_C": np.array(f.temperature_C, dtype=float), "geometry": np.array(self.geometry),
+                 **(extras or {})}
+        surface, energy = self.probe.series(), self.energy.series()
+        tcs = self.thermocouples.series()
+        return Results(
+            scenario=self.scenario, solver=self.solver, geometry=self.geometry, time_s=np.asarray(self.time_s),
+            extents=self.extent.extents(),
+            thermocouples_C={t.name: tcs[c] for t, c in zip(self.thermocouples.thermocouples,
+                                                             self.thermocouples.columns)},
+            probe_surface_C=surface["probe_surface_C"], probe_heat_W=surface["probe_heat_W"], energy=energy,
+            final_field=final, diagnostics=diagnostics or {}, is_output=np.asarray(self.is_output, bool),
+        )

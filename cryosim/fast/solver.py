@@ -71,8 +71,11 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
 
         res = scenario.numerics.resolution
         return unstructured_axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R,
-                                              CV_HTIP_M / res, CV_HFAR_M / res, front, CV_HFRONT_M / res)
+                                              CV_HTIP_M / res, CV_HFAR_M / res, front, CV_HFRONT_M / res,
+                                              axial_below_m=scenario.numerics.axial_below_m,
+                                              axial_above_m=scenario.numerics.axial_above_m)
     return axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax,
+                             axial_below_m=scenario.numerics.axial_below_m, axial_above_m=scenario.numerics.axial_above_m,
                              front_m=front, h_front_m=hfront, growth_far=max(growth, FAR_GROWTH))
 
 
@@ -129,10 +132,22 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
                         field_fn=lambda: NodalField(grid.points_m, grid.triangles, _nodal(st)))  # type: ignore[arg-type]
 
     stats = _integrate(stepper, t_end, scenario.numerics, bcs.breakpoints_s(), view, tl)
-    far_cells = grid.bface_cell[grid.bface_group == FAR]
     stats.update(cells=grid.n_cells, domain_radius_m=scenario.domain_radius_m(),
-                 far_field_max_disturbance_K=float(np.max(np.abs(stepper.T[far_cells] - scenario.initial_temperature_C))))
+                 far_field_max_disturbance_K=far_field_disturbance_K(grid, stepper.T, scenario.initial_temperature_C))
     return tl.finish(view(stepper, False), stats, {"cell_centers_m": grid.centers_m, "cell_temperature_C": stepper.T})
+
+
+def far_field_disturbance_K(grid: FVGrid, T_C: np.ndarray, far_temperature_C: float) -> float:
+    """Largest |T - T_far| next to the far boundary (K): on the cells touching it (cell-centred grids) or the
+    nodes one edge inside it (CVFEM, whose far-boundary nodes are held at T_far)."""
+    far = np.unique(grid.bface_cell[grid.bface_group == FAR])
+    if grid.kind == "cvfem":
+        on_far = np.zeros(grid.n_cells, bool)
+        on_far[far] = True
+        fc = grid.face_cells
+        inner = np.concatenate([fc[on_far[fc[:, 0]] & ~on_far[fc[:, 1]], 1], fc[on_far[fc[:, 1]] & ~on_far[fc[:, 0]], 0]])
+        far = np.unique(inner)
+    return float(np.max(np.abs(T_C[far] - far_temperature_C))) if far.size else 0.0
 
 
 def _integrate(system: FVSystem, t_end_s: float, numerics: Numerics, breaks_s: np.ndarray,

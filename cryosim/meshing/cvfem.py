@@ -4,7 +4,7 @@ The control-volume finite-element method: P1 finite elements with a lumped
 mass matrix, written as a finite-volume graph (:class:`~cryosim.meshing.grids.FVGrid`)
 so that the kernel of :mod:`cryosim.fast.kernel` runs on it unchanged.
 
-* The (r, z) half-plane domain ``[0, R] x [-R, L + R]`` minus the probe slot
+* The (r, z) half-plane domain ``[0, R] x [-below, L + above]`` (both default to R) minus the probe slot
   (``r < r_p, z > 0``) is meshed with gmsh triangles, refined by
   Distance + Threshold size fields around the active tip (finest at its two
   singular corners ``(r_p, 0)`` and ``(r_p, L)``) and across the zone the ice
@@ -60,7 +60,7 @@ def threshold_field(fld: Any, in_field: int, size_min: float, size_max: float, d
 def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radius_m: float,
                       h_tip_m: float, h_far_m: float, front_m: float, h_front_m: float,
                       h_corner_m: float | None = None, slope: float = SIZE_SLOPE,
-                      algorithm: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                      algorithm: int = 6, axial_below_m: float | None = None, axial_above_m: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """gmsh triangle mesh of the medium around the probe.
 
     Returns node coordinates ``(n, 2)`` (r, z in m), triangles ``(nt, 3)``,
@@ -80,7 +80,9 @@ def mesh_axisymmetric(probe_radius_m: float, active_length_m: float, domain_radi
         gmsh.option.setNumber("General.NumThreads", 1)
         gmsh.model.add("cryosim_cvfem")
         geo = gmsh.model.geo
-        xy = [(0.0, -R), (R, -R), (R, La + R), (rp, La + R), (rp, La), (rp, 0.0), (0.0, 0.0)]
+        below = R if axial_below_m is None else axial_below_m
+        above = R if axial_above_m is None else axial_above_m
+        xy = [(0.0, -below), (R, -below), (R, La + above), (rp, La + above), (rp, La), (rp, 0.0), (0.0, 0.0)]
         p = [geo.addPoint(x, y, 0.0) for x, y in xy]
         kinds = [FAR, FAR, FAR, SHAFT, ACTIVE, ACTIVE, _C_AXIS]
         lines = [geo.addLine(p[i], p[(i + 1) % len(p)]) for i in range(len(p))]
@@ -188,7 +190,8 @@ def wall_areas(nodes: np.ndarray, walls: np.ndarray, wall_surface: np.ndarray) -
 def unstructured_axisymmetric_grid(probe_radius_m: float, active_length_m: float, domain_radius_m: float,
                                    h_tip_m: float, h_far_m: float, front_m: float, h_front_m: float,
                                    h_corner_m: float | None = None, slope: float = SIZE_SLOPE,
-                                   algorithm: int = 6) -> FVGrid:
+                                   algorithm: int = 6, axial_below_m: float | None = None,
+                                   axial_above_m: float | None = None) -> FVGrid:
     """CVFEM grid (see the module docstring) as an :class:`~cryosim.meshing.grids.FVGrid`.
 
     Cells are the mesh nodes (``point_source`` maps each node to its cell);
@@ -200,7 +203,8 @@ def unstructured_axisymmetric_grid(probe_radius_m: float, active_length_m: float
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
     nodes, tri, walls, wall_surface = mesh_axisymmetric(probe_radius_m, active_length_m, domain_radius_m, h_tip_m,
-                                                        h_far_m, front_m, h_front_m, h_corner_m, slope, algorithm)
+                                                        h_far_m, front_m, h_front_m, h_corner_m, slope, algorithm,
+                                                        axial_below_m, axial_above_m)
     edges, w, vol = p1_weights(nodes, tri)
     n = nodes.shape[0]
     A = coo_matrix((np.ones(edges.shape[0]), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()

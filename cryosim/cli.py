@@ -109,6 +109,26 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probes(args: argparse.Namespace) -> int:
+    """Print the catalogue of probe designs with their computed floor and capacity."""
+    from .physics.catalogue import list_designs, load_probe_design
+    from .physics.coolant import PSI_PA
+    from .physics.device import jt_device
+
+    head = (f"{'design':26s} {'gas':5s} {'n':>2s} {'d mm':>5s} {'L mm':>5s} {'P_s psi':>8s} {'P_e kPa':>8s} "
+            f"{'m_dot g/s':>9s} {'floor °C':>8s} {'coldest °C':>10s} {'Q_max W':>8s}")
+    print(head)
+    for name in list_designs():
+        d = load_probe_design(name)
+        dev = jt_device(d, args.tissue_temperature)
+        print(f"{name:26s} {d.gas:5s} {d.needles:2d} {d.outer_diameter_m * 1e3:5.2f} {d.active_length_m * 1e3:5.1f} "
+              f"{d.supply_pressure_Pa / PSI_PA:8.0f} {d.exhaust_pressure_Pa / 1e3:8.1f} "
+              f"{dev.mass_flow_kg_per_s * 1e3:9.4f} {dev.floor_C:8.1f} {dev.coldest_C:10.1f} {dev.max_heat_W:8.2f}")
+    print(f"per needle; floor: saturation (CO2: sublimation) temperature at the exhaust; coldest: the flux law's zero; "
+          f"Q_max: heat drawn with the wall at {args.tissue_temperature:g} °C. Sources: cryosim/data/probes/*.toml")
+    return 0
+
+
 def _interrupted(exc: BaseException) -> bool:
     """True if ``exc`` is, or was caused by, a Ctrl-C.
 
@@ -166,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     p_val = sub.add_parser("validate", help="run the verification and validation cases and write the report")
     p_val.add_argument("--out", default="cryosim-output/validation", help="report folder")
     p_val.add_argument("--fast", action="store_true", help="coarse variants (what the tests run)")
+    p_pr = sub.add_parser("probes", help="list the probe designs (Joule–Thomson devices) with floor and capacity")
+    p_pr.add_argument("--tissue-temperature", type=float, default=37.0,
+                      help="wall temperature (°C) at which the maximum capacity is given (default 37)")
     args = parser.parse_args(argv)
     _STATE.partial = None
     _STATE.sigint_received = False
@@ -173,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, _on_sigint)
     try:
+        if args.command == "probes":
+            return _probes(args)
         return _run(args) if args.command == "run" else _validate(args)
     except KeyboardInterrupt:
         print("\n" + _interruption_message(), file=sys.stderr)

@@ -197,6 +197,9 @@ class Scenario:
             raise ScenarioError("protocol", [type(s).__name__.lower() for s in self.protocol.steps],
                                 "at least one freeze step (a run without one forms no ice ball)")
         for i, step in enumerate(self.protocol.steps):
+            if isinstance(step, Freeze) and getattr(step, "gas", None) is not None and self.probe.design is None:
+                raise ScenarioError(f"protocol[{i}].gas", step.gas,
+                                    'a probe design ([probe] design = "...", see `cryosim probes`) for a gas step')
             if isinstance(step, Freeze):
                 for T in step.temperatures_C():
                     self.probe.check_tip_temperature(f"protocol[{i}].tip_temperature_C", T)
@@ -349,6 +352,15 @@ def _build(where: str, cls: type, d: Mapping[str, Any], *, exclude: set[str] = f
 def _probe_from(d: Any) -> Probe:
     d = dict(_table("probe", d, "a [probe] table (gauge or outer_diameter_m, active_length_m, ...)"))
     _check_keys("probe", d, _field_names(Probe))
+    if "design" in d:
+        design = d.pop("design")
+        from .physics.catalogue import list_designs
+
+        check_choice("probe.design", design, list_designs())
+        for key in ("gauge", "outer_diameter_m", "active_length_m", "coolant"):
+            if key in d:
+                raise ScenarioError(f"probe.{key}", d[key], f"no {key} with a design (the design {design!r} sets it)")
+        return Probe.from_design(design, **d)
     if "gauge" in d and "outer_diameter_m" in d:
         raise ScenarioError("probe.outer_diameter_m", d["outer_diameter_m"], "either gauge or outer_diameter_m, not both")
     if "active_length_m" not in d:

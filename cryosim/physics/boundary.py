@@ -20,7 +20,18 @@ gives a :class:`SurfaceCondition`, one of
     :data:`FLOOR_RAMP_K`: the power is delivered in full until the surface
     comes within a kelvin of the floor, and never takes it below;
 ``ADIABATIC``
-    no flux.
+    no flux;
+``TABULATED_FLUX``
+    a Joule–Thomson device (:mod:`cryosim.physics.device`): the flux into
+    the medium is the piecewise-linear table ``table_flux_W_per_m2`` (<= 0)
+    over the surface temperatures ``table_T_C`` (increasing), 0 below the
+    first temperature (the device's coldest gas temperature, also in
+    ``temperature_C``), the last value above the last temperature.
+    ``wall_heat_capacity_J_per_m2_K`` is the probe wall's heat capacity per
+    unit active area: the surface obeys
+    :math:`C_w\, dT_s/dt = q_{tissue \to wall} + q_{table}(T_s)`
+    (solvers lump it onto the surface nodes). ADIABATIC conditions given by
+    a device carry it too (the wall is still there when the gas stops).
 
 Surfaces (one numbering for every solver and mesher): :class:`Surface`.
 
@@ -42,7 +53,7 @@ from .protocol import Freeze, Protocol, Thaw
 
 __all__ = [
     "BCKind", "Surface", "SurfaceCondition", "BoundaryCondition", "FixedTemperature", "Adiabatic",
-    "ProtocolTip", "Shaft", "BoundarySet", "probe_boundaries", "tip_boundaries", "FLOOR_RAMP_K", "N_SURFACES",
+    "ProtocolTip", "DeviceTip", "Shaft", "BoundarySet", "probe_boundaries", "tip_boundaries", "FLOOR_RAMP_K", "N_SURFACES",
 ]
 
 #: Width (K) of the ramp over which a power-limited cooler fades out above its
@@ -57,6 +68,7 @@ class BCKind(IntEnum):
     FLUX = 2
     LIMITED_FLUX = 3
     ADIABATIC = 4
+    TABULATED_FLUX = 5
 
 
 class Surface(IntEnum):
@@ -80,10 +92,15 @@ class SurfaceCondition:
     temperature_C: float = 0.0
     heat_transfer_W_per_m2_K: float = 0.0
     flux_W_per_m2: float = 0.0
+    table_T_C: tuple[float, ...] = ()
+    table_flux_W_per_m2: tuple[float, ...] = ()
+    wall_heat_capacity_J_per_m2_K: float = 0.0
 
     def flux_into_medium_W_per_m2(self, surface_temperature_C: float | np.ndarray) -> float | np.ndarray:
         """Flux into the medium for a given surface temperature (not for TEMPERATURE)."""
         Ts = surface_temperature_C
+        if self.kind == BCKind.TABULATED_FLUX:
+            return np.interp(Ts, self.table_T_C, self.table_flux_W_per_m2, left=0.0)
         if self.kind == BCKind.CONVECTIVE:
             return self.heat_transfer_W_per_m2_K * (self.temperature_C - Ts)
         if self.kind == BCKind.FLUX:
@@ -93,6 +110,20 @@ class SurfaceCondition:
         if self.kind == BCKind.ADIABATIC:
             return 0.0 * Ts
         raise ValueError("a TEMPERATURE condition has no flux law: its flux is the reaction")
+
+    def flux_slope_W_per_m2_K(self, surface_temperature_C: float | np.ndarray) -> float | np.ndarray:
+        """d(flux into the medium)/d(surface temperature) of a TABULATED_FLUX condition (for Newton Jacobians).
+
+        The slope of the table segment holding the temperature (right-hand
+        segment at a table point); 0 below the first and above the last point.
+        """
+        if self.kind != BCKind.TABULATED_FLUX:
+            raise ValueError("flux_slope_W_per_m2_K is for TABULATED_FLUX conditions")
+        T = np.asarray(self.table_T_C)
+        q = np.asarray(self.table_flux_W_per_m2)
+        slopes = np.concatenate([[0.0], np.diff(q) / np.diff(T), [0.0]])
+        out = slopes[np.searchsorted(T, surface_temperature_C, side="right")]
+        return float(out) if np.ndim(out) == 0 else out
 
 
 ADIABATIC_CONDITION = SurfaceCondition(BCKind.ADIABATIC)
@@ -162,11 +193,85 @@ class ProtocolTip(BoundaryCondition):
         return list(self.protocol.breakpoints_s())
 
 
+def _gas_on(step: object) -> bool:
+    return isinstance(step, Freeze) and getattr(step, "gas", None) == "on"
+
+
+@dataclass(frozen=True)
+class DeviceTip(BoundaryCondition):
+    """The active tip of a Joule–Thomson probe design driven by a protocol.
+
+    ``Freeze(gas="on")``: :data:`BCKind.TABULATED_FLUX` with the device's
+    table over ``active_area_m2`` (the solver's active area, so that the heat
+    drawn in watts is the device's whatever the mesh). Other freeze steps and
+    thaws: as :class:`ProtocolTip` (floor: the device's coldest gas
+    temperature); ADIABATIC conditions carry the wall's heat capacity.
+    ``device``: a :class:`cryosim.physics.device.JTDevice`.
+
+    What a solver or tracker records, all pure: :meth:`heat_drawn_W`,
+    :meth:`thermistor_C`, :meth:`gas_used_kg`.
+    """
+
+    protocol: Protocol
+    device: object
+    active_area_m2: float
+    surface: Surface = Surface.ACTIVE
+
+    def __post_init__(self) -> None:
+        dev = self.device
+        T, q = dev.flux_table(self.active_area_m2)  # type: ignore[attr-defined]
+        cw = dev.wall_heat_capacity_J_per_m2_K  # type: ignore[attr-defined]
+        object.__setattr__(self, "_gas", SurfaceCondition(BCKind.TABULATED_FLUX, float(T[0]), table_T_C=T,
+                                                         table_flux_W_per_m2=q, wall_heat_capacity_J_per_m2_K=cw))
+        object.__setattr__(self, "_off", SurfaceCondition(BCKind.ADIABATIC, wall_heat_capacity_J_per_m2_K=cw))
+        object.__setattr__(self, "_other", ProtocolTip(self.protocol, self.active_area_m2, float(T[0]), self.surface))
+
+    def at(self, t_s: float) -> SurfaceCondition:
+        step, _ = self.protocol.step_at(t_s)
+        if _gas_on(step):
+            return self._gas  # type: ignore[attr-defined,no-any-return]
+        c = self._other.at(t_s)  # type: ignore[attr-defined]
+        return self._off if c.kind == BCKind.ADIABATIC else c  # type: ignore[attr-defined,no-any-return]
+
+    def breakpoints_s(self) -> list[float]:
+        return list(self.protocol.breakpoints_s())
+
+    def heat_drawn_W(self, t_s: float, surface_temperature_C: float) -> float:
+        """Heat drawn from the medium through the active area at ``t_s`` for a surface temperature (W; >= 0).
+
+        0 when the gas is off; for other conditions than the table use the solver's own flux.
+        """
+        c = self.at(t_s)
+        if c.kind != BCKind.TABULATED_FLUX:
+            return 0.0
+        return -float(c.flux_into_medium_W_per_m2(surface_temperature_C)) * self.active_area_m2
+
+    def thermistor_C(self, surface_temperature_C: float, flux_into_medium_W_per_m2: float) -> float:
+        """Thermistor reading (°C) for a surface temperature and the flux into the medium (< 0 while cooling)."""
+        from .device import thermistor_reading_C
+
+        return float(thermistor_reading_C(surface_temperature_C, flux_into_medium_W_per_m2,
+                                          self.device.thermistor_resistance_m2_K_per_W))  # type: ignore[attr-defined]
+
+    def gas_on_s(self, t_s: float) -> float:
+        """Seconds of gas flow from 0 to ``t_s`` (s)."""
+        starts = self.protocol.step_starts_s()
+        total = 0.0
+        for t0, t1, step in zip(starts[:-1], starts[1:], self.protocol.steps):
+            if _gas_on(step):
+                total += max(0.0, min(t_s, t1) - t0)
+        return total
+
+    def gas_used_kg(self, t_s: float) -> float:
+        """Coolant used by the handpiece (all its needles) from 0 to ``t_s`` (kg)."""
+        return float(self.device.gas_used_kg(self.gas_on_s(t_s)))  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Shaft(BoundaryCondition):
     """The shaft rule (module docstring): convective to the coolant while the tip cools, else adiabatic."""
 
-    tip: ProtocolTip
+    tip: ProtocolTip | DeviceTip
     heat_transfer_W_per_m2_K: float
     far_temperature_C: float
     surface: Surface = Surface.SHAFT
@@ -176,6 +281,8 @@ class Shaft(BoundaryCondition):
             return ADIABATIC_CONDITION
         c = self.tip.at(t_s)
         cooling = c.kind in (BCKind.TEMPERATURE, BCKind.CONVECTIVE) and c.temperature_C < self.far_temperature_C
+        # a device's return gas runs up the shaft; its temperature is taken as the coldest gas temperature
+        cooling = cooling or c.kind == BCKind.TABULATED_FLUX
         if not cooling:
             return ADIABATIC_CONDITION
         return SurfaceCondition(BCKind.CONVECTIVE, c.temperature_C, self.heat_transfer_W_per_m2_K)
@@ -238,7 +345,27 @@ def tip_boundaries(protocol: Protocol, active_area_m2: float, far_temperature_C:
     return BoundarySet((tip, Shaft(tip, shaft_heat_transfer_W_per_m2_K, far_temperature_C), far))
 
 
-def probe_boundaries(probe: Probe, protocol: Protocol, active_area_m2: float, far_temperature_C: float) -> BoundarySet:
-    """The probe's tip and shaft conditions and the far field, for a mesh whose active area is ``active_area_m2``."""
+def probe_boundaries(probe: Probe, protocol: Protocol, active_area_m2: float, far_temperature_C: float, *,
+                     device_tip: bool = False) -> BoundarySet:
+    """The probe's tip and shaft conditions and the far field, for a mesh whose active area is ``active_area_m2``.
+
+    A protocol with ``Freeze(gas="on")`` steps needs a probe design and a
+    solver that consumes :data:`BCKind.TABULATED_FLUX`: such a solver passes
+    ``device_tip=True`` and gets a :class:`DeviceTip` (its table spans the
+    coldest gas temperature to ``far_temperature_C``); otherwise this refuses.
+    """
+    if any(_gas_on(s) for s in protocol.steps):
+        if probe.design is None:
+            raise ValueError('Freeze(gas="on") needs a probe design (probe.design)')
+        if not device_tip:
+            raise NotImplementedError('this solver does not consume the device model (BCKind.TABULATED_FLUX) yet: '
+                                      'Freeze(gas="on") steps cannot run with it')
+        from .catalogue import load_probe_design
+        from .device import jt_device
+
+        dev = jt_device(load_probe_design(probe.design), float(max(far_temperature_C, 0.0)))
+        tip = DeviceTip(protocol, dev, active_area_m2)
+        return BoundarySet((tip, Shaft(tip, probe.shaft_heat_transfer_W_per_m2_K, far_temperature_C),
+                            FixedTemperature(Surface.FAR, far_temperature_C)))
     return tip_boundaries(protocol, active_area_m2, far_temperature_C, floor_C=probe.min_tip_temperature_C,
                           shaft_heat_transfer_W_per_m2_K=probe.shaft_heat_transfer_W_per_m2_K)

@@ -10,6 +10,11 @@ than the gas boiling point at the exhaust pressure, about -88 °C for N2O and
 -79 °C for CO2 (seed document 002, "Point d'ébullition des gaz = plancher
 thermique"; NIST Chemistry WebBook: normal boiling point of N2O 184.67 K,
 sublimation point of CO2 194.69 K at 1 atm).
+
+A probe may name a *design* (``design = "..."``, :mod:`cryosim.physics.catalogue`):
+a Joule–Thomson device whose gas flow, pressures and wall set the heat drawn
+from the tip (:mod:`cryosim.physics.device`); its floor is then the device's
+coldest gas temperature, computed from CoolProp.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Coolant:
 COOLANTS = MappingProxyType({
     "N2O": Coolant("N2O", -88.0, "seed 002 (N2O -88 °C); NIST WebBook Tb = 184.67 K"),
     "CO2": Coolant("CO2", -79.0, "seed 002 (CO2 -79 °C); NIST WebBook Tsub = 194.69 K"),
+    "Argon": Coolant("Argon", -185.8, "NIST WebBook: normal boiling point of argon 87.30 K"),
 })
 
 TIP_SHAPES = ("flat", "rounded", "sharp")
@@ -67,7 +73,11 @@ class Probe:
     gauge : int or None
         Needle gauge the diameter was taken from, if any.
     coolant : str or None
-        "N2O", "CO2" or None (no thermal floor enforced).
+        "N2O", "CO2", "Argon" or None (no thermal floor enforced).
+    design : str or None
+        Name of a probe design of the catalogue (:func:`cryosim.physics.catalogue.list_designs`):
+        the probe is then a Joule–Thomson device, driven by ``Freeze(..., gas="on")``
+        steps; build it with :meth:`from_design`.
     """
 
     outer_diameter_m: float
@@ -77,6 +87,7 @@ class Probe:
     shaft_heat_transfer_W_per_m2_K: float = 0.0
     gauge: int | None = None
     coolant: str | None = None
+    design: str | None = None
 
     def __post_init__(self) -> None:
         check_range("probe.outer_diameter_m", self.outer_diameter_m, 0.2e-3, 6e-3, unit="m")
@@ -88,6 +99,10 @@ class Probe:
             check_choice("probe.gauge", self.gauge, ISO_9626_OUTER_DIAMETER_MM)
         if self.coolant is not None:
             check_choice("probe.coolant", self.coolant, COOLANTS)
+        if self.design is not None:
+            from .catalogue import list_designs
+
+            check_choice("probe.design", self.design, list_designs())
 
     @classmethod
     def from_gauge(cls, gauge: int, active_length_m: float, **kwargs: object) -> "Probe":
@@ -96,13 +111,25 @@ class Probe:
         d = ISO_9626_OUTER_DIAMETER_MM[gauge] * 1e-3
         return cls(outer_diameter_m=d, active_length_m=active_length_m, gauge=gauge, **kwargs)  # type: ignore[arg-type]
 
+    @classmethod
+    def from_design(cls, design: str, **kwargs: object) -> "Probe":
+        """One needle of the catalogue design ``design`` (diameter, active length, gauge and coolant from it)."""
+        from .catalogue import load_probe_design
+
+        return load_probe_design(design).probe(**kwargs)  # type: ignore[return-value]
+
     @property
     def radius_m(self) -> float:
         return 0.5 * self.outer_diameter_m
 
     @property
     def min_tip_temperature_C(self) -> float | None:
-        """Thermal floor set by the coolant, or None."""
+        """Thermal floor set by the coolant (a design: its coldest gas temperature, for a 37 °C tissue), or None."""
+        if self.design is not None:
+            from .catalogue import load_probe_design
+            from .device import jt_device
+
+            return jt_device(load_probe_design(self.design)).coldest_C
         return None if self.coolant is None else COOLANTS[self.coolant].boiling_point_C
 
     def check_tip_temperature(self, field: str, value_C: float) -> None:
@@ -111,5 +138,7 @@ class Probe:
         if floor is not None and value_C < floor:
             raise ScenarioError(
                 field, value_C,
-                f"a tip temperature >= {floor:g} °C (boiling point of {self.coolant}, the thermal floor)",
+                f"a tip temperature >= {floor:g} °C (boiling point of {self.coolant}, the thermal floor)"
+                if self.design is None else
+                f"a tip temperature >= {floor:.1f} °C (coldest gas temperature of design {self.design!r})",
             )

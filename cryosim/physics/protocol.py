@@ -31,6 +31,8 @@ MAX_STEP_S = 86400.0  # one day: long enough to reach any steady state
 FREEZE_BELOW_C = 0.0
 #: An active thaw holds the tip above this, so the ice at the probe melts.
 ACTIVE_THAW_ABOVE_C = 0.0
+#: Values of ``Freeze.gas``: the Joule–Thomson gas of a probe design flows.
+GAS_STATES = ("on",)
 #: Most points in a tip-temperature series (a thermistor log at 1 Hz over 20 min fits).
 MAX_SERIES_POINTS = 1200
 
@@ -46,19 +48,31 @@ class Freeze:
       held constant after the last point);
     * with ``heat_transfer_W_per_m2_K`` set, ``tip_temperature_C`` is the
       coolant temperature seen through that coefficient;
-    * ``power_W`` : heat extracted through the active surface (W).
+    * ``power_W`` : heat extracted through the active surface (W);
+    * ``gas = "on"`` : the probe's Joule–Thomson gas flows; the heat drawn
+      follows from the probe design (:mod:`cryosim.physics.device`), so the
+      probe must name one (``[probe] design = ...``).
     """
 
     duration_s: float
     tip_temperature_C: float | tuple[tuple[float, float], ...] | None = None
     heat_transfer_W_per_m2_K: float | None = None
     power_W: float | None = None
+    gas: str | None = None
 
     def __post_init__(self) -> None:
         check_range("freeze.duration_s", self.duration_s, 0.0, MAX_STEP_S, unit="s", low_open=True)
+        if self.gas is not None:
+            check_choice("freeze.gas", self.gas, GAS_STATES)
+            given = [k for k in ("tip_temperature_C", "power_W", "heat_transfer_W_per_m2_K")
+                     if getattr(self, k) is not None]
+            if given:
+                raise ScenarioError(f"freeze.{given[0]}", getattr(self, given[0]),
+                                    'nothing else with gas = "on" (the probe design sets the heat drawn)')
+            return
         if (self.tip_temperature_C is None) == (self.power_W is None):
             raise ScenarioError("freeze.tip_temperature_C", self.tip_temperature_C,
-                                "exactly one of tip_temperature_C and power_W")
+                                "exactly one of tip_temperature_C, power_W and gas = \"on\"")
         if self.power_W is not None:
             # a freeze draws heat: zero power would be a passive thaw under another name
             check_range("freeze.power_W", self.power_W, 0.0, 500.0, unit="W", low_open=True)

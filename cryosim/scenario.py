@@ -115,9 +115,12 @@ class Numerics:
     force_3d: bool = False
     axial_below_m: float | None = None
     axial_above_m: float | None = None
+    #: what a breached physical guard does (cryosim.post.guards): "stop" the run, or "flag" it as suspect
+    guards: str = "stop"
 
     def __post_init__(self) -> None:
         check_choice("numerics.solver", self.solver, SOLVERS)
+        check_choice("numerics.guards", self.guards, ("stop", "flag"))
         if not isinstance(self.force_3d, bool):
             raise ScenarioError("numerics.force_3d", self.force_3d, "true or false")
         for name in ("axial_below_m", "axial_above_m"):

@@ -147,14 +147,19 @@ class Results:
 
     def table(self) -> str:
         """The ice-ball table printed at the end of a run (mm, mm^2, mm^3)."""
-        head = f"{'isotherm':>9} {'width mm':>9} {'length mm':>10} {'area mm2':>10} {'volume mm3':>11}"
+        head = (f"{'isotherm':>9} {'width mm':>9} {'length mm':>10} {'r mid-tip mm':>13} {'below tip mm':>13} "
+                 f"{'area mm2':>10} {'volume mm3':>11}")
         lines = [head, "-" * len(head)]
         for iso, s in self.extents.items():
+            mid = s.get("radius_mid_tip_m", np.full(1, np.nan))[-1]
+            below = s.get("depth_below_tip_m", np.full(1, np.nan))[-1]
             lines.append(
-                f"{iso:>7g} C {1e3 * s['width_m'][-1]:9.2f} {1e3 * s['length_m'][-1]:10.2f} "
-                f"{1e6 * s['area_m2'][-1]:10.2f} {1e9 * s['volume_m3'][-1]:11.2f}"
+                f"{iso:>7g} C {1e3 * s['width_m'][-1]:9.2f} {1e3 * s['length_m'][-1]:10.2f} {1e3 * mid:13.2f} "
+                f"{1e3 * below:13.2f} {1e6 * s['area_m2'][-1]:10.2f} {1e9 * s['volume_m3'][-1]:11.2f}"
             )
         lines.append("")
+        for msg in self.diagnostics.get("suspect", []):
+            lines.append(f"SUSPECT: {msg}")
         lines.append(f"heat drawn by the probe: {self.heat_drawn_J:.1f} J; "
                      f"energy balance closed to {self.energy_imbalance_relative:.1e} of it")
         rel = self.release_time_s

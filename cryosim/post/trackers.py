@@ -34,6 +34,7 @@ import numpy as np
 
 from ..scenario import Scenario, Thermocouple
 from .files import open_stream
+from .guards import GuardTracker, check_final, limits_for
 from .isotherms import MEASURES, extent_of
 from .results import ENERGY_TERMS, Results, iso_label
 
@@ -362,6 +363,9 @@ class TrackerList:
         chain += list(trackers)
         if progress is not None:
             chain.append(ProgressTracker(progress))
+        # physical guards last: a breaching step is in the streamed series before the run stops on it
+        self.guard = GuardTracker(limits_for(scenario), getattr(scenario.numerics, "guards", "stop"))
+        chain.append(self.guard)
         self.trackers = tuple(chain)
         self._outputs = frozenset(float(t) for t in scenario.numerics.output_times_s)
         self.time_s: list[float] = []
@@ -411,9 +415,11 @@ class TrackerList:
         ``view``: the final state (already recorded by :meth:`update`);
         ``extras``: solver-specific arrays added to the final field.
         """
+        diagnostics = {} if diagnostics is None else diagnostics
         try:
             for tr in self.trackers:
                 tr.finish(view)
+            check_final(self.guard, diagnostics)
         finally:
             self.close()
         f = _gather(view.comm, view.nodal_field())
@@ -428,5 +434,5 @@ class TrackerList:
             thermocouples_C={t.name: tcs[c] for t, c in zip(self.thermocouples.thermocouples,
                                                              self.thermocouples.columns)},
             probe_surface_C=surface["probe_surface_C"], probe_heat_W=surface["probe_heat_W"], energy=energy,
-            final_field=final, diagnostics=diagnostics or {}, is_output=np.asarray(self.is_output, bool),
+            final_field=final, diagnostics=diagnostics, is_output=np.asarray(self.is_output, bool),
         )

@@ -1,0 +1,76 @@
+"""Physical guards (cryosim.post.guards): impossible states stop the run or mark it suspect."""
+
+import numpy as np
+import pytest
+
+import cryosim
+from cryosim import Freeze, Probe, Protocol, Thaw
+from cryosim.post.guards import GuardLimits, GuardTracker, PhysicalGuardError, check_final, limits_for
+from cryosim.post.trackers import NodalField, StepView
+
+
+def _view(T, energy=None, t=1.0):
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    return StepView(t_s=t, is_output=False, t_end_s=2.0, geometry="axisymmetric", probe_surface_C=0.0,
+                    probe_heat_W=0.0, energy_J=energy or {}, field_fn=lambda: NodalField(X, np.array([[0, 1, 2]]),
+                                                                                         np.asarray(T, float)))
+
+
+def test_limits_of_a_scenario():
+    s = cryosim.default_scenario().with_(protocol=Protocol((Freeze(60, -70.0), Thaw(30, "active", 42.0))))
+    lim = limits_for(s)
+    assert lim.coldest_C == -70.0 and lim.warmest_C == 42.0
+    power = s.with_(probe=Probe.from_gauge(18, 5e-3, coolant="N2O"), protocol=Protocol((Freeze(30, power_W=1.0),)))
+    assert limits_for(power).coldest_C == -88.0  # the coolant floor bounds a power-driven freeze
+
+
+def test_undershoot_stops_the_run_and_flag_records_it():
+    g = GuardTracker(GuardLimits(-70.0, 37.5))
+    g.update(_view([-70.4, 0.0, 37.0]))  # within 0.5 K
+    with pytest.raises(PhysicalGuardError, match=r"-71.000 °C, colder than the coldest .* -70.000 °C"):
+        g.update(_view([-71.0, 0.0, 37.0]))
+    with pytest.raises(PhysicalGuardError, match="warmer than any source"):
+        g.update(_view([-70.0, 0.0, 38.5]))
+    flag = GuardTracker(GuardLimits(-70.0, 37.5), mode="flag")
+    flag.update(_view([-71.0, 0.0, 37.0]))
+    d = {}
+    check_final(flag, d)
+    assert len(d["suspect"]) == 1 and "colder" in d["suspect"][0]
+
+
+def test_energy_imbalance_is_caught():
+    e = {"enthalpy_change_J": -100.0, "probe_J": -100.0, "far_boundary_J": 0.0, "perfusion_J": 0.0, "metabolic_J": 0.0}
+    g = GuardTracker(GuardLimits(-70.0, 37.5))
+    g.update(_view([0.0, 0.0, 0.0], e))
+    e["enthalpy_change_J"] = -100.01  # 1e-4 of the largest term
+    with pytest.raises(PhysicalGuardError, match="energy balance is off"):
+        g.update(_view([0.0, 0.0, 0.0], e))
+
+
+def test_far_field_disturbance_is_caught():
+    g = GuardTracker(GuardLimits(-70.0, 37.5))
+    check_final(g, {"far_field_max_disturbance_K": 0.1})
+    with pytest.raises(PhysicalGuardError, match="far boundary moved 2"):
+        check_final(g, {"far_field_max_disturbance_K": 2.0})
+
+
+def test_too_small_a_medium_is_stopped_by_the_far_field_guard():
+    """Issue 11: a medium barely larger than the ice ball lets the far boundary feed it; this is not a result."""
+    s = cryosim.default_scenario().with_(thermocouples=(), resolution=0.35,
+                                         protocol=Protocol.single_freeze(60.0, -70.0))
+    ice = s.probe.radius_m + s.expected_ice_distance_m()
+    small = s.with_(domain_radius_m=1.02 * ice, axial_below_m=1.02 * ice)
+    with pytest.raises(PhysicalGuardError, match="far boundary moved"):
+        cryosim.run(small)
+    r = cryosim.run(small, guards="flag")
+    assert r.diagnostics["suspect"] and "SUSPECT" in r.table()
+
+
+def test_issue11_refreeze_reproducer_has_no_undershoot():
+    """16 G in water, -30.95 °C freeze, thaw, refreeze: no cell colder than the tip, no -40 °C isotherm."""
+    s = cryosim.default_scenario().with_(
+        probe=Probe.from_gauge(16, 5e-3), medium=cryosim.get_material("water"), thermocouples=(), resolution=0.5,
+        protocol=Protocol((Freeze(60, -30.95), Thaw(30), Freeze(60, -30.95))))
+    r = cryosim.run(s)  # the guard would stop it on an undershoot beyond 0.5 K
+    assert r.final_field["temperature_C"].min() >= -30.95 - 0.5
+    assert r.maximum(-40.0, "volume_m3") == 0.0

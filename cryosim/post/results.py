@@ -126,12 +126,12 @@ class Results:
         return float(max(t_cross, t_end) - t_end)
 
     def summary(self) -> dict[str, Any]:
-        """Final figures as plain data."""
+        """Final figures as plain data (with a device: its final series values, coldest mean tip, peak power)."""
         final = {
             iso_label(iso): {m: float(v[-1]) for m, v in series.items()}
             for iso, series in self.extents.items()
         }
-        return {
+        out = {
             "scenario": self.scenario.name,
             "solver": self.solver,
             "geometry": self.geometry,
@@ -147,11 +147,14 @@ class Results:
             "energy_J": {k: float(v[-1]) for k, v in self.energy.items()},
             "energy_imbalance_relative": self.energy_imbalance_relative,
             "release_time_s": self.release_time_s,
-            "device_final": {k: float(v[-1]) for k, v in self.device.items()},
-            "device_coldest_tip_mean_C": float(np.min(self.device["tip_mean_C"])) if self.device else None,
-            "device_peak_cooling_power_W": float(np.max(self.device["cooling_power_W"])) if self.device else None,
             "diagnostics": self.diagnostics,
         }
+        if self.device:
+            d = self.device
+            out["device"] = {"final": {k: float(v[-1]) for k, v in d.items()},
+                             "coldest_tip_mean_C": float(np.min(d["tip_mean_C"])),
+                             "peak_cooling_power_W": float(np.max(d["cooling_power_W"]))}
+        return out
 
     def table(self) -> str:
         """The ice-ball table printed at the end of a run (mm, mm^2, mm^3)."""

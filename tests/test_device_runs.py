@@ -119,3 +119,17 @@ def test_wall_heat_capacity_delays_the_cool_down_but_barely_changes_the_ice_ball
     assert first_crossing_s(walled) > first_crossing_s(bare)
     v1, v0 = walled.final(0.0, "volume_m3"), bare.final(0.0, "volume_m3")
     assert abs(v1 - v0) / v0 < 0.03
+
+
+def test_structured_grid_runs_a_device_with_the_wall_on_the_cells_next_to_it(monkeypatch):
+    """Cell-centred grid: the table read at the wall cells' temperature, the wall lumped onto them."""
+    from cryosim.fast import solver as fast
+
+    cv = _run(N2O_18G)
+    monkeypatch.setattr(fast, "AXISYMMETRIC_GRID", "structured")
+    st = _run(N2O_18G)
+    assert st.energy_imbalance_relative < 1e-8
+    assert st.diagnostics["probe_wall_heat_capacity_J_per_K"] == pytest.approx(
+        cv.diagnostics["probe_wall_heat_capacity_J_per_K"], rel=1e-9)
+    assert st.device["probe_wall_J"][-1] < 0.0
+    assert st.final(0.0, "volume_m3") == pytest.approx(cv.final(0.0, "volume_m3"), rel=0.1)

@@ -15,7 +15,9 @@ from cryosim.fast.stepper import BoundaryState, FVSystem, StepTolerances
 from cryosim.meshing.cvfem import unstructured_axisymmetric_grid
 from cryosim.meshing.grids import ACTIVE, FAR, SHAFT, axisymmetric_grid, radial_grid
 from cryosim.numerics.stepsize import integrate
-from cryosim.physics.boundary import BCKind, probe_boundaries
+from cryosim.physics.boundary import BCKind, SurfaceCondition, probe_boundaries
+from cryosim.physics.catalogue import load_probe_design
+from cryosim.physics.device import jt_device
 from cryosim.physics.probe import Probe
 from cryosim.physics.protocol import Freeze, Protocol, Thaw
 
@@ -34,10 +36,20 @@ def structured_grid():
     return axisymmetric_grid(RP, LA, RD, h0_m=0.2e-3, growth=1.4, h_max_m=3e-3)
 
 
+#: A device flux table (the catalogue's 18 G N2O design over its own area): (°C, W/m^2 into the medium).
+TABLE_T_C, TABLE_Q_W_PER_M2 = jt_device(load_probe_design("cryoneurolysis-N2O-1.3mm")).flux_table()
+WALL_J_PER_M2_K = load_probe_design("cryoneurolysis-N2O-1.3mm").wall_heat_capacity_J_per_m2_K
+
+
 def _bc(tip_kind, tip_T=-60.0, h=2000.0, q=-3e4):
     bc = BoundaryState()
     bc.kind[ACTIVE], bc.temperature_C[ACTIVE], bc.h_W_per_m2_K[ACTIVE], bc.flux_W_per_m2[ACTIVE] = (
         int(tip_kind), tip_T, h, q)
+    if tip_kind == BCKind.TABULATED_FLUX:
+        n = len(TABLE_T_C)
+        bc.table_T_C, bc.table_flux_W_per_m2 = np.zeros((bc.kind.size, n)), np.zeros((bc.kind.size, n))
+        bc.table_T_C[ACTIVE], bc.table_flux_W_per_m2[ACTIVE], bc.table_n[ACTIVE] = TABLE_T_C, TABLE_Q_W_PER_M2, n
+        bc.temperature_C[ACTIVE] = TABLE_T_C[0]
     bc.kind[SHAFT], bc.temperature_C[SHAFT], bc.h_W_per_m2_K[SHAFT] = int(BCKind.CONVECTIVE), -60.0, 50.0
     bc.kind[FAR], bc.temperature_C[FAR] = int(BCKind.TEMPERATURE), 37.0
     return bc
@@ -47,31 +59,39 @@ def _state(grid, seed=0, floor_C=None):
     """Temperatures across the freezing interval (kinks avoided) and their enthalpies."""
     rng = np.random.default_rng(seed)
     T = rng.uniform(-40.0, 30.0, grid.n_cells)
-    if floor_C is not None:  # tip cells inside the ramp of the limited power
-        T[grid.bface_cell[grid.bface_group == ACTIVE]] = floor_C + rng.uniform(0.2, 0.8)
+    if floor_C is not None:  # every other tip cell just above the floor (ramp of a limited power, first table segment)
+        tip = np.unique(grid.bface_cell[grid.bface_group == ACTIVE])[::2]
+        T[tip] = floor_C + rng.uniform(0.2, 0.8, tip.size)
     return fv.enthalpy_of(T, grid.material, PROPS), T
 
 
-def _residual(solver, H, Hstar, gdt, bc, want_jac=True):
+def _residual(solver, H, Hstar, gdt, bc, want_jac=True, Tstar=None):
+    Tstar = np.zeros(H.size) if Tstar is None else Tstar
     pat = solver.pattern
     R, data, T = np.empty(H.size), np.zeros(pat.nnz), np.zeros(H.size)
-    fv.evaluate(H, T, Hstar, gdt, *solver._grid_args, *solver._bc_args(bc), solver.scale, pat.diag_slot,
+    fv.evaluate(H, T, Hstar, Tstar, gdt, *solver._grid_args, *solver._bc_args(bc), solver.scale, pat.diag_slot,
                 pat.face_slot, R, data, want_jac, True)
     return R, sp.csr_matrix((data, pat.indices, pat.indptr), shape=(H.size, H.size))
 
 
 @pytest.mark.parametrize("grid_name", ["cv_grid", "structured_grid"])
 @pytest.mark.parametrize("tip", [BCKind.TEMPERATURE, BCKind.CONVECTIVE, BCKind.LIMITED_FLUX, BCKind.FLUX,
-                                 BCKind.ADIABATIC])
+                                 BCKind.ADIABATIC, BCKind.TABULATED_FLUX])
 def test_jacobian_matches_finite_differences(request, grid_name, tip):
+    """Every tip kind, with the 18 G design's probe-wall heat capacity lumped on the tip cells."""
     grid = request.getfixturevalue(grid_name)
-    floor = -45.0
+    floor = {BCKind.LIMITED_FLUX: -45.0, BCKind.TABULATED_FLUX: TABLE_T_C[0]}.get(tip)
     bc = _bc(tip, tip_T=floor if tip == BCKind.LIMITED_FLUX else -60.0)
-    H, _ = _state(grid, floor_C=floor if tip == BCKind.LIMITED_FLUX else None)
-    Hstar = H + np.random.default_rng(1).normal(0.0, 1e6, H.size)
-    solver = NewtonSolver(grid, PROPS, 37.0, 1e-8, 25)
+    H, T = _state(grid, floor_C=floor)
+    rng = np.random.default_rng(1)
+    Hstar = H + rng.normal(0.0, 1e6, H.size)
+    Tstar = T + rng.normal(0.0, 5.0, H.size)
+    tip_entries = grid.bface_group == ACTIVE
+    wall = np.bincount(grid.bface_cell[tip_entries], weights=WALL_J_PER_M2_K * grid.bface_area_m2[tip_entries],
+                       minlength=grid.n_cells)
+    solver = NewtonSolver(grid, PROPS, 37.0, 1e-8, 25, wall_capacity_J_per_K=wall)
     gdt = 3.0
-    _, J = _residual(solver, H, Hstar, gdt, bc)
+    _, J = _residual(solver, H, Hstar, gdt, bc, Tstar=Tstar)
     # central differences, step 100 J/m^3 (~2.5e-5 K): truncation and roundoff both ~1e-9 relative
     eps = 100.0
     Jfd = np.zeros((H.size, H.size))
@@ -79,11 +99,23 @@ def test_jacobian_matches_finite_differences(request, grid_name, tip):
         Hp, Hm = H.copy(), H.copy()
         Hp[j] += eps
         Hm[j] -= eps
-        Jfd[:, j] = (_residual(solver, Hp, Hstar, gdt, bc, False)[0] - _residual(solver, Hm, Hstar, gdt, bc, False)[0]) / (2 * eps)
+        Jfd[:, j] = (_residual(solver, Hp, Hstar, gdt, bc, False, Tstar)[0]
+                     - _residual(solver, Hm, Hstar, gdt, bc, False, Tstar)[0]) / (2 * eps)
     Jd = J.toarray()
     assert np.max(np.abs(Jd - Jfd)) < 1e-6 * np.max(np.abs(Jd))
     # and the pattern holds every nonzero of the finite-difference Jacobian
     assert np.all((Jfd != 0.0) <= (Jd != 0.0) | (np.abs(Jfd) < 1e-9 * np.max(np.abs(Jd))))
+
+
+def test_tabulated_flux_matches_the_surface_condition():
+    """The kernel's table lookup is the condition's law: 0 at and below the floor, the slope of the right segment."""
+    c = SurfaceCondition(BCKind.TABULATED_FLUX, TABLE_T_C[0], table_T_C=TABLE_T_C, table_flux_W_per_m2=TABLE_Q_W_PER_M2)
+    tT, tq = np.asarray(TABLE_T_C), np.asarray(TABLE_Q_W_PER_M2)
+    Ts = np.concatenate([np.linspace(tT[0] - 20.0, tT[-1] + 20.0, 997), tT])
+    got = np.array([fv.tabulated_flux(T, tT, tq, tT.size) for T in Ts])
+    assert np.allclose(got[:, 0], c.flux_into_medium_W_per_m2(Ts), rtol=1e-12, atol=1e-9)
+    assert np.allclose(got[:, 1], c.flux_slope_W_per_m2_K(Ts), rtol=1e-12, atol=1e-9)
+    assert np.all(got[Ts <= tT[0], 0] == 0.0) and np.all(got[:, 0] <= 0.0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -107,7 +139,7 @@ def test_stage_converges_and_holds_the_constraint(cv_grid, backend, refactor):
     H0 = fv.enthalpy_of(T0, cv_grid.material, PROPS)
     solver = NewtonSolver(cv_grid, PROPS, 37.0, 1e-8, 25, LinearSolverSettings(refactor=refactor, backend=backend))
     # a 107 K jump of the tip over a 0.2 s stage (the step controller starts that small after a jump)
-    ok, its, H, T = solver.solve(H0, T0, H0, 0.2, bc)
+    ok, its, H, T = solver.solve(H0, T0, H0, T0, 0.2, bc)
     assert ok and its <= 12
     tip = cv_grid.bface_cell[cv_grid.bface_group == ACTIVE]
     far = cv_grid.bface_cell[cv_grid.bface_group == FAR]
@@ -115,10 +147,11 @@ def test_stage_converges_and_holds_the_constraint(cv_grid, backend, refactor):
     R, _ = _residual(solver, H, H0, 0.2, bc, False)
     assert np.max(np.abs(R) / (cv_grid.volume_m3 * solver.scale)) <= 1e-8
     # the reaction is the heat the balance of the constrained nodes needs: total energy closes
-    Q = solver.reactions(H, T, H0, 0.2, bc, 4)
+    Q = solver.reactions(H, T, H0, T0, 0.2, bc, 4)
     Qb, Qp, Qm = fv.heat_rates(T, cv_grid.material, PROPS, cv_grid.volume_m3, cv_grid.bface_cell,
                                cv_grid.bface_area_m2, cv_grid.bface_dist_m, cv_grid.bface_group, bc.kind,
-                               bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, 37.0, 4)
+                               bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, bc.table_T_C,
+                               bc.table_flux_W_per_m2, bc.table_n, 37.0, 4)
     dE = float(cv_grid.volume_m3 @ (H - H0))
     assert Q[ACTIVE] < 0.0
     assert dE == pytest.approx(0.2 * (Q.sum() + Qb.sum() + Qp + Qm), rel=1e-9)
@@ -132,7 +165,7 @@ def test_line_search_never_accepts_an_increase(cv_grid, monkeypatch):
     solver = NewtonSolver(cv_grid, PROPS, 37.0, 1e-8, 25)
     good = solver._direction
     monkeypatch.setattr(solver, "_direction", lambda: -good())
-    ok, its, H, T = solver.solve(H0, T0, H0, 2.0, bc)
+    ok, its, H, T = solver.solve(H0, T0, H0, T0, 2.0, bc)
     assert not ok and its == 1
     assert np.array_equal(H, H0)
 

@@ -5,7 +5,7 @@ cell enthalpies :math:`H_i` (J/m^3),
 
 .. math::
 
-    R_i = V_i (H_i - H_i^*) - \gamma\Delta t\, S_i(T(H)) = 0,
+    R_i = V_i (H_i - H_i^*) + C_{w,i} (T_i - T_i^*) - \gamma\Delta t\, S_i(T(H)) = 0,
 
     S_i = \sum_{f} G_f (T_j - T_i) + \sum_{b} Q_b
           + V_i f_u(T_i)\,[\beta (T_a - T_i) + q_m],
@@ -19,7 +19,25 @@ cell centre:
 * CONVECTIVE: :math:`Q = A (T_\infty - T_i) / (d / k_i + 1 / h)` (``d = 0``: :math:`h A (T_\infty - T_i)`);
 * TEMPERATURE with ``d > 0``: :math:`Q = A k_i (T_b - T_i) / d` (a cell face held at :math:`T_b`);
 * FLUX: :math:`Q = q A`; LIMITED_FLUX: :math:`Q = q A\, \mathrm{ramp}((T_i - T_{floor}) / 1\,K)`;
+* TABULATED_FLUX (a Joule-Thomson device, :mod:`cryosim.physics.device`):
+  :math:`Q = A\, q_{tab}(T_i)`, :math:`q_{tab}` the surface's piecewise-linear
+  table (0 below its first temperature, the last value above its last),
+  passed as padded per-surface arrays ``tab_T[g, :tab_n[g]]``,
+  ``tab_q[g, :tab_n[g]]``. On a vertex-centred wall node (``d = 0``)
+  :math:`T_i` is the surface temperature (exact); on a cell-centred face
+  (``d > 0``) the table is read at the cell temperature, as LIMITED_FLUX
+  does (the surface is colder by :math:`|q| d / k`: the flux is slightly
+  overestimated near the floor, by less than the table's slope times that
+  difference);
 * ADIABATIC: nothing.
+
+:math:`C_{w,i}` (J/K, ``Cw``) is the heat capacity of a probe wall lumped
+onto cell ``i`` (:math:`\sum_b C_w A_b` over its boundary entries on a wall
+with a heat capacity per area :math:`C_w`; 0 elsewhere): the wall's sensible
+heat is stored with the cell's, at the cell's temperature, and
+:math:`T^*` is combined from past temperatures exactly as :math:`H^*` is from
+past enthalpies. On a vertex-centred grid the wall nodes are on the wall; on
+a cell-centred grid the wall is lumped onto the cells next to it.
 
 A TEMPERATURE entry at ``d = 0`` (a vertex-centred node on the wall) is a
 *node constraint*: the cell's residual row becomes
@@ -48,13 +66,15 @@ import numpy as np
 from ..physics.boundary import FLOOR_RAMP_K, BCKind
 from ..physics.phase_change import NUMBA, P_BETA, P_CF, P_CU, P_CURVE, P_KEXP, P_KF, P_KU, P_L, P_QM, P_TL, P_TS, temperature_from_enthalpy
 
-__all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_LIMITED_FLUX", "BC_ADIABATIC", "JacobianPattern",
+__all__ = ["BC_TEMPERATURE", "BC_CONVECTIVE", "BC_FLUX", "BC_LIMITED_FLUX", "BC_ADIABATIC", "BC_TABULATED_FLUX",
+           "JacobianPattern", "tabulated_flux",
            "evaluate", "step_and_evaluate", "constrained_cells", "safeguard_correction", "reactions", "heat_rates", "enthalpy_of", "surface_temperatures",
            "temperatures_of", "total"]
 
 #: Boundary kinds: the values of :class:`cryosim.physics.boundary.BCKind`.
-BC_TEMPERATURE, BC_CONVECTIVE, BC_FLUX, BC_LIMITED_FLUX, BC_ADIABATIC = (
-    int(BCKind.TEMPERATURE), int(BCKind.CONVECTIVE), int(BCKind.FLUX), int(BCKind.LIMITED_FLUX), int(BCKind.ADIABATIC))
+BC_TEMPERATURE, BC_CONVECTIVE, BC_FLUX, BC_LIMITED_FLUX, BC_ADIABATIC, BC_TABULATED_FLUX = (
+    int(BCKind.TEMPERATURE), int(BCKind.CONVECTIVE), int(BCKind.FLUX), int(BCKind.LIMITED_FLUX), int(BCKind.ADIABATIC),
+    int(BCKind.TABULATED_FLUX))
 RAMP_K = FLOOR_RAMP_K
 
 _f = NUMBA.unfrozen_fraction
@@ -109,6 +129,30 @@ def _ramp(T, floor):
 
 
 @numba.njit(cache=True)
+def tabulated_flux(T, tT, tq, n):
+    """Flux into the medium (W/m^2) of a piecewise-linear table at temperature ``T`` and its slope (W/m^2/K).
+
+    ``tT[:n]`` increasing, ``tq[:n]`` the fluxes there: 0 below ``tT[0]``,
+    ``tq[n-1]`` from ``tT[n-1]`` up, linear in between; the slope is that of
+    the segment on the right of a table point (as
+    :meth:`cryosim.physics.boundary.SurfaceCondition.flux_slope_W_per_m2_K`).
+    """
+    if T < tT[0]:
+        return 0.0, 0.0
+    if T >= tT[n - 1]:
+        return tq[n - 1], 0.0
+    lo, hi = 0, n - 1  # tT[lo] <= T < tT[hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if tT[mid] <= T:
+            lo = mid
+        else:
+            hi = mid
+    s = (tq[hi] - tq[lo]) / (tT[hi] - tT[lo])
+    return tq[lo] + s * (T - tT[lo]), s
+
+
+@numba.njit(cache=True)
 def _boundary_conductance(kind, A, d, k, h):
     """Conductance (W/K) of a TEMPERATURE (d > 0) or CONVECTIVE entry and its derivative in k."""
     if kind == BC_TEMPERATURE:
@@ -138,8 +182,9 @@ def _constraints(n, bcell, bdist, bgroup, bc_kind, bc_T, fixed_T, fixed_group):
 
 
 @numba.njit(cache=True)
-def evaluate(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
-             bc_kind, bc_T, bc_h, bc_q, Ta, scale, diag_slot, face_slot, R, data, want_jac, constrain):
+def evaluate(H, T, Hstar, Tstar, gdt, mat, props, V, Cw, fc, fw, fs, bcell, barea, bdist, bgroup,
+             bc_kind, bc_T, bc_h, bc_q, tab_T, tab_q, tab_n, Ta, scale, diag_slot, face_slot, R, data, want_jac,
+             constrain):
     r"""Residual of a stage at ``H`` and, if ``want_jac``, its Jacobian.
 
     Updates ``T = T(H)`` in place (``T`` on entry: the inversion's guess),
@@ -177,10 +222,10 @@ def evaluate(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, b
             continue
         f = _f(T[i], Ts, Tl, cv)
         src = f * (p[P_BETA] * (Ta - T[i]) + p[P_QM])
-        R[i] = V[i] * (H[i] - Hstar[i]) - gdt * V[i] * src
+        R[i] = V[i] * (H[i] - Hstar[i]) + Cw[i] * (T[i] - Tstar[i]) - gdt * V[i] * src
         if want_jac:
             dsrc = _fp(T[i], Ts, Tl, cv) * (p[P_BETA] * (Ta - T[i]) + p[P_QM]) - f * p[P_BETA]
-            data[diag_slot[i]] += V[i] - gdt * V[i] * dsrc * dTdH[i]
+            data[diag_slot[i]] += V[i] + (Cw[i] - gdt * V[i] * dsrc) * dTdH[i]
     for e in range(fc.shape[0]):
         i, j = fc[e, 0], fc[e, 1]
         w, th = fw[e], fs[e]
@@ -218,6 +263,12 @@ def evaluate(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, b
             R[i] -= gdt * barea[e] * bc_q[g] * s
             if want_jac:
                 data[diag_slot[i]] -= gdt * barea[e] * bc_q[g] * ds * dTdH[i]
+            continue
+        if kind == BC_TABULATED_FLUX:
+            q, dq = tabulated_flux(T[i], tab_T[g], tab_q[g], tab_n[g])
+            R[i] -= gdt * barea[e] * q
+            if want_jac:
+                data[diag_slot[i]] -= gdt * barea[e] * dq * dTdH[i]
             continue
         G, dGdk = _boundary_conductance(kind, barea[e], bdist[e], k[i], bc_h[g])
         dT = bc_T[g] - T[i]
@@ -276,18 +327,20 @@ def safeguard_correction(H, T, dH, mat, props, fixed, out):
 
 
 @numba.njit(cache=True)
-def step_and_evaluate(H, dH, lam, Hnew, Tnew, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
-                      bc_kind, bc_T, bc_h, bc_q, Ta, scale, diag_slot, face_slot, R, data, want_jac):
+def step_and_evaluate(H, dH, lam, Hnew, Tnew, Hstar, Tstar, gdt, mat, props, V, Cw, fc, fw, fs, bcell, barea, bdist,
+                      bgroup, bc_kind, bc_T, bc_h, bc_q, tab_T, tab_q, tab_n, Ta, scale, diag_slot, face_slot, R, data,
+                      want_jac):
     """``Hnew = H + lam dH``, then :func:`evaluate` there (constraints on); returns its two norms (K)."""
     for i in range(H.size):
         Hnew[i] = H[i] + lam * dH[i]
-    return evaluate(Hnew, Tnew, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
-                    bc_kind, bc_T, bc_h, bc_q, Ta, scale, diag_slot, face_slot, R, data, want_jac, True)
+    return evaluate(Hnew, Tnew, Hstar, Tstar, gdt, mat, props, V, Cw, fc, fw, fs, bcell, barea, bdist, bgroup,
+                    bc_kind, bc_T, bc_h, bc_q, tab_T, tab_q, tab_n, Ta, scale, diag_slot, face_slot, R, data,
+                    want_jac, True)
 
 
 @numba.njit(cache=True)
-def reactions(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup,
-              bc_kind, bc_T, bc_h, bc_q, Ta, n_groups):
+def reactions(H, T, Hstar, Tstar, gdt, mat, props, V, Cw, fc, fw, fs, bcell, barea, bdist, bgroup,
+              bc_kind, bc_T, bc_h, bc_q, tab_T, tab_q, tab_n, Ta, n_groups):
     r"""Heat rates (W) into the medium through the node constraints, per boundary group.
 
     For every constrained node :math:`Q_i = R^{plain}_i / (\gamma\Delta t)`,
@@ -305,8 +358,8 @@ def reactions(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, 
     Tw = T.copy()
     nodata = np.empty(0)
     noslot = np.empty((0, 2), np.int64)
-    evaluate(H, Tw, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_h, bc_q,
-             Ta, 1.0, noslot[:, 0], noslot, R, nodata, False, False)
+    evaluate(H, Tw, Hstar, Tstar, gdt, mat, props, V, Cw, fc, fw, fs, bcell, barea, bdist, bgroup, bc_kind, bc_T,
+             bc_h, bc_q, tab_T, tab_q, tab_n, Ta, 1.0, noslot[:, 0], noslot, R, nodata, False, False)
     for i in range(n):
         if fixed_group[i] >= 0:
             Q[fixed_group[i]] += R[i] / gdt
@@ -314,7 +367,8 @@ def reactions(H, T, Hstar, gdt, mat, props, V, fc, fw, fs, bcell, barea, bdist, 
 
 
 @numba.njit(cache=True)
-def heat_rates(T, mat, props, V, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_h, bc_q, Ta, n_groups):
+def heat_rates(T, mat, props, V, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_h, bc_q, tab_T, tab_q, tab_n, Ta,
+               n_groups):
     """Heat rates (W) into the medium: per boundary group (node constraints excluded: see
     :func:`reactions`), perfusion, metabolism."""
     Qb = np.zeros(n_groups)
@@ -334,6 +388,8 @@ def heat_rates(T, mat, props, V, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_
             Qb[g] += barea[e] * bc_q[g]
         elif kind == BC_LIMITED_FLUX:
             Qb[g] += barea[e] * bc_q[g] * _ramp(T[i], bc_T[g])[0]
+        elif kind == BC_TABULATED_FLUX:
+            Qb[g] += barea[e] * tabulated_flux(T[i], tab_T[g], tab_q[g], tab_n[g])[0]
         else:
             p = props[mat[i]]
             ki = _k(T[i], p[P_KF], p[P_KU], p[P_KEXP], p[P_TS], p[P_TL], int(p[P_CURVE]))
@@ -343,7 +399,7 @@ def heat_rates(T, mat, props, V, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_
 
 
 @numba.njit(cache=True)
-def surface_temperatures(T, mat, props, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_h, bc_q):
+def surface_temperatures(T, mat, props, bcell, barea, bdist, bgroup, bc_kind, bc_T, bc_h, bc_q, tab_T, tab_q, tab_n):
     """Temperature on each boundary entry: the node's own (d = 0), else from the face's flux balance."""
     out = np.empty(bcell.size)
     for e in range(bcell.size):
@@ -361,6 +417,8 @@ def surface_temperatures(T, mat, props, bcell, barea, bdist, bgroup, bc_kind, bc
             out[e] = T[i] + bc_q[g] * bdist[e] / ki
         elif kind == BC_LIMITED_FLUX:
             out[e] = T[i] + bc_q[g] * _ramp(T[i], bc_T[g])[0] * bdist[e] / ki
+        elif kind == BC_TABULATED_FLUX:
+            out[e] = T[i] + tabulated_flux(T[i], tab_T[g], tab_q[g], tab_n[g])[0] * bdist[e] / ki
         else:
             G, _ = _boundary_conductance(kind, barea[e], bdist[e], ki, bc_h[g])
             out[e] = T[i] + G * (bc_T[g] - T[i]) * bdist[e] / (barea[e] * ki)

@@ -167,10 +167,15 @@ class _PetscLU:
 
 
 class NewtonSolver:
-    """Newton's method for the stages of one grid (pattern and buffers built once)."""
+    """Newton's method for the stages of one grid (pattern and buffers built once).
+
+    ``wall_capacity_J_per_K``: probe-wall heat capacity lumped on each cell
+    (:mod:`cryosim.fast.kernel`, ``Cw``; None: no wall).
+    """
 
     def __init__(self, grid: FVGrid, props: np.ndarray, arterial_temperature_C: float, tol_K: float,
-                 max_iter: int, settings: LinearSolverSettings = LinearSolverSettings()) -> None:
+                 max_iter: int, settings: LinearSolverSettings = LinearSolverSettings(),
+                 wall_capacity_J_per_K: np.ndarray | None = None) -> None:
         if settings.refactor not in REFACTOR_CHOICES:
             raise ValueError(f"refactor must be one of {REFACTOR_CHOICES}, got {settings.refactor!r}")
         if settings.backend not in BACKEND_CHOICES:
@@ -190,13 +195,15 @@ class NewtonSolver:
         self._data, self._data_try = np.zeros(pat.nnz), np.zeros(pat.nnz)
         self._R, self._R_try = np.empty(n), np.empty(n)
         self._have_factors = False
-        self._grid_args = (grid.material, props, grid.volume_m3, grid.face_cells, grid.face_weight_m, grid.face_split,
-                           grid.bface_cell, grid.bface_area_m2, grid.bface_dist_m, grid.bface_group)
+        Cw = np.zeros(n) if wall_capacity_J_per_K is None else np.ascontiguousarray(wall_capacity_J_per_K, float)
+        self._grid_args = (grid.material, props, grid.volume_m3, Cw, grid.face_cells, grid.face_weight_m,
+                           grid.face_split, grid.bface_cell, grid.bface_area_m2, grid.bface_dist_m, grid.bface_group)
         self._region_args = (grid.material, props)
         self.counters = {"factorisations": 0, "linear_solves": 0, "factor_cpu_s": 0.0, "solve_cpu_s": 0.0}
 
     def _bc_args(self, bc: Any) -> tuple:
-        return (bc.kind, bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, self.Ta)
+        return (bc.kind, bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, bc.table_T_C, bc.table_flux_W_per_m2,
+                bc.table_n, self.Ta)
 
     def _factorise(self) -> None:
         t0 = time.process_time()
@@ -212,9 +219,9 @@ class NewtonSolver:
         self.counters["linear_solves"] += 1
         return dH
 
-    def solve(self, H_guess: np.ndarray, T_guess: np.ndarray, Hstar: np.ndarray, gdt: float,
+    def solve(self, H_guess: np.ndarray, T_guess: np.ndarray, Hstar: np.ndarray, Tstar: np.ndarray, gdt: float,
               bc: Any) -> tuple[bool, int, np.ndarray, np.ndarray]:
-        """Solve the stage ``V (H - H*) = gdt S(H)`` (with node constraints) from a guess.
+        """Solve the stage ``V (H - H*) + Cw (T(H) - T*) = gdt S(H)`` (with node constraints) from a guess.
 
         Returns (converged, iterations, H, T).
         """
@@ -225,7 +232,7 @@ class NewtonSolver:
         fixed = fv.constrained_cells(H.size, g.bface_cell, g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C)
         args = self._grid_args + self._bc_args(bc) + (self.scale, self.pattern.diag_slot, self.pattern.face_slot)
         refactor = self.settings.refactor
-        norm, merit = fv.evaluate(H, T, Hstar, gdt, *args, self._R, self._data, True, True)
+        norm, merit = fv.evaluate(H, T, Hstar, Tstar, gdt, *args, self._R, self._data, True, True)
         if refactor != "lagged":
             self._have_factors = False
         fresh = False  # are the factors those of the Jacobian at the current H?
@@ -243,7 +250,7 @@ class NewtonSolver:
                 for dH in ((dH_limited, dH_newton) if stopped else (dH_newton,)):
                     lam = 1.0
                     for _ in range(MAX_HALVINGS + 1):
-                        norm_try, merit_try = fv.step_and_evaluate(H, dH, lam, H_try, T_try, Hstar, gdt, *args,
+                        norm_try, merit_try = fv.step_and_evaluate(H, dH, lam, H_try, T_try, Hstar, Tstar, gdt, *args,
                                                                    self._R_try, self._data_try, True)
                         if merit_try < merit:
                             accepted = True
@@ -268,8 +275,8 @@ class NewtonSolver:
             fresh = False
         return norm <= self.tol_K, self.max_iter, H, T
 
-    def reactions(self, H: np.ndarray, T: np.ndarray, Hstar: np.ndarray, gdt: float, bc: Any,
+    def reactions(self, H: np.ndarray, T: np.ndarray, Hstar: np.ndarray, Tstar: np.ndarray, gdt: float, bc: Any,
                   n_groups: int) -> np.ndarray:
         """Heat rates (W) through the node constraints per group at a converged stage
         (:func:`cryosim.fast.kernel.reactions`)."""
-        return fv.reactions(H, T, Hstar, gdt, *self._grid_args, *self._bc_args(bc), n_groups)
+        return fv.reactions(H, T, Hstar, Tstar, gdt, *self._grid_args, *self._bc_args(bc), n_groups)

@@ -21,7 +21,7 @@ from ..checks import check_choice, check_range
 from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
 from ..physics.materials import Material
 from ..numerics.stepsize import StepSettings, integrate
-from ..physics.boundary import probe_boundaries, tip_boundaries
+from ..physics.boundary import DeviceTip, Surface, probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
 from ..post.results import Results
 from ..post.trackers import NodalField, StepView, Tracker, TrackerList
@@ -107,6 +107,14 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
     With ``output_dir``, each time step is appended to
     ``output_dir/timeseries.csv`` as it is computed. ``trackers``: extra
     :class:`~cryosim.post.trackers.Tracker` objects fed with every step.
+
+    A probe design with ``Freeze(gas="on")`` steps runs as a Joule-Thomson
+    device (:class:`~cryosim.physics.boundary.DeviceTip`: the tabulated flux
+    law and the wall's heat capacity on the active surface) and its series
+    are recorded (:data:`~cryosim.post.trackers.DEVICE_COLUMNS`). A design of
+    several needles is run as one needle (its own share of the flow; the
+    needles' ice balls do not interact here): ice ball and cooling power are
+    one needle's, the gas used is the handpiece's.
     """
     if scenario.probe.tip_shape != "flat":
         from ..checks import ScenarioError
@@ -115,25 +123,48 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
                             "'flat' for the fast solver (use solver = 'fem' for rounded or sharp tips)")
     grid = axisymmetric_grid_for(scenario)
     props = scenario.medium.property_row()[None, :]
-    bcs = probe_boundaries(scenario.probe, scenario.protocol, grid.group_area_m2(ACTIVE), scenario.initial_temperature_C)
+    active_area_m2 = grid.group_area_m2(ACTIVE)
+    bcs = probe_boundaries(scenario.probe, scenario.protocol, active_area_m2, scenario.initial_temperature_C,
+                           device_tip=True)
+    tip = bcs[Surface.ACTIVE]
+    device = tip if isinstance(tip, DeviceTip) else None
     stepper = FVSystem(grid, props, scenario.initial_temperature_C, scenario.arterial_temperature_C, bcs,
                        _tolerances(scenario.numerics))
     stream = None if output_dir is None else Path(output_dir) / "timeseries.csv"
-    tl = TrackerList(scenario, "fast", "axisymmetric", stream_to=stream, trackers=trackers or (), progress=progress)
+    tl = TrackerList(scenario, "fast", "axisymmetric", stream_to=stream, trackers=trackers or (), progress=progress,
+                     device=device is not None)
     active = grid.bface_group == ACTIVE
+    active_areas_m2 = grid.bface_area_m2[active]
     t_end = scenario.protocol.duration_s
+
+    def device_extras(st: FVSystem, surface_C: np.ndarray) -> dict[str, float]:
+        """The device's series (:data:`~cryosim.post.trackers.DEVICE_COLUMNS`) at the last accepted step."""
+        if device is None:
+            return {}
+        Q_active_W = float(st.last_rates[0][ACTIVE])  # into the medium through the active surface
+        mean_C = float(active_areas_m2 @ surface_C / active_area_m2)
+        return {"tip_mean_C": mean_C, "tip_min_C": float(surface_C.min()),
+                "thermistor_C": device.thermistor_C(mean_C, Q_active_W / active_area_m2),
+                "cooling_power_W": -Q_active_W, "gas_used_kg": device.gas_used_kg(st.t),
+                "probe_wall_J": st.probe_wall_J}
 
     def view(st: FVSystem, is_output: bool) -> StepView:
         Qb = st.last_rates[0]
+        surface_C = st.surface_temperatures()[active]
         return StepView(t_s=st.t, is_output=is_output, t_end_s=t_end, geometry="axisymmetric",
-                        probe_surface_C=float(st.surface_temperatures()[active].min()),
+                        probe_surface_C=float(surface_C.min()),
                         probe_heat_W=-float(Qb[ACTIVE] + Qb[SHAFT]),
                         energy_J=dict(st.energy, enthalpy_change_J=st.enthalpy_change_J),
-                        field_fn=lambda: NodalField(grid.points_m, grid.triangles, _nodal(st)))  # type: ignore[arg-type]
+                        field_fn=lambda: NodalField(grid.points_m, grid.triangles, _nodal(st)),  # type: ignore[arg-type]
+                        extras=device_extras(st, surface_C))
 
     stats = _integrate(stepper, t_end, scenario.numerics, bcs.breakpoints_s(), view, tl)
     stats.update(cells=grid.n_cells, domain_radius_m=scenario.domain_radius_m(),
                  far_field_max_disturbance_K=far_field_disturbance_K(grid, stepper.T, scenario.initial_temperature_C))
+    if device is not None:
+        design = device.device.design  # type: ignore[attr-defined]
+        stats.update(device=design.name, device_needles=design.needles, device_floor_C=device.device.coldest_C,  # type: ignore[attr-defined]
+                     probe_wall_heat_capacity_J_per_K=float(stepper.wall_capacity_J_per_K.sum()))
     return tl.finish(view(stepper, False), stats, {"cell_centers_m": grid.centers_m, "cell_temperature_C": stepper.T})
 
 

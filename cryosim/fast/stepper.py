@@ -1,4 +1,4 @@
-"""SDIRK2 time integration of the finite-volume enthalpy system.
+r"""SDIRK2 time integration of the finite-volume enthalpy system.
 
 :class:`FVSystem` is the fast solver's :class:`~cryosim.numerics.stepsize.SteppedSystem`:
 one step is the two-stage, second-order, L-stable, stiffly accurate SDIRK2
@@ -11,6 +11,19 @@ temperatures (against ``temperature_tolerance_K``). The step controller of
 The heat through every boundary, perfusion and metabolism is accumulated with
 the same SDIRK weights as the enthalpy update, so the energy balance closes to
 the Newton tolerance whatever the step.
+
+A probe wall with a heat capacity (``wall_heat_capacity_J_per_m2_K`` of a
+device's conditions, :meth:`~cryosim.physics.boundary.BoundarySet.wall_heat_capacity_J_per_m2_K`)
+is lumped onto the cells that carry its boundary entries,
+:math:`C_{w,i} = \sum_b C_w A_b` (J/K, fixed for the run), so each stage
+solves :math:`V (H - H^*) + C_w (T - T^*) = \gamma\Delta t\, S`, with
+:math:`T^*` combined from past temperatures as :math:`H^*` is from past
+enthalpies. The stored energy is then
+:math:`E = \sum_i V_i H_i + C_{w,i} T_i`; its change is what
+``enthalpy_change_J`` reports (medium enthalpy plus the wall's sensible heat,
+:attr:`FVSystem.probe_wall_J` being the wall's part), and the heat terms are
+the heat through the boundaries (for a device: what the gas draws from the
+wall), so the balance stays exact.
 """
 
 from __future__ import annotations
@@ -36,26 +49,43 @@ ENERGY_KEYS = ("probe_J", "far_boundary_J", "perfusion_J", "metabolic_J")
 
 @dataclass
 class BoundaryState:
-    """Per-surface boundary arrays for the kernel (index: :class:`Surface` value)."""
+    """Per-surface boundary arrays for the kernel (index: :class:`Surface` value).
+
+    A TABULATED_FLUX surface ``j`` has its table in row ``j`` of the padded
+    arrays ``table_T_C`` and ``table_flux_W_per_m2`` (the first
+    ``table_n[j]`` entries; ``table_n`` is 0 for other kinds).
+    """
 
     kind: np.ndarray = field(default_factory=lambda: np.full(N_SURFACES, int(BCKind.ADIABATIC), np.int64))
     temperature_C: np.ndarray = field(default_factory=lambda: np.zeros(N_SURFACES))
     h_W_per_m2_K: np.ndarray = field(default_factory=lambda: np.ones(N_SURFACES))
     flux_W_per_m2: np.ndarray = field(default_factory=lambda: np.zeros(N_SURFACES))
+    table_T_C: np.ndarray = field(default_factory=lambda: np.zeros((N_SURFACES, 1)))
+    table_flux_W_per_m2: np.ndarray = field(default_factory=lambda: np.zeros((N_SURFACES, 1)))
+    table_n: np.ndarray = field(default_factory=lambda: np.zeros(N_SURFACES, np.int64))
 
     @classmethod
     def from_set(cls, bcs: BoundarySet, t_s: float) -> "BoundaryState":
         st = cls()
-        for surface, c in bcs.at(t_s).items():
+        conditions = bcs.at(t_s)
+        n_max = max([len(c.table_T_C) for c in conditions.values()] + [1])
+        st.table_T_C = np.zeros((N_SURFACES, n_max))
+        st.table_flux_W_per_m2 = np.zeros((N_SURFACES, n_max))
+        for surface, c in conditions.items():
             j = int(surface)
             st.kind[j] = int(c.kind)
             st.temperature_C[j] = c.temperature_C
             st.h_W_per_m2_K[j] = max(c.heat_transfer_W_per_m2_K, 1.0)
             st.flux_W_per_m2[j] = c.flux_W_per_m2
+            if c.kind == BCKind.TABULATED_FLUX:
+                n = len(c.table_T_C)
+                st.table_n[j] = n
+                st.table_T_C[j, :n] = c.table_T_C
+                st.table_flux_W_per_m2[j, :n] = c.table_flux_W_per_m2
         return st
 
     def bounds_C(self) -> tuple[float, float]:
-        """Coldest and warmest temperature imposed (TEMPERATURE, CONVECTIVE) or floored (LIMITED_FLUX)."""
+        """Coldest and warmest temperature imposed (TEMPERATURE, CONVECTIVE) or floored (LIMITED_FLUX, TABULATED_FLUX)."""
         used = self.kind != int(BCKind.ADIABATIC)
         used &= self.kind != int(BCKind.FLUX)
         if not used.any():
@@ -88,28 +118,35 @@ class FVSystem:
         self.T = np.broadcast_to(np.asarray(initial_temperature_C, float), (grid.n_cells,)).copy()
         self.H = fv.enthalpy_of(self.T, grid.material, self.props)
         self.H0_total = float(fv.total(grid.volume_m3, self.H))
+        #: probe-wall heat capacity lumped on each cell (J/K), see the module docstring
+        cw = np.zeros(N_SURFACES)
+        for s in Surface:
+            cw[int(s)] = boundaries.wall_heat_capacity_J_per_m2_K(s)
+        self.wall_capacity_J_per_K = np.bincount(grid.bface_cell, weights=cw[grid.bface_group] * grid.bface_area_m2,
+                                                 minlength=grid.n_cells)
+        self.T0 = self.T.copy()
         self.t = 0.0
         self.energy = {k: 0.0 for k in ENERGY_KEYS}
         # Jacobian pattern, buffers and factors of the stage solves, built once for the grid
         self.newton = NewtonSolver(grid, self.props, self.Ta, tolerances.newton_tolerance_K,
-                                   tolerances.newton_max_iter, linear_solver)
+                                   tolerances.newton_max_iter, linear_solver, self.wall_capacity_J_per_K)
         self.counters = self.newton.counters
         self.bc = BoundaryState.from_set(boundaries, 0.0)
         self.last_rates = self.rates(self.T, self.bc)
         self._prev: tuple[np.ndarray, float] | None = None  # (dT/dt, dt) of the last step
 
     # --- kernel calls -----------------------------------------------------
-    def _solve(self, gdt: float, bc: BoundaryState, Hstar: np.ndarray, H_guess: np.ndarray,
+    def _solve(self, gdt: float, bc: BoundaryState, Hstar: np.ndarray, Tstar: np.ndarray, H_guess: np.ndarray,
                T_guess: np.ndarray) -> tuple[bool, int, np.ndarray, np.ndarray]:
-        """Solve V (H - H*) = gdt S(H) for H from a guess (:class:`~cryosim.fast.newton.NewtonSolver`)."""
-        ok, its, H, T = self.newton.solve(H_guess, T_guess, Hstar, gdt, bc)
+        """Solve V (H - H*) + Cw (T(H) - T*) = gdt S(H) for H from a guess (:class:`~cryosim.fast.newton.NewtonSolver`)."""
+        ok, its, H, T = self.newton.solve(H_guess, T_guess, Hstar, Tstar, gdt, bc)
         return bool(ok and np.all(np.isfinite(H))), int(its), H, T
 
     def rates(self, T: np.ndarray, bc: BoundaryState,
-              stage: tuple[np.ndarray, np.ndarray, float] | None = None) -> tuple[np.ndarray, float, float]:
+              stage: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None) -> tuple[np.ndarray, float, float]:
         """Heat rates (W) into the medium: per surface, perfusion, metabolism.
 
-        ``stage = (H, H*, gdt)`` of the converged stage that gave ``T``: the
+        ``stage = (H, H*, T*, gdt)`` of the converged stage that gave ``T``: the
         heat through node constraints (prescribed wall temperatures on a
         vertex-centred grid) is then the stage's reaction
         (:func:`~cryosim.fast.kernel.reactions`); without it, it counts as 0.
@@ -117,10 +154,11 @@ class FVSystem:
         g = self.grid
         Qb, Qp, Qm = fv.heat_rates(T, g.material, self.props, g.volume_m3, g.bface_cell, g.bface_area_m2,
                                    g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C, bc.h_W_per_m2_K,
-                                   bc.flux_W_per_m2, self.Ta, N_SURFACES)
+                                   bc.flux_W_per_m2, bc.table_T_C, bc.table_flux_W_per_m2, bc.table_n, self.Ta,
+                                   N_SURFACES)
         if stage is not None:
-            H, Hstar, gdt = stage
-            Qb = Qb + self.newton.reactions(H, T, Hstar, gdt, bc, N_SURFACES)
+            H, Hstar, Tstar, gdt = stage
+            Qb = Qb + self.newton.reactions(H, T, Hstar, Tstar, gdt, bc, N_SURFACES)
         return Qb, Qp, Qm
 
     def _with_constraints(self, H_low: np.ndarray, H_new: np.ndarray, bc: BoundaryState) -> np.ndarray:
@@ -138,7 +176,8 @@ class FVSystem:
         g, bc = self.grid, self.bc
         return fv.surface_temperatures(self.T, g.material, self.props, g.bface_cell, g.bface_area_m2,
                                        g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C,
-                                       bc.h_W_per_m2_K, bc.flux_W_per_m2)
+                                       bc.h_W_per_m2_K, bc.flux_W_per_m2, bc.table_T_C, bc.table_flux_W_per_m2,
+                                       bc.table_n)
 
     def surface_rates_W(self) -> dict[Surface, float]:
         """Heat rate into the medium through each surface at the last accepted step (W)."""
@@ -146,8 +185,14 @@ class FVSystem:
         return {s: float(Qb[int(s)]) for s in Surface if int(s) < Qb.size}
 
     @property
+    def probe_wall_J(self) -> float:
+        r"""Change of the probe wall's sensible heat since the start, :math:`\sum_i C_{w,i} (T_i - T^0_i)` (J)."""
+        return float(fv.total(self.wall_capacity_J_per_K, self.T - self.T0))
+
+    @property
     def enthalpy_change_J(self) -> float:
-        return float(fv.total(self.grid.volume_m3, self.H)) - self.H0_total
+        """Change of the stored energy (J): the medium's enthalpy plus the probe wall's sensible heat."""
+        return float(fv.total(self.grid.volume_m3, self.H)) - self.H0_total + self.probe_wall_J
 
     def _clipped_enthalpy(self, T_guess: np.ndarray, bc: BoundaryState) -> tuple[np.ndarray, np.ndarray]:
         """An initial Newton guess from extrapolated temperatures, kept within physical bounds."""
@@ -184,9 +229,10 @@ class FVSystem:
     def attempt(self, t_s: float, dt_s: float) -> Attempt:
         """One SDIRK2 step (Alexander 1977) from the committed state.
 
-        Stage i solves V (H_i - H*_i) = gamma dt S(H_i); the update
-        H^{n+1} - H^n = dt [(1 - gamma) S_1 + gamma S_2] is what the energy
-        terms integrate. The error is estimated against H^n + dt S_1.
+        Stage i solves V (H_i - H*_i) + Cw (T_i - T*_i) = gamma dt S(H_i); the
+        update E^{n+1} - E^n = dt [(1 - gamma) S_1 + gamma S_2] of the stored
+        energy E = V H + Cw T is what the energy terms integrate. The error is
+        estimated against H^n + dt S_1 / V.
         """
         g, dt = SDIRK_GAMMA, dt_s
         bc1 = BoundaryState.from_set(self.boundaries, t_s + g * dt)
@@ -194,20 +240,21 @@ class FVSystem:
             guess1 = (self.H, self.T)
         else:
             guess1 = self._clipped_enthalpy(self.T + g * dt * self._prev[0], bc1)
-        ok, its1, H1, T1 = self._solve(g * dt, bc1, self.H, guess1[0], guess1[1])
+        ok, its1, H1, T1 = self._solve(g * dt, bc1, self.H, self.T, guess1[0], guess1[1])
         if not ok:
             return Attempt(False, iterations=its1, reason=f"Newton failed in stage 1 after {its1} iterations")
         slope = (H1 - self.H) / (g * dt)  # S_1 / V
         Hstar2 = self.H + (1.0 - g) * dt * slope
-        bc2 = BoundaryState.from_set(self.boundaries, t_s + dt)
         T_slope = (T1 - self.T) / (g * dt)
+        Tstar2 = self.T + (1.0 - g) * dt * T_slope  # the wall's share of E*_2, combined as H*_2
+        bc2 = BoundaryState.from_set(self.boundaries, t_s + dt)
         H_g2, T_g2 = self._clipped_enthalpy(self.T + dt * T_slope, bc2)
-        ok, its2, H2, T2 = self._solve(g * dt, bc2, Hstar2, H_g2, T_g2)
+        ok, its2, H2, T2 = self._solve(g * dt, bc2, Hstar2, Tstar2, H_g2, T_g2)
         if not ok:
             return Attempt(False, iterations=its1 + its2, reason=f"Newton failed in stage 2 after {its2} iterations")
         heat = {k: 0.0 for k in ENERGY_KEYS}
-        self._accumulate((1.0 - g) * dt, self.rates(T1, bc1, (H1, self.H, g * dt)), heat)
-        rates2 = self.rates(T2, bc2, (H2, Hstar2, g * dt))
+        self._accumulate((1.0 - g) * dt, self.rates(T1, bc1, (H1, self.H, self.T, g * dt)), heat)
+        rates2 = self.rates(T2, bc2, (H2, Hstar2, Tstar2, g * dt))
         self._accumulate(g * dt, rates2, heat)
         err = self._error_ratio(H2, T2, self._with_constraints(self.H + dt * slope, H2, bc2))
         return Attempt(True, err, its1 + its2, payload=(H2, T2, heat, rates2, bc2, dt))

@@ -323,6 +323,20 @@ class BoundarySet:
                  if c.at(t).kind != BCKind.ADIABATIC]
         return float(min(temps)) if temps else np.inf
 
+    def wall_heat_capacity_J_per_m2_K(self, surface: Surface) -> float:
+        """Heat capacity per area (J/m²/K) of the probe wall on ``surface``, for the whole run.
+
+        The wall is there whatever the condition of the moment: the largest
+        ``wall_heat_capacity_J_per_m2_K`` its conditions carry (a device's
+        prescribed-temperature or convective steps carry none); 0 when no
+        condition of ``surface`` carries one.
+        """
+        try:
+            bc = self[surface]
+        except KeyError:
+            return 0.0
+        return float(max(bc.at(t).wall_heat_capacity_J_per_m2_K for t in self._sample_times()))
+
     def _sample_times(self) -> list[float]:
         bps = self.breakpoints_s()
         mids = 0.5 * (bps[:-1] + bps[1:]) if bps.size > 1 else np.array([])

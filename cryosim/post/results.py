@@ -39,7 +39,9 @@ __all__ = ["Results", "ENERGY_TERMS", "atomic_write", "iso_label"]
 
 #: Cumulative energy terms (J): heat entering through the probe (negative
 #: when the probe draws heat), through the far boundary, from perfusion and
-#: metabolism, the change of total enthalpy, and what is left over.
+#: metabolism, the change of total stored energy (the medium's enthalpy plus,
+#: for a probe wall with a heat capacity, the wall's sensible heat: then the
+#: probe term is the heat drawn from the wall by the coolant), and what is left over.
 ENERGY_TERMS = ("enthalpy_change_J", "probe_J", "far_boundary_J", "perfusion_J", "metabolic_J", "imbalance_J")
 
 
@@ -55,7 +57,9 @@ class Results:
     ``extents[iso][measure]`` is an array over ``time_s`` for every isotherm
     (°C) and measure of :data:`cryosim.post.isotherms.MEASURES`;
     ``is_output`` marks the rows at requested output times
-    (:attr:`cryosim.scenario.Numerics.output_times_s`).
+    (:attr:`cryosim.scenario.Numerics.output_times_s`). ``device``: the
+    series of a Joule-Thomson device (:data:`cryosim.post.trackers.DEVICE_COLUMNS`),
+    empty when the probe ran without one.
     """
 
     scenario: Scenario
@@ -70,6 +74,7 @@ class Results:
     final_field: dict[str, np.ndarray] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     is_output: np.ndarray | None = None
+    device: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.is_output is None:
@@ -121,12 +126,12 @@ class Results:
         return float(max(t_cross, t_end) - t_end)
 
     def summary(self) -> dict[str, Any]:
-        """Final figures as plain data."""
+        """Final figures as plain data (with a device: its final series values, coldest mean tip, peak power)."""
         final = {
             iso_label(iso): {m: float(v[-1]) for m, v in series.items()}
             for iso, series in self.extents.items()
         }
-        return {
+        out = {
             "scenario": self.scenario.name,
             "solver": self.solver,
             "geometry": self.geometry,
@@ -144,6 +149,12 @@ class Results:
             "release_time_s": self.release_time_s,
             "diagnostics": self.diagnostics,
         }
+        if self.device:
+            d = self.device
+            out["device"] = {"final": {k: float(v[-1]) for k, v in d.items()},
+                             "coldest_tip_mean_C": float(np.min(d["tip_mean_C"])),
+                             "peak_cooling_power_W": float(np.max(d["cooling_power_W"]))}
+        return out
 
     def table(self) -> str:
         """The ice-ball table printed at the end of a run (mm, mm^2, mm^3)."""
@@ -169,7 +180,23 @@ class Results:
             lines.append("probe still frozen in at the end of the run")
         for k, v in self.thermocouples_C.items():
             lines.append(f"thermocouple {k}: min {np.min(v):.1f} °C, final {v[-1]:.1f} °C")
+        lines += self._device_lines()
         return "\n".join(lines)
+
+    def _device_lines(self) -> list[str]:
+        """The device's figures for :meth:`table` (none without a device)."""
+        d = self.device
+        if not d:
+            return []
+        out = [f"tip surface: mean {d['tip_mean_C'][-1]:.1f} °C, coldest {np.min(d['tip_min_C']):.1f} °C "
+               f"(coldest mean {np.min(d['tip_mean_C']):.1f} °C); thermistor {d['thermistor_C'][-1]:.1f} °C at the end",
+               f"cooling power: {d['cooling_power_W'][-1]:.2f} W at the end, peak {np.max(d['cooling_power_W']):.2f} W; "
+               f"gas used {1e3 * d['gas_used_kg'][-1]:.2f} g"]
+        needles = int(self.diagnostics.get("device_needles", 1))
+        if needles > 1:
+            out.append(f"device of {needles} needles: the {self.solver} solver represents one needle (no interaction "
+                       f"between the needles); ice ball and cooling power are one needle's, gas used the handpiece's")
+        return out
 
     # --- tables and figures -------------------------------------------------
     def to_frame(self) -> "pd.DataFrame":
@@ -189,13 +216,13 @@ class Results:
 
     def timeseries(self) -> "pd.DataFrame":
         """Per-step scalars as a pandas DataFrame: ``time_s``, ``is_output``, ``probe_surface_C``,
-        ``probe_heat_W``, the energy terms (J) and a ``T_<name>_C`` column per thermocouple."""
+        ``probe_heat_W``, the energy terms (J), a ``T_<name>_C`` column per thermocouple and the device's series."""
         import pandas as pd
 
         return pd.DataFrame({"time_s": self.time_s, "is_output": self.is_output,
                              "probe_surface_C": self.probe_surface_C, "probe_heat_W": self.probe_heat_W,
                              **{k: self.energy[k] for k in ENERGY_TERMS},
-                             **{f"T_{k}_C": v for k, v in self.thermocouples_C.items()}})
+                             **{f"T_{k}_C": v for k, v in self.thermocouples_C.items()}, **self.device})
 
     def plot(self, path: str | Path | None = None) -> "Figure":
         """Width, length and volume of each isotherm against time; saved to ``path`` if given."""
@@ -256,23 +283,24 @@ def _jsonable(x: Any) -> Any:
     return str(x)
 
 
-def _columns(isotherms: tuple[float, ...], tcs: list[str]) -> list[str]:
+def _columns(isotherms: tuple[float, ...], tcs: list[str], device: list[str]) -> list[str]:
     cols = ["time_s"]
     for iso in isotherms:
         cols += [f"{m}@{iso_label(iso)}" for m in MEASURES]
     cols += [f"T_{n}_C" for n in tcs]
-    cols += ["probe_surface_C", "probe_heat_W", *ENERGY_TERMS, "is_output"]
+    cols += ["probe_surface_C", "probe_heat_W", *ENERGY_TERMS, *device, "is_output"]
     return cols
 
 
 def _write_csv(fh: TextIO, r: Results) -> None:
     w = csv.writer(fh)
-    w.writerow(_columns(tuple(r.extents), list(r.thermocouples_C)))
+    w.writerow(_columns(tuple(r.extents), list(r.thermocouples_C), list(r.device)))
     for i, t in enumerate(r.time_s):
         row = [t]
         for s in r.extents.values():
             row += [s[m][i] for m in MEASURES]
         row += [v[i] for v in r.thermocouples_C.values()]
         row += [r.probe_surface_C[i], r.probe_heat_W[i]] + [r.energy[k][i] for k in ENERGY_TERMS]
+        row += [v[i] for v in r.device.values()]
         row += [float(r.is_output[i])]  # type: ignore[index]
         w.writerow([f"{x:.9g}" for x in row])

@@ -10,8 +10,8 @@ thus a new :class:`Tracker`, whatever solver runs.
 
 The standard trackers of a run, in the order they are called: a
 :class:`ExtentTracker`, a :class:`ThermocoupleTracker`, a
-:class:`ProbeTracker` and an :class:`EnergyTracker` (whose rows make the
-results), a :class:`CSVStreamTracker` when the run has an output folder (one
+:class:`ProbeTracker`, an :class:`EnergyTracker` and, for a Joule-Thomson
+device, a :class:`DeviceTracker` (whose rows make the results), a :class:`CSVStreamTracker` when the run has an output folder (one
 row per step in ``timeseries.csv``, flushed, so an interrupted run keeps
 what it computed), the user's trackers (``cryosim.run(scenario,
 trackers=[...])``), and a :class:`ProgressTracker`.
@@ -40,7 +40,7 @@ from .results import ENERGY_TERMS, Results, iso_label
 
 __all__ = [
     "NodalField", "StepView", "Tracker", "SeriesTracker", "ExtentTracker", "ThermocoupleTracker", "ProbeTracker",
-    "EnergyTracker", "ProgressTracker", "CallbackTracker", "CSVStreamTracker", "TrackerList", "GEOMETRIES",
+    "EnergyTracker", "DeviceTracker", "DEVICE_COLUMNS", "ProgressTracker", "CallbackTracker", "CSVStreamTracker", "TrackerList", "GEOMETRIES",
 ]
 
 #: Geometries of a view: (r, z) triangles, 3D tetrahedra, 1D profiles.
@@ -74,7 +74,9 @@ class StepView:
     ``probe_heat_W``: heat drawn by the probe (W, positive when extracted);
     ``energy_J``: cumulative terms (J, keys of :data:`~cryosim.post.results.ENERGY_TERMS`
     but the imbalance); ``comm``: the MPI communicator of a distributed
-    field, or None. :meth:`nodal_field` builds the field on first use.
+    field, or None; ``extras``: further named scalars of the solver (a
+    device's: :data:`DEVICE_COLUMNS`). :meth:`nodal_field` builds the field
+    on first use.
     """
 
     t_s: float
@@ -86,6 +88,7 @@ class StepView:
     energy_J: Mapping[str, float]
     field_fn: Callable[[], NodalField] = dc_field(repr=False)
     comm: Any = None
+    extras: Mapping[str, float] = dc_field(default_factory=dict)
     _field: NodalField | None = dc_field(default=None, init=False, repr=False)
 
     def nodal_field(self) -> NodalField:
@@ -268,6 +271,23 @@ class EnergyTracker(SeriesTracker):
         return [e[k] for k in ENERGY_TERMS[:-1]] + [imbalance]
 
 
+#: Time series of a Joule-Thomson device (:class:`cryosim.physics.boundary.DeviceTip`), read from
+#: :attr:`StepView.extras`: area-mean and coldest active-surface temperature (°C), the thermistor
+#: reading (°C, :meth:`~cryosim.physics.boundary.DeviceTip.thermistor_C` of the mean surface
+#: temperature and mean flux), the cooling power (heat drawn through the active surface, W), the gas
+#: used by the handpiece since the start (kg) and the change of the probe wall's sensible heat (J).
+DEVICE_COLUMNS = ("tip_mean_C", "tip_min_C", "thermistor_C", "cooling_power_W", "gas_used_kg", "probe_wall_J")
+
+
+class DeviceTracker(SeriesTracker):
+    """A Joule-Thomson device's time series (:data:`DEVICE_COLUMNS`), from the view's ``extras``."""
+
+    columns = DEVICE_COLUMNS
+
+    def measure(self, view: StepView) -> list[float]:
+        return [view.extras[c] for c in self.columns]
+
+
 class ProgressTracker(Tracker):
     """Calls ``progress(t_s, t_end_s)`` after every accepted step."""
 
@@ -340,14 +360,16 @@ class TrackerList:
     ``isotherms_C``, ``thermocouples``, ``numerics`` and ``protocol``);
     ``stream_to``: path of the CSV time series (None: none); ``trackers``:
     the user's extra trackers; ``progress``: a ``progress(t_s, t_end_s)``
-    callable. ``radius_mid_tip_m`` is measured at the middle of the active
+    callable; ``device``: record a :class:`DeviceTracker` (the solver's views
+    then carry its extras). ``radius_mid_tip_m`` is measured at the middle of the active
     tip of a scenario's probe. A row whose time is a requested output time is
     marked ``is_output`` even when the step controller did not flag it (the
     end of the run).
     """
 
     def __init__(self, scenario: Any, solver: str, geometry: str, *, stream_to: str | Path | None = None,
-                 trackers: Iterable[Tracker] = (), progress: Callable[[float, float], None] | None = None) -> None:
+                 trackers: Iterable[Tracker] = (), progress: Callable[[float, float], None] | None = None,
+                 device: bool = False) -> None:
         if geometry not in GEOMETRIES:
             raise ValueError(f"geometry {geometry!r}: not one of {GEOMETRIES}")
         self.scenario, self.solver, self.geometry = scenario, solver, geometry
@@ -356,7 +378,9 @@ class TrackerList:
         self.thermocouples = ThermocoupleTracker(scenario.thermocouples)
         self.probe = ProbeTracker()
         self.energy = EnergyTracker()
-        self.series: tuple[SeriesTracker, ...] = (self.extent, self.thermocouples, self.probe, self.energy)
+        self.device = DeviceTracker() if device else None
+        self.series: tuple[SeriesTracker, ...] = (self.extent, self.thermocouples, self.probe, self.energy,
+                                                  *((self.device,) if self.device else ()))
         chain: list[Tracker] = list(self.series)
         if stream_to is not None:
             chain.append(CSVStreamTracker(stream_to, self.series))
@@ -435,4 +459,5 @@ class TrackerList:
                                                              self.thermocouples.columns)},
             probe_surface_C=surface["probe_surface_C"], probe_heat_W=surface["probe_heat_W"], energy=energy,
             final_field=final, diagnostics=diagnostics, is_output=np.asarray(self.is_output, bool),
+            device=self.device.series() if self.device else {},
         )

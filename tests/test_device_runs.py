@@ -1,0 +1,135 @@
+"""Joule-Thomson devices on the fast solver: every catalogue design runs, the energy balance closes with the
+wall's heat, the floor holds, more flow never freezes less, the thermistor, the wall's cool-down lag."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import cryosim
+from cryosim.fast.solver import run_axisymmetric
+from cryosim.physics import catalogue
+from cryosim.physics.catalogue import list_designs, load_probe_design
+from cryosim.physics.device import ProbeDesign, jt_device
+from cryosim.physics.probe import Probe
+from cryosim.physics.protocol import Freeze, Protocol
+from cryosim.post.trackers import DEVICE_COLUMNS
+from cryosim.scenario import Numerics
+
+#: Coarse grid for quick tests.
+QUICK = Numerics(resolution=0.35)
+N2O_18G = "cryoneurolysis-N2O-1.3mm"
+
+
+def _run(design, duration_s=20.0, numerics=QUICK, tmp_path=None):
+    s = cryosim.default_scenario().with_(probe=Probe.from_design(design), thermocouples=(), numerics=numerics,
+                                         protocol=Protocol((Freeze(duration_s, gas="on"),)))
+    return run_axisymmetric(s, output_dir=tmp_path)
+
+
+def _with_design(monkeypatch, name, **changes):
+    """The catalogue design ``name`` with ``changes``, for every loader of the run."""
+    changed = dataclasses.replace(load_probe_design(name), **changes)
+    original = catalogue.load_probe_design
+    monkeypatch.setattr(catalogue, "load_probe_design", lambda n: changed if n == name else original(n))
+    return changed
+
+
+@pytest.mark.parametrize("design", list_designs())
+def test_every_catalogue_design_runs_on_the_fast_solver(design):
+    r = _run(design)
+    d = r.device
+    assert set(d) == set(DEVICE_COLUMNS)
+    assert r.energy_imbalance_relative < 1e-8
+    assert d["probe_wall_J"][-1] < 0.0  # the wall cooled: its heat is part of the balance
+    floor_C = r.diagnostics["device_floor_C"]
+    assert floor_C == pytest.approx(jt_device(load_probe_design(design), r.scenario.initial_temperature_C).coldest_C)
+    assert np.min(d["tip_min_C"]) >= floor_C - 0.5
+    assert np.min(r.final_field["temperature_C"]) >= floor_C - 0.5
+    assert np.all(d["cooling_power_W"] >= 0.0) and d["cooling_power_W"][0] > 0.0
+    spec = load_probe_design(design)
+    assert d["gas_used_kg"][-1] == pytest.approx(spec.mass_flow_per_needle_kg_per_s * spec.needles * 20.0, rel=1e-12)
+    assert r.final(0.0, "volume_m3") > 0.0
+    if spec.needles > 1:  # the fast solver represents one needle of a multi-needle handpiece, and says so
+        assert r.diagnostics["device_needles"] == spec.needles
+        assert "represents one needle" in r.table()
+
+
+def test_device_columns_reach_the_table_and_the_csv(tmp_path):
+    r = _run(N2O_18G, 10.0, tmp_path=tmp_path)
+    table = r.table()
+    assert "tip surface: mean" in table and "cooling power:" in table
+    streamed = np.genfromtxt(tmp_path / "timeseries.csv", delimiter=",", names=True)
+    for c in DEVICE_COLUMNS:
+        assert np.allclose(streamed[c], r.device[c], rtol=1e-8, atol=1e-12)
+    r.save(tmp_path / "saved", plots=False)
+    saved = np.genfromtxt(tmp_path / "saved" / "timeseries.csv", delimiter=",", names=True)
+    assert saved.dtype.names == streamed.dtype.names
+    assert set(DEVICE_COLUMNS) <= set(r.timeseries().columns)
+
+
+def test_more_mass_flow_never_grows_a_smaller_ice_ball(monkeypatch):
+    base = _run(N2O_18G)
+    mdot = load_probe_design(N2O_18G).mass_flow_per_needle_kg_per_s
+    _with_design(monkeypatch, N2O_18G, orifice_diameter_m=None, mass_flow_kg_per_s=2.0 * mdot)
+    more = _run(N2O_18G)
+    assert more.device["gas_used_kg"][-1] == pytest.approx(2.0 * base.device["gas_used_kg"][-1], rel=1e-12)
+    assert more.final(0.0, "volume_m3") >= base.final(0.0, "volume_m3")
+    assert more.final(-20.0, "volume_m3") >= base.final(-20.0, "volume_m3")
+    assert more.device["tip_mean_C"][-1] <= base.device["tip_mean_C"][-1]
+
+
+def test_thermistor_reads_the_surface_without_internal_resistance(monkeypatch):
+    with_r = _run(N2O_18G, 10.0)
+    # with a resistance it reads colder than the surface while the gas draws heat
+    assert np.all(with_r.device["thermistor_C"][1:] < with_r.device["tip_mean_C"][1:])
+    _with_design(monkeypatch, N2O_18G, thermistor_resistance_m2_K_per_W=0.0)
+    r = _run(N2O_18G, 10.0)
+    assert np.array_equal(r.device["thermistor_C"], r.device["tip_mean_C"])
+
+
+#: Output times (s) of the lag test: the first seconds of the cool-down (later, on this coarse grid, the
+#: latent heat of the nodes next to the wall freezing one by one makes the tip temperature step unevenly).
+EARLY_S = (0.5, 1.0, 2.0)
+#: Tip temperature (°C) whose first crossing times the cool-down.
+CROSSING_C = -20.0
+
+
+def test_wall_heat_capacity_delays_the_cool_down_but_barely_changes_the_ice_ball(monkeypatch):
+    numerics = Numerics(resolution=0.35, output_times_s=EARLY_S)
+    walled = _run(N2O_18G, 120.0, numerics)
+    monkeypatch.setattr(ProbeDesign, "wall_heat_capacity_J_per_m2_K", property(lambda self: 0.0))
+    bare = _run(N2O_18G, 120.0, numerics)
+    assert bare.diagnostics["probe_wall_heat_capacity_J_per_K"] == 0.0
+    assert walled.diagnostics["probe_wall_heat_capacity_J_per_K"] > 0.0
+    assert np.all(bare.device["probe_wall_J"] == 0.0)
+    for r in (walled, bare):
+        assert r.energy_imbalance_relative < 1e-8
+
+    def tip_at(r, t):
+        return r.device["tip_mean_C"][np.nonzero(r.time_s == t)[0][0]]
+
+    def first_crossing_s(r):
+        j = int(np.nonzero(r.device["tip_mean_C"] <= CROSSING_C)[0][0])
+        T0, T1 = r.device["tip_mean_C"][j - 1:j + 1]
+        return r.time_s[j - 1] + (CROSSING_C - T0) / (T1 - T0) * (r.time_s[j] - r.time_s[j - 1])
+
+    for t in EARLY_S:  # the wall's sensible heat is drawn first: the tip cools slower
+        assert tip_at(walled, t) > tip_at(bare, t)
+    assert first_crossing_s(walled) > first_crossing_s(bare)
+    v1, v0 = walled.final(0.0, "volume_m3"), bare.final(0.0, "volume_m3")
+    assert abs(v1 - v0) / v0 < 0.03
+
+
+def test_structured_grid_runs_a_device_with_the_wall_on_the_cells_next_to_it(monkeypatch):
+    """Cell-centred grid: the table read at the wall cells' temperature, the wall lumped onto them."""
+    from cryosim.fast import solver as fast
+
+    cv = _run(N2O_18G)
+    monkeypatch.setattr(fast, "AXISYMMETRIC_GRID", "structured")
+    st = _run(N2O_18G)
+    assert st.energy_imbalance_relative < 1e-8
+    assert st.diagnostics["probe_wall_heat_capacity_J_per_K"] == pytest.approx(
+        cv.diagnostics["probe_wall_heat_capacity_J_per_K"], rel=1e-9)
+    assert st.device["probe_wall_J"][-1] < 0.0
+    assert st.final(0.0, "volume_m3") == pytest.approx(cv.final(0.0, "volume_m3"), rel=0.1)

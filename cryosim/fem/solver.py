@@ -35,7 +35,11 @@ stage 1 at :math:`t + \gamma\Delta t`, stage 2 at :math:`t + \Delta t`,
 boundary value are :class:`dolfinx.fem.Constant` and :math:`T_1` a
 :class:`dolfinx.fem.Function`, so ONE residual form (and its Jacobian) is
 compiled per run and serves both stages. :math:`w = r = x_0` for
-axisymmetric (r, z) meshes and 1 in 3D. Boundary conditions
+axisymmetric (r, z) meshes and 1 in 3D. The enthalpy term is *lumped*:
+integrated with the vertex rule (:data:`MASS_QUADRATURE`) and, in (r, z),
+the weight :math:`(r + 3 r_c)/4` (:math:`r_c` the cell's centroid radius) so
+that each node carries the row sum of the axisymmetric mass matrix, as the
+fast solver's control volumes do. Boundary conditions
 (:mod:`cryosim.physics.boundary`, evaluated at each stage's time):
 
 * active tip: TEMPERATURE -> Dirichlet; CONVECTIVE -> Robin to the coolant;
@@ -98,16 +102,18 @@ from . import geometry as geo
 __all__ = ["run_fem", "FEMSettings", "FESystem", "QUADRATURE_DEGREE", "SDIRK_GAMMA", "pennes_terms",
            "step_settings"]
 
-#: Quadrature degree of every integral (the residual, the enthalpy and the
-#: source integrals must share it for the energy balance to close exactly).
-#: Degree 2 integrates the P1 mass matrix exactly; H(T) is piecewise smooth.
+#: Quadrature degree of the conduction, source and boundary integrals (the
+#: residual and the source functionals share it, so the energy balance closes
+#: exactly). Degree 2 integrates P1 products exactly; k(T), f_u(T) are piecewise smooth.
 QUADRATURE_DEGREE = 2
-#: Quadrature of the enthalpy (time-derivative) terms: the vertex rule, i.e. a
-#: lumped mass. With the consistent P1 mass a tip temperature that jumps
-#: (t = 0, a breakpoint) moves the neighbouring nodes by an O(1) amount however
-#: short the step (the mass matrix couples them to the jump; non-monotone), so
-#: no step size satisfies the local error test; lumping makes each node's
-#: enthalpy its own, as in the fast solver's vertex-centred finite volumes.
+#: Quadrature of the enthalpy terms (the time derivative and the enthalpy
+#: functional, which must share it): the vertex rule with the row-sum weight of
+#: _Physics, i.e. a lumped mass. With the consistent P1 mass a tip temperature
+#: that jumps (t = 0, a breakpoint) moves the neighbouring nodes by an O(1)
+#: amount however short the step (the mass matrix couples them to the jump;
+#: non-monotone), so no step size passes the local error test; lumping makes
+#: each node's enthalpy its own, as in the fast solver's vertex-centred finite
+#: volumes (and keeps fronts monotone).
 MASS_QUADRATURE = {"quadrature_rule": "vertex", "quadrature_degree": 1}
 #: SDIRK2 coefficient 1 - 1/sqrt(2) (Alexander, SIAM J. Numer. Anal. 14 (1977) 1006); the fast solver's.
 SDIRK_GAMMA = 1.0 - 1.0 / math.sqrt(2.0)

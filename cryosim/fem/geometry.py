@@ -292,8 +292,7 @@ def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose
     three_d = force_3d or not scenario.axisymmetric
     dim = 3 if three_d else 2
     R = domain_radius_m(scenario)
-    La, rp = scenario.probe.active_length_m, scenario.probe.radius_m
-    z0, z1 = -R, La + R
+    z0, z1 = -R, scenario.probe.active_length_m + R
     sizes = mesh_sizes(scenario, three_d)
     ice_d = expected_ice_distance_m(scenario)
     vessel_tags = {VESSEL + i: i for i in range(len(scenario.vessels))}
@@ -322,8 +321,6 @@ def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose
 def _build_model(gmsh: Any, scenario: Scenario, dim: int, R: float, z0: float, z1: float, sizes: MeshSizes,
                  ice_d: float) -> None:
     occ = gmsh.model.occ
-    p = scenario.probe
-    La, rp = p.active_length_m, p.radius_m
     big = 4.0 * (z1 - z0 + R)  # longer than any line across the medium
     if dim == 3:
         domain = occ.addCylinder(0, 0, z0, 0, 0, z1 - z0, R)

@@ -324,3 +324,12 @@ def test_ctrl_c_inside_newton_is_a_keyboard_interrupt(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run_fem(_ramp_scenario(2.0, 7.0, resolution=0.5))
     assert calls["n"] == 5
+
+
+def test_obsolete_fem_tolerance_refused():
+    """The FE shares the fast solver's tolerances; its old backward-Euler tolerance is refused, not ignored."""
+    from cryosim.checks import ScenarioError
+
+    sc = _ramp_scenario(1.0, 7.0, resolution=0.5, fem_temperature_tolerance_K=2.0)
+    with pytest.raises(ScenarioError, match="fem_temperature_tolerance_K"):
+        run_fem(sc)

@@ -636,6 +636,30 @@ class FESystem:
         self.problem.solver.destroy()
 
 
+#: Default of the obsolete ``Numerics.fem_temperature_tolerance_K`` (K): the
+#: backward-Euler FE solver's own tolerance, kept in Numerics for old scenarios.
+_OBSOLETE_FEM_TOLERANCE_DEFAULT_K = Numerics().fem_temperature_tolerance_K
+
+
+def _check_numerics(num: Numerics) -> None:
+    """Refuse what the FE solver would otherwise silently ignore.
+
+    ``fem_temperature_tolerance_K`` belonged to the first-order (backward
+    Euler) FE stepping; the SDIRK2 FE solver shares ``temperature_tolerance_K``
+    and ``enthalpy_rtol`` with the fast solver, so a value other than the
+    default (or than ``temperature_tolerance_K`` itself, which old validation
+    cases pass) is refused rather than ignored.
+    """
+    v = num.fem_temperature_tolerance_K
+    if v != _OBSOLETE_FEM_TOLERANCE_DEFAULT_K and v != num.temperature_tolerance_K:
+        from ..checks import ScenarioError
+
+        raise ScenarioError("numerics.fem_temperature_tolerance_K", v,
+                            f"its default {_OBSOLETE_FEM_TOLERANCE_DEFAULT_K:g} K: the finite-element solver now "
+                            "uses numerics.temperature_tolerance_K and numerics.enthalpy_rtol, as the fast solver "
+                            "does (set those instead)")
+
+
 def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
             progress: Callable[[float, float], None] | None = None, *, force_3d: bool = False,
             settings: FEMSettings | None = None, comm: Any = None, write_fields: bool = True) -> Results:
@@ -649,7 +673,9 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     ``scenario.numerics``: ``resolution`` and ``domain_radius_m`` shape the
     mesh (:mod:`cryosim.fem.geometry`); ``temperature_tolerance_K``,
     ``enthalpy_rtol``, ``max_step_s``, ``fixed_step_s`` and
-    ``output_times_s`` drive the step controller, as in the fast solver.
+    ``output_times_s`` drive the step controller, as in the fast solver;
+    the obsolete ``fem_temperature_tolerance_K`` is refused unless left at its
+    default (:func:`_check_numerics`).
     """
     _import_dolfinx()
     from mpi4py import MPI
@@ -657,6 +683,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     comm = MPI.COMM_WORLD if comm is None else comm
     s = settings or FEMSettings()
     num = scenario.numerics
+    _check_numerics(num)
     wall0 = time.perf_counter()
     fm = geo.build_mesh(scenario, comm, force_3d=force_3d)
     mesh_s = time.perf_counter() - wall0

@@ -50,7 +50,7 @@ fast solver's control volumes do. Boundary conditions
   ``h = vessel.heat_transfer_W_per_m2_K``;
 * far boundary: Dirichlet at the initial temperature; axis: natural (zero flux).
 
-Every volume integral uses the fixed quadrature degree
+Every other integral uses the fixed quadrature degree
 :data:`QUADRATURE_DEGREE`.
 
 Energy: the heat through each boundary is the *reaction*: the interior
@@ -65,12 +65,14 @@ the recorded energy balance to the Newton tolerance
 
 Step control: :func:`cryosim.numerics.stepsize.integrate` (the shared
 controller) drives :class:`FESystem`. The local error is estimated against
-the embedded first-order solution of the same step,
-:math:`H_{low} = H^n + (H(T_1) - H^n)/\gamma`, with the fast solver's two
-measures and tolerances: the total enthalpy change (relative, against
-``numerics.enthalpy_rtol``) and the nodal temperature, against
-``numerics.temperature_tolerance_K``, with the first-order temperature
-:math:`T_{low} = T^n + (T_1 - T^n)/\gamma` (see :meth:`FESystem._error_ratio`).
+the embedded first-order solution of the same step, taken in temperature,
+:math:`T_{low} = T^n + (T_1 - T^n)/\gamma` (the counterpart of
+:math:`H_{low} = H^n + (H(T_1) - H^n)/\gamma`; Dirichlet values kept), with
+the fast solver's two measures and tolerances: the total enthalpy change
+:math:`\int (H(T_2) - H(T_{low})) w` relative to the change so far, against
+``numerics.enthalpy_rtol``, and the largest nodal :math:`|T_2 - T_{low}|`,
+against ``numerics.temperature_tolerance_K`` (the choice is argued in
+:meth:`FESystem._error_ratio`; the estimate is O(dt^2), measured).
 Newton: PETSc SNES ``newtonls`` and a direct LU solve; its converged reason is
 checked, nothing unconverged is accepted (the controller cuts the step).
 

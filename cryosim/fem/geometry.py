@@ -71,8 +71,8 @@ SHARP_TIP_LENGTH_RADII = 3.0
 #: Base cell sizes (m) at resolution 1, (r, z) meshes; every size is divided by
 #: numerics.resolution. Chosen (with the lumped enthalpy and SDIRK2 of
 #: cryosim.fem.solver) so that the default scenario's 0 °C radius, length and
-#: volume are within 1 % of a refined run (resolution 5.7 of these sizes, tight
-#: tolerances); the study is in the FE section of benchmarks/RESULTS.md.
+#: volume are within 1 % of a refined run (resolution 3, tight step tolerances:
+#: benchmarks/fem_default.py; measured -0.05 / +0.32 / +0.25 % at resolution 1).
 SIZES_2D_M = {"edge": 0.06e-3, "probe": 0.15e-3, "front": 0.4e-3, "far": 5.0e-3}
 #: Same for 3D meshes: coarser, the cost grows as h^-3.
 SIZES_3D_M = {"edge": 0.15e-3, "probe": 0.25e-3, "front": 0.5e-3, "far": 5.0e-3}

@@ -95,11 +95,8 @@ class Numerics:
     when the local error of the total enthalpy change, relative to it, is
     below ``enthalpy_rtol`` and that of every cell temperature below
     ``temperature_tolerance_K`` (see :mod:`cryosim.fast.stepper`). ``fixed_step_s``
-    turns the control off (convergence studies). The finite-element solver
-    steps with backward Euler (first order) and controls its local
-    temperature error with ``fem_temperature_tolerance_K``: 0.5 K leaves the
-    default scenario's 0 °C volume within 1.3 % of a converged run, 2 K
-    1.7 % low, 50 K 3 % low (benchmarks/RESULTS.md, section 3).
+    turns the control off (convergence studies). Both solvers step with the
+    same SDIRK2 scheme and these tolerances.
     """
 
     resolution: float = 1.0
@@ -108,7 +105,6 @@ class Numerics:
     max_step_s: float = 30.0
     domain_radius_m: float | None = None
     fixed_step_s: float | None = None
-    fem_temperature_tolerance_K: float = 0.5
     #: times (s) at which the state is recorded exactly (the steps land on them)
     output_times_s: tuple[float, ...] = ()
     solver: str = "auto"
@@ -130,7 +126,6 @@ class Numerics:
         if self.fixed_step_s is not None:
             check_range("numerics.fixed_step_s", self.fixed_step_s, 1e-5, 600.0, unit="s")
         check_range("numerics.resolution", self.resolution, 0.25, 16.0)
-        check_range("numerics.fem_temperature_tolerance_K", self.fem_temperature_tolerance_K, 1e-3, 100.0, unit="K")
         check_range("numerics.enthalpy_rtol", self.enthalpy_rtol, 1e-6, 0.1)
         check_range("numerics.temperature_tolerance_K", self.temperature_tolerance_K, 1e-4, 100.0, unit="K")
         check_range("numerics.max_step_s", self.max_step_s, 1e-3, 600.0, unit="s")

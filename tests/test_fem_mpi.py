@@ -22,8 +22,7 @@ pytest.importorskip("gmsh")
 
 pytestmark = [pytest.mark.fem, pytest.mark.mpi]
 
-#: A small 3D case: coarse mesh, 30 s freeze, a loose backward Euler tolerance
-#: (5 K; the default 0.5 K is for accuracy): serial and parallel must agree.
+#: A small 3D case: coarse mesh, 30 s freeze, default tolerances: serial and parallel must agree.
 SCRIPT = textwrap.dedent("""
     try:
         import dolfinx_solver  # noqa
@@ -35,7 +34,7 @@ SCRIPT = textwrap.dedent("""
     from cryosim.fem import run_fem
 
     sc = cryosim.default_scenario().with_(protocol=cryosim.Protocol.single_freeze(30.0, -70.0),
-                                          numerics=cryosim.Numerics(resolution=0.4, fem_temperature_tolerance_K=5.0))
+                                          numerics=cryosim.Numerics(resolution=0.4))
     r = run_fem(sc, force_3d=True)
     out = {m: r.final(0.0, m) for m in ("radius_m", "length_m", "area_m2", "volume_m3")}
     out["heat_J"] = r.heat_drawn_J

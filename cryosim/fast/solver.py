@@ -20,7 +20,7 @@ import numpy as np
 from ..checks import check_choice, check_range
 from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
 from ..physics.materials import Material
-from ..numerics.stepsize import StepSettings, integrate
+from ..numerics.stepsize import integrate, step_settings
 from ..physics.boundary import DeviceTip, Surface, probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
 from ..post.results import Results
@@ -79,18 +79,10 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
                              front_m=front, h_front_m=hfront, growth_far=max(growth, FAR_GROWTH))
 
 
-def step_settings(n: Numerics) -> StepSettings:
-    """Step-control settings of a run from its :class:`~cryosim.scenario.Numerics`."""
-    return StepSettings(max_step_s=n.max_step_s, fixed_step_s=n.fixed_step_s,
-                        min_step_s=min(STEP_MIN_S, n.fixed_step_s or STEP_MIN_S))
-
-
 def _tolerances(n: Numerics) -> StepTolerances:
     return StepTolerances(temperature_tolerance_K=n.temperature_tolerance_K, enthalpy_rtol=n.enthalpy_rtol)
 
 
-#: Smallest step the controller may cut to (s) before it gives up.
-STEP_MIN_S = 1e-7
 
 
 def _nodal(system: FVSystem) -> np.ndarray:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..numerics.sdirk2 import SDIRK_GAMMA
 from ..numerics.stepsize import Attempt
 from ..physics.boundary import N_SURFACES, BCKind, BoundarySet, Surface
 from ..meshing.grids import FVGrid
@@ -41,8 +42,6 @@ from .newton import LinearSolverSettings, NewtonSolver
 
 __all__ = ["BoundaryState", "FVSystem", "SDIRK_GAMMA", "ENERGY_KEYS"]
 
-#: SDIRK2 coefficient 1 - 1/sqrt(2) (Alexander, SIAM J. Numer. Anal. 14 (1977) 1006).
-SDIRK_GAMMA = 1.0 - 1.0 / math.sqrt(2.0)
 #: Cumulative heat terms (J) into the medium.
 ENERGY_KEYS = ("probe_J", "far_boundary_J", "perfusion_J", "metabolic_J")
 

@@ -67,10 +67,12 @@ VESSEL = 10  # first vessel wall tag; vessel i has VESSEL + i
 #: choice, no bevel geometry is represented).
 SHARP_TIP_LENGTH_RADII = 3.0
 
-#: Base cell sizes (m) at resolution 1, (r, z) meshes. Chosen so that the
-#: default scenario's 0 °C extents are within 1 % of the refined mesh
-#: (see tests/test_fem.py); every size is divided by numerics.resolution.
-SIZES_2D_M = {"edge": 0.02e-3, "probe": 0.05e-3, "front": 0.15e-3, "far": 2.0e-3}
+#: Base cell sizes (m) at resolution 1, (r, z) meshes; every size is divided by
+#: numerics.resolution. Chosen (with the lumped enthalpy and SDIRK2 of
+#: cryosim.fem.solver) so that the default scenario's 0 °C radius, length and
+#: volume are within 1 % of a refined run (resolution 3, tight step tolerances:
+#: benchmarks/fem_default.py; measured -0.05 / +0.32 / +0.25 % at resolution 1).
+SIZES_2D_M = {"edge": 0.06e-3, "probe": 0.15e-3, "front": 0.4e-3, "far": 5.0e-3}
 #: Same for 3D meshes: coarser, the cost grows as h^-3.
 SIZES_3D_M = {"edge": 0.15e-3, "probe": 0.25e-3, "front": 0.5e-3, "far": 5.0e-3}
 #: The fine zone extends this factor beyond the estimated ice front.
@@ -120,7 +122,7 @@ class FEMesh:
     facet_tags: Any
     axisymmetric: bool
     domain_radius_m: float
-    z_min_m: float
+    z_min_m: float  # axial extent of the medium (the distal end of the probe is at z = 0)
     z_max_m: float
     sizes: MeshSizes
     vessel_tags: dict[int, int] = field(default_factory=dict)  # facet tag -> vessel index
@@ -291,8 +293,9 @@ def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose
     three_d = force_3d or not scenario.axisymmetric
     dim = 3 if three_d else 2
     R = scenario.domain_radius_m()
-    La, rp = scenario.probe.active_length_m, scenario.probe.radius_m
-    z0, z1 = -R, La + R
+    n = scenario.numerics
+    z0 = -(R if n.axial_below_m is None else n.axial_below_m)
+    z1 = scenario.probe.active_length_m + (R if n.axial_above_m is None else n.axial_above_m)
     sizes = mesh_sizes(scenario, three_d)
     ice_d = scenario.expected_ice_distance_m()
     vessel_tags = {VESSEL + i: i for i in range(len(scenario.vessels))}
@@ -321,8 +324,6 @@ def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose
 def _build_model(gmsh: Any, scenario: Scenario, dim: int, R: float, z0: float, z1: float, sizes: MeshSizes,
                  ice_d: float) -> None:
     occ = gmsh.model.occ
-    p = scenario.probe
-    La, rp = p.active_length_m, p.radius_m
     big = 4.0 * (z1 - z0 + R)  # longer than any line across the medium
     if dim == 3:
         domain = occ.addCylinder(0, 0, z0, 0, 0, z1 - z0, R)

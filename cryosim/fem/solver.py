@@ -12,50 +12,69 @@ around the probe(s):
 with :math:`H, f_u, k` from :func:`cryosim.physics.phase_change.ufl_formulas` (the same
 formulas the fast solver compiles with numba), one set per material region.
 
-Weak form, P1 Lagrange :math:`T^{n+1}` (primary unknown), backward Euler on
-the *enthalpy* so latent heat is conserved however far a step jumps across the
-freezing interval; for every test function :math:`v`,
+Time integration: the two-stage SDIRK2 of Alexander (SIAM J. Numer. Anal. 14
+(1977) 1006), :math:`\gamma = 1 - 1/\sqrt 2`, L-stable and stiffly accurate,
+on the *enthalpy* (so latent heat is conserved however far a step jumps
+across the freezing interval) -- the fast solver's scheme
+(:mod:`cryosim.fast.stepper`). Both stages solve the same weak form, P1
+Lagrange :math:`T_i` (primary unknown); for every test function :math:`v`,
 
 .. math::
 
-    \int_\Omega \Big[\frac{H(T^{n+1}) - H(T^n)}{\Delta t} v
-        + k(T^{n+1}) \nabla T^{n+1}\cdot\nabla v
-        - f_u(T^{n+1}) \big(\beta (T_a - T^{n+1}) + q_m\big) v \Big]\, w\, dx
-    - \int_{\Gamma_R} h (T_\infty - T^{n+1})\, v\, w\, ds
+    \int_\Omega \Big[\frac{H(T_i) - H^*_i}{\gamma\Delta t} v
+        + k(T_i) \nabla T_i\cdot\nabla v
+        - f_u(T_i) \big(\beta (T_a - T_i) + q_m\big) v \Big]\, w\, dx
+    - \int_{\Gamma_R} h (T_\infty - T_i)\, v\, w\, ds
     + \int_{\Gamma_P} q_{probe}\, v\, w\, ds = 0,
 
-where :math:`w = r = x_0` for axisymmetric (r, z) meshes and 1 in 3D. Boundary
-conditions (:mod:`cryosim.physics.protocol`, evaluated at the end of each step):
+    H^*_i = H(T^n) + c_i\,\big(H(T_1) - H(T^n)\big),
+    \qquad c_1 = 0,\ c_2 = (1 - \gamma)/\gamma,
+
+stage 1 at :math:`t + \gamma\Delta t`, stage 2 at :math:`t + \Delta t`,
+:math:`T^{n+1} = T_2`. :math:`c_i`, :math:`\gamma\Delta t` and every
+boundary value are :class:`dolfinx.fem.Constant` and :math:`T_1` a
+:class:`dolfinx.fem.Function`, so ONE residual form (and its Jacobian) is
+compiled per run and serves both stages. :math:`w = r = x_0` for
+axisymmetric (r, z) meshes and 1 in 3D. The enthalpy term is *lumped*:
+integrated with the vertex rule (:data:`MASS_QUADRATURE`) and, in (r, z),
+the weight :math:`(r + 3 r_c)/4` (:math:`r_c` the cell's centroid radius) so
+that each node carries the row sum of the axisymmetric mass matrix, as the
+fast solver's control volumes do. Boundary conditions
+(:mod:`cryosim.physics.boundary`, evaluated at each stage's time):
 
 * active tip: TEMPERATURE -> Dirichlet; CONVECTIVE -> Robin to the coolant;
-  POWER -> Neumann, :math:`q_{probe} = P / A_{active}` (W/m^2) extracted;
-  ADIABATIC -> nothing;
-* shaft: insulated, or Robin with ``probe.shaft_heat_transfer_W_per_m2_K`` to
-  the tip temperature while the tip cools;
+  LIMITED_FLUX -> Neumann, :math:`q_{probe} = -q_0\,\mathrm{ramp}((T - T_{floor})/\Delta T)`
+  extracted; FLUX -> Neumann (no floor); ADIABATIC -> nothing;
+* shaft: the shaft rule of :mod:`cryosim.physics.boundary` (Robin or insulated);
 * vessel walls: Robin :math:`h (T_{blood} - T)`,
   ``h = vessel.heat_transfer_W_per_m2_K``;
 * far boundary: Dirichlet at the initial temperature; axis: natural (zero flux).
 
-Every volume integral uses the fixed quadrature degree
-:data:`QUADRATURE_DEGREE`, and the forms are compiled once per run (time
-step, tip temperature, coefficients are :class:`dolfinx.fem.Constant`).
+Every other integral uses the fixed quadrature degree
+:data:`QUADRATURE_DEGREE`.
 
-Heat through each boundary is the *reaction*: the interior residual
-:math:`G_i(T^{n+1})` (the volume terms above) summed over the boundary's
-nodes. Since :math:`\sum_i v_i = 1`, the sum of all :math:`G_i` is exactly the
-enthalpy change rate minus perfusion and metabolic heat, so the recorded
-energy balance closes to the Newton tolerance (report it with
-``Results.energy_imbalance_relative``).
+Energy: the heat through each boundary is the *reaction*: the interior
+residual :math:`G_i(T_k)` (the volume terms above) summed over the
+boundary's nodes. Since :math:`\sum_i v_i = 1`, :math:`\sum_i G_i(T_k)` is
+exactly :math:`\int (H(T_k) - H^*_k)/(\gamma\Delta t)\,w` minus perfusion and
+metabolic heat, and :math:`H^{n+1} - H^n = (1-\gamma)\Delta t\,S_1 + \gamma\Delta t\,S_2`;
+so the reactions and sources accumulated with the same weights
+:math:`(1-\gamma)\Delta t` (stage 1) and :math:`\gamma\Delta t` (stage 2) close
+the recorded energy balance to the Newton tolerance
+(``Results.energy_imbalance_relative``).
 
-Newton: PETSc SNES ``newtonls`` with a backtracking line search and a direct
-LU solve (MUMPS when PETSc has it). Time step: a step SNES cannot solve is
-cut by four (its converged reason is checked; nothing unconverged is
-accepted); a step is also rejected when the local error estimate (implicit
-solution against the linear extrapolation of the two previous steps, as in
-:mod:`cryosim.fast.stepper`) exceeds three times ``numerics.temperature_tolerance_K``;
-steps grow up to twice when Newton converges in at most
-:data:`EASY_NEWTON_ITERATIONS` iterations and the error allows it; they are
-capped by ``numerics.max_step_s`` and land on every protocol breakpoint.
+Step control: :func:`cryosim.numerics.stepsize.integrate` (the shared
+controller) drives :class:`FESystem`. The local error is estimated against
+the embedded first-order solution of the same step, taken in temperature,
+:math:`T_{low} = T^n + (T_1 - T^n)/\gamma` (the counterpart of
+:math:`H_{low} = H^n + (H(T_1) - H^n)/\gamma`; Dirichlet values kept), with
+the fast solver's two measures and tolerances: the total enthalpy change
+:math:`\int (H(T_2) - H(T_{low})) w` relative to the change so far, against
+``numerics.enthalpy_rtol``, and the largest nodal :math:`|T_2 - T_{low}|`,
+against ``numerics.temperature_tolerance_K`` (the choice is argued in
+:meth:`FESystem._error_ratio`; the estimate is O(dt^2), measured).
+Newton: PETSc SNES ``newtonls`` and a direct LU solve; its converged reason is
+checked, nothing unconverged is accepted (the controller cuts the step).
 
 What the solver leaves out: the probe's own heat capacity, blood flow inside
 vessels (blood temperature is fixed), supercooling, the density change on
@@ -75,52 +94,71 @@ import numpy as np
 
 from ..physics.materials import Material, get_material
 from ..physics.phase_change import CURVES, P_BETA, ufl_formulas
-from ..physics.boundary import FLOOR_RAMP_K, BCKind, Surface, probe_boundaries
+from ..numerics.sdirk2 import SDIRK_GAMMA, STAGE2_C
+from ..numerics.stepsize import Attempt, integrate, step_settings
+from ..physics.boundary import FLOOR_RAMP_K, BCKind, BoundarySet, Surface, probe_boundaries
 from ..post.results import Results
 from ..post.trackers import NodalField, StepView, Tracker, TrackerList
-from ..scenario import Scenario
-from ..numerics.stepsize import ConvergenceError
+from ..scenario import Numerics, Scenario
 from . import geometry as geo
 
-__all__ = ["run_fem", "FEMSettings", "QUADRATURE_DEGREE", "pennes_terms"]
+__all__ = ["run_fem", "FEMSettings", "FESystem", "QUADRATURE_DEGREE", "SDIRK_GAMMA", "pennes_terms",
+           ]
 
-#: Quadrature degree of every integral (the residual, the enthalpy and the
-#: source integrals must share it for the energy balance to close exactly).
-#: Degree 2 integrates the P1 mass matrix exactly; H(T) is piecewise smooth.
+#: Quadrature degree of the conduction, source and boundary integrals (the
+#: residual and the source functionals share it, so the energy balance closes
+#: exactly). Degree 2 integrates P1 products exactly; k(T), f_u(T) are piecewise smooth.
 QUADRATURE_DEGREE = 2
-#: Newton converged in at most this many iterations: the step may grow.
-EASY_NEWTON_ITERATIONS = 4
-#: Growth factor of an easy step (capped further by the error estimate).
-MAX_GROWTH = 2.0
-#: Cut factor after a failed Newton solve (from the task statement).
-FAILURE_CUT = 0.25
-#: Reject a step whose error estimate exceeds this multiple of the tolerance
-#: (as cryosim.fast.stepper).
-REJECT_FACTOR = 3.0
+#: Quadrature of the enthalpy terms (the time derivative and the enthalpy
+#: functional, which must share it): the vertex rule with the row-sum weight of
+#: _Physics, i.e. a lumped mass. With the consistent P1 mass a tip temperature
+#: that jumps (t = 0, a breakpoint) moves the neighbouring nodes by an O(1)
+#: amount however short the step (the mass matrix couples them to the jump;
+#: non-monotone), so no step size passes the local error test; lumping makes
+#: each node's enthalpy its own, as in the fast solver's vertex-centred finite
+#: volumes (and keeps fronts monotone).
+MASS_QUADRATURE = {"quadrature_rule": "vertex", "quadrature_degree": 1}
+#: Floor standing for "no floor" of a plain FLUX condition (°C): the ramp is then 1 at any temperature.
+NO_FLOOR_C = -1e30
 
 
 @dataclass(frozen=True)
 class FEMSettings:
-    """Numerical controls of the FE solver (defaults from ``scenario.numerics``)."""
+    """Numerical controls of the FE solver that are not part of ``scenario.numerics``."""
 
+    #: first step after t = 0 and after every protocol breakpoint (s)
     first_step_s: float = 1e-2
-    min_step_s: float = 1e-6
     #: SNES tolerances: relative residual, relative step (||dT|| < stol ||T||),
-    #: absolute residual (W; tiny, the relative tests decide).
-    snes_rtol: float = 1e-9
+    #: absolute residual (W per radian or W; tiny, the relative tests decide).
+    #: The Newton guess (the extrapolated step) is off by about the local error,
+    #: itself about the step tolerance, so rtol 1e-6 leaves a solver error a
+    #: millionth of the tolerance: out of the error estimate, and the energy
+    #: balance closes to ~1e-9 (default scenario); 1e-9 only costs 13 % more
+    #: Newton iterations.
+    snes_rtol: float = 1e-6
     snes_stol: float = 1e-10
     snes_atol: float = 1e-13
     snes_max_it: int = 25
+    #: "bt" (backtracking) or "basic" (full Newton steps). Measured on the default
+    #: scenario at resolution 0.5: basic 11 failed solves and 849 Newton iterations,
+    #: bt none and 653 (the enthalpy's corners at the solidus and liquidus make full
+    #: steps overshoot).
+    snes_linesearch_type: str = "bt"
+    #: direct solver package for the LU factorisation: "petsc", "mumps", or None:
+    #: PETSc's own LU on one rank (as fast as MUMPS here, without its threads), MUMPS
+    #: on several (PETSc's LU is serial). The symbolic factorisation is done once per
+    #: run: the sparsity pattern never changes and PETSc reuses it.
+    lu_package: str | None = None
     #: write the field for ParaView every this many seconds of simulated time
     output_interval_s: float = 10.0
 
 
-def _petsc_options(s: FEMSettings) -> dict[str, Any]:
+def _petsc_options(s: FEMSettings, n_ranks: int) -> dict[str, Any]:
     from petsc4py import PETSc
 
     opts: dict[str, Any] = {
         "snes_type": "newtonls",
-        "snes_linesearch_type": "bt",
+        "snes_linesearch_type": s.snes_linesearch_type,
         "snes_rtol": s.snes_rtol,
         "snes_stol": s.snes_stol,
         "snes_atol": s.snes_atol,
@@ -130,8 +168,10 @@ def _petsc_options(s: FEMSettings) -> dict[str, Any]:
         "pc_type": "lu",
         "ksp_error_if_not_converged": False,
     }
-    if PETSc.Sys.hasExternalPackage("mumps"):
-        opts["pc_factor_mat_solver_type"] = "mumps"
+    package = s.lu_package
+    if package is None:
+        package = "mumps" if n_ranks > 1 and PETSc.Sys.hasExternalPackage("mumps") else "petsc"
+    opts["pc_factor_mat_solver_type"] = package
     return opts
 
 
@@ -149,18 +189,27 @@ def _import_dolfinx() -> Any:
     return dolfinx
 
 
-def pennes_terms(T: Any, T_n: Any, v: Any, dt: Any, mat: Material, arterial_C: Any, w: Any, dx: Any) -> dict[str, Any]:
+def pennes_terms(T: Any, T_n: Any, v: Any, dt: Any, mat: Material, arterial_C: Any, w: Any, dx: Any, *,
+                 T_1: Any = None, stage_c: Any = None, dx_mass: Any = None,
+                 w_mass: Any = None) -> dict[str, Any]:
     r"""UFL forms of the Pennes enthalpy equation for one material on the measure ``dx``.
 
-    ``residual``: :math:`\int [(H(T) - H(T_n))/\Delta t\, v + k(T)\nabla T\cdot\nabla v
+    ``residual``: :math:`\int [(H(T) - H^*)/\Delta t\, v + k(T)\nabla T\cdot\nabla v
     - f_u(T)(\beta (T_a - T) + q_m) v]\, w\, dx` (W, per radian when
-    ``w = r``); ``enthalpy``: :math:`\int H(T) w\, dx` (J); ``perfusion`` and
-    ``metabolic``: the source integrals (W). Properties from ``mat``
+    ``w = r``) with :math:`H^* = H(T_n)` (backward Euler), or with ``T_1`` and
+    ``stage_c`` given :math:`H^* = H(T_n) + c\,(H(T_1) - H(T_n))` (an SDIRK
+    stage; ``dt`` is then :math:`\gamma\Delta t`); ``enthalpy``:
+    :math:`\int H(T) w\, dx` (J); ``perfusion`` and ``metabolic``: the source
+    integrals (W). ``dx_mass`` and ``w_mass`` (default ``dx`` and ``w``)
+    are the measure and weight of the enthalpy terms (the time derivative and
+    ``enthalpy``): a vertex rule lumps them. Properties from ``mat``
     (:meth:`cryosim.physics.materials.Material.property_row` for :math:`\beta`); the
     formulas are :func:`cryosim.physics.phase_change.ufl_formulas`.
     """
     import ufl
 
+    dxm = dx if dx_mass is None else dx_mass
+    wm = w if w_mass is None else w_mass
     f = ufl_formulas()
     Cf, Cu, L = mat.heat_capacity_frozen_J_per_m3_K, mat.heat_capacity_unfrozen_J_per_m3_K, mat.latent_heat_J_per_m3
     Ts, Tl, curve = mat.solidus_C, mat.liquidus_C, CURVES[mat.freezing_curve]
@@ -170,20 +219,23 @@ def pennes_terms(T: Any, T_n: Any, v: Any, dt: Any, mat: Material, arterial_C: A
     def H(u: Any) -> Any:
         return f["enthalpy"](u, Cf, Cu, L, Ts, Tl, curve)
 
+    H_n = H(T_n)
+    H_star = H_n if T_1 is None else H_n + stage_c * (H(T_1) - H_n)
     fu = f["unfrozen_fraction"](T, Ts, Tl, curve)
     k = f["conductivity"](T, kf, ku, kexp, Ts, Tl, curve)
     perf = fu * beta * (arterial_C - T)
     meta = fu * qm
     return {
-        "residual": ((H(T) - H(T_n)) / dt * v + k * ufl.dot(ufl.grad(T), ufl.grad(v)) - (perf + meta) * v) * w * dx,
-        "enthalpy": H(T) * w * dx,
+        "residual": ((H(T) - H_star) / dt * v * wm * dxm
+                     + (k * ufl.dot(ufl.grad(T), ufl.grad(v)) - (perf + meta) * v) * w * dx),
+        "enthalpy": H(T) * wm * dxm,
         "perfusion": perf * w * dx,
         "metabolic": meta * w * dx,
     }
 
 
 class _Physics:
-    """The weak form and the energy functionals of one scenario on one mesh."""
+    """The weak form (one SDIRK stage) and the energy functionals of one scenario on one mesh."""
 
     def __init__(self, scenario: Scenario, fm: geo.FEMesh) -> None:
         dolfinx = _import_dolfinx()
@@ -193,8 +245,9 @@ class _Physics:
         self.fm = fm
         msh = fm.mesh
         self.V = V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
-        self.T = dolfinx.fem.Function(V, name="temperature_C")
-        self.T_n = dolfinx.fem.Function(V)
+        self.T = dolfinx.fem.Function(V, name="temperature_C")  # unknown of the stage being solved
+        self.T_n = dolfinx.fem.Function(V)  # committed state
+        self.T_1 = dolfinx.fem.Function(V)  # stage-1 solution (enters H*_2)
         T, T_n = self.T, self.T_n
         v = ufl.TestFunction(V)
         sc = dolfinx.default_scalar_type
@@ -202,7 +255,8 @@ class _Physics:
         def const(x: float) -> Any:
             return dolfinx.fem.Constant(msh, sc(x))
 
-        self.dt = const(1.0)
+        self.gamma_dt = const(1.0)  # gamma * dt (s)
+        self.stage_c = const(0.0)  # 0 in stage 1, (1 - gamma) / gamma in stage 2
         self.T_tip = const(0.0)  # Dirichlet value
         self.h_tip = const(0.0)  # Robin coefficient on ACTIVE (W/m^2/K)
         self.T_cool = const(0.0)  # coolant temperature seen through h_tip
@@ -213,8 +267,18 @@ class _Physics:
         Ta = const(scenario.arterial_temperature_C)
         x = ufl.SpatialCoordinate(msh)
         w = x[0] if fm.axisymmetric else 1.0
+        # weight of the lumped enthalpy terms: with the vertex rule, (r + 3 r_c)/4 at
+        # vertex i of a triangle (r_c: its centroid radius) gives |K| (2 r_i + r_j + r_k)/12
+        # = the row sum of the axisymmetric mass matrix, so nodes on the axis keep
+        # their heat capacity (w = r at the vertices would give them none).
+        w_mass: Any = 1.0
+        if fm.axisymmetric:
+            r_c = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("DG", 0)))
+            r_c.interpolate(lambda p: p[0])  # DG0 interpolation: the value at the cell centroid
+            w_mass = (x[0] + 3.0 * r_c) / 4.0
         md = {"quadrature_degree": QUADRATURE_DEGREE}
         dx = ufl.Measure("dx", domain=msh, subdomain_data=fm.cell_tags, metadata=md)
+        dx_mass = ufl.Measure("dx", domain=msh, subdomain_data=fm.cell_tags, metadata=MASS_QUADRATURE)
         ds = ufl.Measure("ds", domain=msh, subdomain_data=fm.facet_tags, metadata=md)
         self.ds, self.w = ds, w
 
@@ -227,7 +291,8 @@ class _Physics:
                 continue
             mat = scenario.medium if name == "medium" else get_material(name)
             self.materials[tag] = mat
-            terms = pennes_terms(T, T_n, v, self.dt, mat, Ta, w, dx(tag))
+            terms = pennes_terms(T, T_n, v, self.gamma_dt, mat, Ta, w, dx(tag), T_1=self.T_1, stage_c=self.stage_c,
+                                 dx_mass=dx_mass(tag), w_mass=w_mass)
             interior += terms["residual"]
             enthalpy += terms["enthalpy"]
             perfusion += terms["perfusion"]
@@ -288,6 +353,11 @@ class _Physics:
         self.fm.mesh.comm.Allreduce(loc, out, op=MPI.SUM)
         return float(self.revolve * out[0]), float(self.revolve * out[1])
 
+    def stage_rates_W(self) -> tuple[float, float, float, float]:
+        """(probe, far + vessels, perfusion, metabolic) heat rates (W) at the stage just solved."""
+        probe, other = self.boundary_rates_W()
+        return probe, other, self.revolve * self.scalar(self.P), self.revolve * self.scalar(self.M)
+
 
 class _Measures:
     """The current P1 field as the trackers see it: owned cells, their nodes, the probe-surface temperature."""
@@ -310,6 +380,241 @@ class _Measures:
         return float(self.comm.allreduce(loc, op=MPI.MIN))
 
 
+#: Cumulative heat terms (J) into the medium, in the order of :meth:`_Physics.stage_rates_W` (the fast solver's keys).
+ENERGY_KEYS = ("probe_J", "far_boundary_J", "perfusion_J", "metabolic_J")
+
+
+class FESystem:
+    r"""The FE enthalpy field under a :class:`BoundarySet`, advanced by SDIRK2 steps.
+
+    The finite-element :class:`~cryosim.numerics.stepsize.SteppedSystem`,
+    mirroring :class:`cryosim.fast.stepper.FVSystem`: :meth:`attempt` solves
+    the two stages of the module docstring from the committed state
+    ``ph.T_n`` without changing it, :meth:`accept` commits, :meth:`restart`
+    forgets the slope used for the first Newton guess. ``energy`` holds the
+    heat (J) into the medium per :data:`ENERGY_KEYS`, integrated with the
+    SDIRK weights; ``last_rates`` the rates (W) at the last accepted step.
+    """
+
+    def __init__(self, ph: _Physics, boundaries: BoundarySet, numerics: Numerics, settings: FEMSettings) -> None:
+        from dolfinx.fem.petsc import NonlinearProblem
+
+        self.ph = ph
+        self.boundaries = boundaries
+        self.temperature_tolerance_K = numerics.temperature_tolerance_K
+        self.enthalpy_rtol = numerics.enthalpy_rtol
+        self.comm = ph.fm.mesh.comm
+        self.n_owned = ph.V.dofmap.index_map.size_local
+        T0 = ph.scenario.initial_temperature_C
+        self._warm_C = max(T0, ph.scenario.arterial_temperature_C)
+        for f in (ph.T, ph.T_n, ph.T_1):
+            f.x.array[:] = T0
+        #: Dirichlet conditions in force (mutated in place: the SNES callbacks hold this list)
+        self.bcs: list[Any] = [ph.bc_far]
+        self._tip_dirichlet = False
+        self.problem = NonlinearProblem(ph.F, ph.T, bcs=self.bcs, petsc_options=_petsc_options(settings, self.comm.size),
+                                        petsc_options_prefix=f"cryosim_fem_{id(self)}_")
+        self._caught: list[BaseException] = []
+        self._guard_callbacks()
+        self.energy = {k: 0.0 for k in ENERGY_KEYS}
+        self.last_rates = (0.0, 0.0, 0.0, 0.0)
+        self.E0 = self.E_n = ph.scalar(ph.E)  # total enthalpy (J, per radian on (r, z) meshes)
+        self.t = 0.0
+        self._prev: tuple[np.ndarray, float] | None = None  # (dT/dt, dt) of the last step
+        self.set_condition(0.0)
+
+    # --- boundary conditions ---------------------------------------------
+    def set_condition(self, t_s: float) -> tuple[float, float]:
+        """Set the boundary data to their values at ``t_s``; return the (coldest, warmest) imposed temperature."""
+        ph = self.ph
+        now = self.boundaries.at(t_s)
+        c = now[Surface.ACTIVE]
+        ph.h_tip.value, ph.q_tip.value, ph.h_shaft.value = 0.0, 0.0, 0.0
+        self.bcs[:] = [ph.bc_far]
+        lo = hi = float(ph.T_far.value)
+        if c.kind == BCKind.TEMPERATURE:
+            ph.T_tip.value = c.temperature_C
+            self.bcs.append(ph.bc_tip)
+        elif c.kind == BCKind.CONVECTIVE:
+            ph.h_tip.value, ph.T_cool.value = c.heat_transfer_W_per_m2_K, c.temperature_C
+        elif c.kind == BCKind.LIMITED_FLUX:
+            ph.q_tip.value, ph.T_floor.value = -c.flux_W_per_m2, c.temperature_C
+        elif c.kind == BCKind.FLUX:
+            ph.q_tip.value, ph.T_floor.value = -c.flux_W_per_m2, NO_FLOOR_C
+        else:
+            assert c.kind == BCKind.ADIABATIC, c.kind
+        if c.kind in (BCKind.TEMPERATURE, BCKind.CONVECTIVE, BCKind.LIMITED_FLUX):
+            lo, hi = min(lo, c.temperature_C), max(hi, c.temperature_C)
+        self._tip_dirichlet = c.kind == BCKind.TEMPERATURE
+        sh = now[Surface.SHAFT]
+        if sh.kind == BCKind.CONVECTIVE:
+            ph.h_shaft.value, ph.T_shaft.value = sh.heat_transfer_W_per_m2_K, sh.temperature_C
+        return lo, hi
+
+    # --- Newton -----------------------------------------------------------
+    def _guard_callbacks(self) -> None:
+        """Residual and Jacobian callbacks that remember any exception raised in them.
+
+        petsc4py turns an exception raised inside a SNES callback into a
+        ``PETSc.Error`` (error 101, the original is lost); :meth:`_solve`
+        re-raises the remembered one instead, so a Ctrl-C during a solve
+        leaves as a ``KeyboardInterrupt`` (the CLI's exit 130). The dolfinx
+        assemblers are looked up at call time.
+        """
+        import dolfinx.fem.petsc as fp
+
+        p = self.problem
+        caught = self._caught
+
+        def guarded(name: str) -> Callable[..., Any]:
+            def callback(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return getattr(fp, name)(*args, **kwargs)
+                except BaseException as e:
+                    caught.append(e)
+                    raise
+
+            return callback
+
+        p.solver.setFunction(guarded("assemble_residual"), p.b,
+                             kargs={"u": p.u, "residual": p.F, "jacobian": p.J, "bcs": self.bcs})
+        p.solver.setJacobian(guarded("assemble_jacobian"), p.A, p.P_mat,
+                             kargs={"u": p.u, "jacobian": p.J, "preconditioner": p.preconditioner, "bcs": self.bcs})
+
+    def _solve(self) -> tuple[bool, int, str]:
+        """Newton from the guess in ``ph.T``: (converged, iterations, why not)."""
+        from mpi4py import MPI
+        from petsc4py import PETSc
+
+        self._caught.clear()
+        try:
+            self.problem.solve()
+        except PETSc.Error:
+            if self._caught:
+                raise self._caught[0] from None
+            raise
+        if self._caught:  # pragma: no cover - PETSc always reports a callback error
+            raise self._caught[0]
+        snes = self.problem.solver
+        reason, its = int(snes.getConvergedReason()), int(snes.getIterationNumber())
+        finite = bool(self.comm.allreduce(bool(np.all(np.isfinite(self.ph.T.x.array))), op=MPI.LAND))
+        if reason > 0 and finite:
+            return True, its, ""
+        return False, its, f"SNES converged reason {reason}" + ("" if finite else ", non-finite temperatures")
+
+    def _clipped(self, T_guess: np.ndarray, bounds_C: tuple[float, float]) -> np.ndarray:
+        """An initial Newton guess kept within the committed range and the imposed temperatures."""
+        from mpi4py import MPI
+
+        Tn = self.ph.T_n.x.array[: self.n_owned]
+        lo = self.comm.allreduce(min(float(Tn.min()) if Tn.size else math.inf, bounds_C[0]), op=MPI.MIN)
+        hi = self.comm.allreduce(max(float(Tn.max()) if Tn.size else -math.inf, bounds_C[1], self._warm_C), op=MPI.MAX)
+        return np.clip(T_guess, lo, hi)
+
+    def _dirichlet_dofs(self) -> np.ndarray:
+        ph = self.ph
+        return np.union1d(ph.far_dofs, ph.active_dofs) if self._tip_dirichlet else ph.far_dofs
+
+    # --- error estimate ---------------------------------------------------
+    def _error_ratio(self, T2: np.ndarray, T_low: np.ndarray, E2: float) -> float:
+        r"""Local error estimate of an SDIRK2 step over its tolerance (the larger of two measures).
+
+        ``T_low`` is the embedded first-order solution in temperature,
+        :math:`T^n + (T_1 - T^n)/\gamma` (since :math:`T_1 = T^n + \gamma\Delta t\,\dot T + O(\Delta t^2)`
+        it is first order, and :math:`T_2 - T_{low} = O(\Delta t^2)`), set to
+        the Dirichlet data where they hold (prescribed values carry no time
+        error; without this a tip temperature that jumps at t = 0 would look
+        like an error no step size removes). Nodal temperatures are used
+        rather than inverting :math:`H_{low} = H^n + (H_1 - H^n)/\gamma`
+        nodally: in P1, H lives at quadrature points and a node on a material
+        interface has two enthalpy curves. The two measures are those of
+        :meth:`cryosim.fast.stepper.FVSystem._error_ratio`: the largest nodal
+        :math:`|T_2 - T_{low}|` against ``temperature_tolerance_K``, and the
+        total-enthalpy difference :math:`|\int (H(T_2) - H(T_{low})) w|`
+        relative to the enthalpy change since t = 0, against
+        ``enthalpy_rtol``.
+        """
+        from mpi4py import MPI
+
+        n = self.n_owned
+        dT = float(np.max(np.abs(T2[:n] - T_low[:n]))) if n else 0.0
+        dT = float(self.comm.allreduce(dT, op=MPI.MAX))
+        ph = self.ph
+        ph.T.x.array[:] = T_low
+        E_low = ph.scalar(ph.E)
+        ph.T.x.array[:] = T2
+        scale = max(abs(E2 - self.E0), abs(self.E_n - self.E0), 1e-300)
+        return max(dT / self.temperature_tolerance_K, abs(E2 - E_low) / scale / self.enthalpy_rtol)
+
+    # --- SteppedSystem ----------------------------------------------------
+    def attempt(self, t_s: float, dt_s: float) -> Attempt:
+        """One SDIRK2 step (module docstring) from the committed state; ``ph.T_n`` is left as it was."""
+        ph, g = self.ph, SDIRK_GAMMA
+        Tn = ph.T_n.x.array
+        ph.gamma_dt.value = g * dt_s
+        # stage 1 at t + gamma dt: H*_1 = H(T^n)
+        ph.stage_c.value = 0.0
+        bounds = self.set_condition(t_s + g * dt_s)
+        guess = Tn if self._prev is None else Tn + g * dt_s * self._prev[0]
+        ph.T.x.array[:] = self._clipped(guess, bounds)
+        ok, its1, why = self._solve()
+        if not ok:
+            return Attempt(False, iterations=its1, reason=f"stage 1: {why} after {its1} Newton iterations")
+        rates1 = ph.stage_rates_W()
+        T1 = ph.T.x.array.copy()
+        ph.T_1.x.array[:] = T1
+        # stage 2 at t + dt: H*_2 = H(T^n) + (1 - gamma)/gamma (H(T_1) - H(T^n))
+        ph.stage_c.value = STAGE2_C
+        bounds = self.set_condition(t_s + dt_s)
+        T_low = Tn + (T1 - Tn) / g  # embedded first-order solution, also the Newton guess
+        ph.T.x.array[:] = self._clipped(T_low, bounds)
+        ok, its2, why = self._solve()
+        if not ok:
+            return Attempt(False, iterations=its1 + its2, reason=f"stage 2: {why} after {its2} Newton iterations")
+        rates2 = ph.stage_rates_W()
+        T2 = ph.T.x.array.copy()
+        E2 = ph.scalar(ph.E)
+        fixed = self._dirichlet_dofs()
+        T_low[fixed] = T2[fixed]
+        err = self._error_ratio(T2, T_low, E2)
+        heat = {k: (1.0 - g) * dt_s * r1 + g * dt_s * r2 for k, r1, r2 in zip(ENERGY_KEYS, rates1, rates2)}
+        return Attempt(True, err, its1 + its2, payload=(T2, heat, rates2, E2, dt_s))
+
+    def accept(self, attempt: Attempt, t_new_s: float) -> None:
+        T2, heat, rates, E2, dt = attempt.payload
+        ph = self.ph
+        for k, v in heat.items():
+            self.energy[k] += v
+        self._prev = ((T2 - ph.T_n.x.array) / dt, dt)
+        ph.T_n.x.array[:] = T2
+        ph.T.x.array[:] = T2
+        self.E_n, self.t, self.last_rates = E2, t_new_s, rates
+
+    def restart(self) -> None:
+        self._prev = None
+
+    def restore(self) -> None:
+        """Put the committed state back into ``ph.T`` (after an attempt that was not accepted)."""
+        self.ph.T.x.array[:] = self.ph.T_n.x.array
+
+    def close(self) -> None:
+        self.problem.solver.destroy()
+
+
+def _far_field_disturbance_K(ph: Any, meas: Any, far_temperature_C: float) -> float:
+    """Largest |T - T_far| (K) on the nodes one cell inside the held far boundary (its own nodes are held)."""
+    from mpi4py import MPI
+
+    T = ph.T.x.array
+    on_far = np.zeros(T.size, bool)
+    on_far[ph.far_dofs] = True
+    touching = on_far[meas.cells].any(axis=1)
+    inner = np.unique(meas.cells[touching])
+    inner = inner[~on_far[inner]]
+    loc = float(np.max(np.abs(T[inner] - far_temperature_C))) if inner.size else 0.0
+    return float(ph.fm.mesh.comm.allreduce(loc, op=MPI.MAX))
+
+
 def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
             progress: Callable[[float, float], None] | None = None, *, force_3d: bool = False,
             settings: FEMSettings | None = None, comm: Any = None, write_fields: bool = True,
@@ -322,26 +627,26 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     (``ice_ball_0C.png``) are written at the end. ``trackers``: extra
     :class:`~cryosim.post.trackers.Tracker` objects fed with every step. Runs
     under MPI (``mpirun -n N``): every rank returns the same :class:`Results`.
+    ``scenario.numerics``: ``resolution``, ``domain_radius_m``, the axial
+    extents and ``force_3d`` shape the mesh (:mod:`cryosim.fem.geometry`);
+    ``temperature_tolerance_K``, ``enthalpy_rtol``, ``max_step_s``,
+    ``fixed_step_s`` and ``output_times_s`` drive the step controller, as in
+    the fast solver.
     """
-    dolfinx = _import_dolfinx()
-    from dolfinx.fem.petsc import NonlinearProblem
+    _import_dolfinx()
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD if comm is None else comm
     s = settings or FEMSettings()
     num = scenario.numerics
     wall0 = time.perf_counter()
-    fm = geo.build_mesh(scenario, comm, force_3d=force_3d)
+    fm = geo.build_mesh(scenario, comm, force_3d=force_3d or num.force_3d)
     mesh_s = time.perf_counter() - wall0
     ph = _Physics(scenario, fm)
-    T, T_n = ph.T, ph.T_n
+    T = ph.T
     T0 = scenario.initial_temperature_C
-    T.x.array[:] = T0
-    T_n.x.array[:] = T0
-    bcs = [ph.bc_far]  # mutated in place when the tip condition changes kind (the problem keeps this list)
-    prefix = f"cryosim_fem_{id(ph)}_"
-    problem = NonlinearProblem(ph.F, T, bcs=bcs, petsc_options=_petsc_options(s), petsc_options_prefix=prefix)
-    snes = problem.solver
+    boundaries = probe_boundaries(scenario.probe, scenario.protocol, ph.active_area_m2, T0)
+    system = FESystem(ph, boundaries, num, s)
     meas = _Measures(ph)
     out = None if output_dir is None else Path(output_dir)
     if out is not None and comm.rank == 0:
@@ -356,29 +661,8 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         writer = FieldWriter(comm, out / "temperature.bp", T)
 
     E0 = ph.scalar(ph.E)
-    energy = {"probe_J": 0.0, "far_boundary_J": 0.0, "perfusion_J": 0.0, "metabolic_J": 0.0}
-    stats = {"steps": 0, "rejected_error": 0, "rejected_newton": 0, "newton_iterations": 0}
+    energy = system.energy  # the system accumulates into it
     rates = (0.0, 0.0)
-
-    boundaries = probe_boundaries(scenario.probe, scenario.protocol, ph.active_area_m2, T0)
-
-    def set_condition(t: float) -> None:
-        now = boundaries.at(t)
-        c = now[Surface.ACTIVE]
-        ph.h_tip.value, ph.q_tip.value, ph.h_shaft.value = 0.0, 0.0, 0.0
-        bcs[:] = [ph.bc_far]
-        if c.kind == BCKind.TEMPERATURE:
-            ph.T_tip.value = c.temperature_C
-            bcs.append(ph.bc_tip)
-        elif c.kind == BCKind.CONVECTIVE:
-            ph.h_tip.value, ph.T_cool.value = c.heat_transfer_W_per_m2_K, c.temperature_C
-        elif c.kind == BCKind.LIMITED_FLUX:
-            ph.q_tip.value, ph.T_floor.value = -c.flux_W_per_m2, c.temperature_C
-        else:
-            assert c.kind == BCKind.ADIABATIC, c.kind
-        sh = now[Surface.SHAFT]
-        if sh.kind == BCKind.CONVECTIVE:
-            ph.h_shaft.value, ph.T_shaft.value = sh.heat_transfer_W_per_m2_K, sh.temperature_C
 
     def view(t: float, is_output: bool = False) -> StepView:
         Tl = T.x.array
@@ -390,104 +674,43 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     def record(t: float, is_output: bool = False) -> None:
         rec.record(view(t, is_output))
 
-    def global_max_abs(a: np.ndarray) -> float:
-        n = V_owned
-        return float(comm.allreduce(float(np.max(np.abs(a[:n]))) if n else 0.0, op=MPI.MAX))
-
-    V_owned = ph.V.dofmap.index_map.size_local
-    t = 0.0
     t_end = scenario.protocol.duration_s
-    set_condition(0.0)
+    next_output = s.output_interval_s
+
+    def on_accept(t: float, is_output: bool) -> None:
+        nonlocal rates, next_output
+        rates = system.last_rates[:2]
+        record(t, is_output)
+        if writer is not None and t >= next_output - 1e-9:
+            writer.write(t)
+            next_output = t + s.output_interval_s
+        if progress is not None:
+            progress(t, t_end)
+
     record(0.0)
-    next_output = 0.0
     if writer is not None:
         writer.write(0.0)
-        next_output = s.output_interval_s
-    bps = scenario.protocol.breakpoints_s()
-    bps = np.append(bps[(bps > 0.0) & (bps < t_end)], t_end)
-    tol = num.fem_temperature_tolerance_K
     try:
-        for bp in bps:
-            dt = min(s.first_step_s, bp - t)
-            prev: tuple[np.ndarray, float] | None = None
-            while t < bp - 1e-12 * max(1.0, bp):
-                dt = min(dt, num.max_step_s)
-                remaining = bp - t
-                if remaining <= 1.2 * dt:
-                    dt = remaining
-                elif remaining < 2.0 * dt:
-                    dt = 0.5 * remaining
-                t_new = bp if dt == remaining else t + dt
-                set_condition(t_new)
-                ph.dt.value = dt
-                T_old = T_n.x.array.copy()
-                if prev is not None:
-                    T_pred = T_old + (dt / prev[1]) * (T_old - prev[0])
-                    lo = min(float(T_old.min()), float(ph.T_tip.value), float(ph.T_cool.value))
-                    hi = max(float(T_old.max()), T0, scenario.arterial_temperature_C)
-                    T.x.array[:] = np.clip(T_pred, lo, hi)
-                else:
-                    T_pred = T_old
-                    T.x.array[:] = T_old
-                problem.solve()
-                reason = snes.getConvergedReason()
-                its = snes.getIterationNumber()
-                stats["newton_iterations"] += its
-                finite = bool(comm.allreduce(bool(np.all(np.isfinite(T.x.array))), op=MPI.LAND))
-                if reason <= 0 or not finite:
-                    stats["rejected_newton"] += 1
-                    T.x.array[:] = T_old
-                    dt *= FAILURE_CUT
-                    if dt < s.min_step_s:
-                        raise ConvergenceError(f"SNES failed at t = {t:.6g} s (reason {reason}) even with a "
-                                               f"step of {dt:.3g} s")
-                    continue
-                factor = MAX_GROWTH
-                if prev is not None:
-                    err = dt / (dt + prev[1]) * global_max_abs(T.x.array - T_pred)
-                    if err > REJECT_FACTOR * tol and dt > 16 * s.min_step_s:
-                        stats["rejected_error"] += 1
-                        T.x.array[:] = T_old
-                        dt *= max(0.2, 0.9 * math.sqrt(tol / err))
-                        continue
-                    factor = MAX_GROWTH if err == 0.0 else min(MAX_GROWTH, max(0.2, 0.9 * math.sqrt(tol / err)))
-                if its > EASY_NEWTON_ITERATIONS:
-                    factor = min(factor, 1.0)
-                # accept: reactions and sources at T^{n+1} (T_n still holds T^n for G)
-                rates = ph.boundary_rates_W()
-                perf, meta = ph.revolve * ph.scalar(ph.P), ph.revolve * ph.scalar(ph.M)
-                energy["probe_J"] += dt * rates[0]
-                energy["far_boundary_J"] += dt * rates[1]
-                energy["perfusion_J"] += dt * perf
-                energy["metabolic_J"] += dt * meta
-                prev = (T_old, dt)
-                T_n.x.array[:] = T.x.array
-                t = t_new
-                stats["steps"] += 1
-                record(t)
-                if writer is not None and t >= next_output - 1e-9:
-                    writer.write(t)
-                    next_output = t + s.output_interval_s
-                if progress is not None:
-                    progress(t, t_end)
-                dt *= factor
+        st = integrate(system, t_end, step_settings(num, s.first_step_s), breaks_s=boundaries.breakpoints_s(),
+                       outputs_s=num.output_times_s, on_accept=on_accept)
     finally:
+        system.restore()
         rec.close()
         if writer is not None:
-            if t > writer.last_time_s:
-                writer.write(t)
+            if system.t > writer.last_time_s:
+                writer.write(system.t)
             writer.close()
-        snes.destroy()
+        system.close()
+    stats = st.as_dict()
     stats.update(
         wall_s=time.perf_counter() - wall0, mesh_s=mesh_s, dofs=int(ph.V.dofmap.index_map.size_global),
         cells=int(fm.mesh.topology.index_map(fm.mesh.topology.dim).size_global), ranks=comm.size,
         domain_radius_m=fm.domain_radius_m, mesh_sizes_m=[fm.sizes.edge_m, fm.sizes.probe_m, fm.sizes.front_m,
                                                           fm.sizes.far_m],
         active_area_m2=ph.active_area_m2,
-        far_field_max_disturbance_K=float(comm.allreduce(
-            float(np.max(np.abs(T.x.array[ph.far_dofs] - T0))) if ph.far_dofs.size else 0.0, op=MPI.MAX)),
+        far_field_max_disturbance_K=_far_field_disturbance_K(ph, meas, T0),
     )
-    results = rec.finish(view(t), stats)
+    results = rec.finish(view(system.t), stats)
     if out is not None and comm.rank == 0:
         from .output import render_ice_ball
 

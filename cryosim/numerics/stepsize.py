@@ -37,7 +37,7 @@ from ..checks import check_range
 
 __all__ = [
     "ConvergenceError", "Attempt", "SteppedSystem", "StepSettings", "StepStats", "step_factor",
-    "next_step_s", "integrate", "milestones_between",
+    "next_step_s", "integrate", "milestones_between", "step_settings", "FIRST_STEP_S", "MIN_STEP_S",
 ]
 
 
@@ -151,6 +151,19 @@ class StepSettings:
         check_range("max_step_s", self.max_step_s, self.min_step_s, None, unit="s")
         if self.fixed_step_s is not None:
             check_range("fixed_step_s", self.fixed_step_s, self.min_step_s, None, unit="s")
+
+
+#: Defaults of a run (s): first step after a boundary jump (small: the solution is singular there) and
+#: the smallest step the controller may cut to before it gives up.
+FIRST_STEP_S = 1e-2
+MIN_STEP_S = 1e-7
+
+
+def step_settings(numerics: Any, first_step_s: float = FIRST_STEP_S) -> StepSettings:
+    """Step control of a run from its ``numerics`` (``max_step_s``, ``fixed_step_s``), for either solver."""
+    fixed = numerics.fixed_step_s
+    return StepSettings(first_step_s=min(first_step_s, fixed or first_step_s), max_step_s=numerics.max_step_s,
+                        fixed_step_s=fixed, min_step_s=min(MIN_STEP_S, fixed or MIN_STEP_S))
 
 
 @dataclass

@@ -33,9 +33,10 @@ __all__ = ["PhysicalGuardError", "GuardLimits", "GuardTracker", "limits_for", "c
 
 #: Undershoot / overshoot allowed (K): issue 11 asks the solvers to stay within 0.5 K of their bounds.
 TEMPERATURE_TOLERANCE_K = 0.5
-#: Cumulative energy imbalance allowed, relative to the largest energy term: both solvers close the balance
-#: to the nonlinear-solver tolerance (1e-10 and better in practice); 1e-6 flags a real bookkeeping error.
-ENERGY_IMBALANCE_RELATIVE = 1e-6
+#: Cumulative energy imbalance allowed, relative to the largest energy term: the bound the README states
+#: (issue 11). Both solvers close the balance to their nonlinear-solver tolerance: the fast solver to
+#: ~1e-12, the FE solver (SNES rtol 1e-6) to ~1e-5 in its first steps and ~1e-9 at the end of a run.
+ENERGY_IMBALANCE_RELATIVE = 1e-4
 #: Largest disturbance next to the held far boundary (K): beyond it the far boundary supplies heat to the
 #: problem (a 0.5 K shift at the boundary of a 37 -> -70 °C problem is under 0.5 % of the drop).
 FAR_FIELD_DISTURBANCE_K = 0.5

@@ -392,8 +392,7 @@ def fem_vs_fast(ctx: Context) -> CaseResult:
     base = cryosim.default_scenario()
     tolK = p["temperature_tolerance_K"]
     fast_sc = base.with_(numerics=Numerics(resolution=p["fast_resolution"], temperature_tolerance_K=tolK))
-    fem_sc = base.with_(numerics=Numerics(resolution=p["fem_resolution"], temperature_tolerance_K=tolK,
-                                          fem_temperature_tolerance_K=tolK))
+    fem_sc = base.with_(numerics=Numerics(resolution=p["fem_resolution"], temperature_tolerance_K=tolK))
     assumptions = (f"default scenario; fast solver at resolution {p['fast_resolution']}, FE at resolution "
                    f"{p['fem_resolution']}; {iso:g} °C isotherm at t = {base.protocol.duration_s:g} s")
     run_fem, reason = _fem_or_reason()
@@ -643,8 +642,7 @@ def bone3d(ctx: Context) -> CaseResult:
     sc0 = wolter_scenario(s, gauge=probes["small"]["gauge"], active_length_m=probes["small"]["active_length_m"],
                           tip_C=a["baseline_tip_temperature_C"], duration_s=a["baseline_duration_s"],
                           bath_C=prim["bath_temperature_C"], cooling=prim["cooling"])
-    sc0 = sc0.with_(numerics=Numerics(resolution=p["resolution"], temperature_tolerance_K=p["temperature_tolerance_K"],
-                                      fem_temperature_tolerance_K=p["temperature_tolerance_K"]))
+    sc0 = sc0.with_(numerics=Numerics(resolution=p["resolution"], temperature_tolerance_K=p["temperature_tolerance_K"]))
     iso = sc0.isotherms_C[0]
     assumptions = (f"Wolter primary probe (18 G, 5 mm, {a['baseline_tip_temperature_C']:g} °C fixed, "
                    f"{a['baseline_duration_s']:g} s), saline bath {prim['bath_temperature_C']:g} °C; bone plate "

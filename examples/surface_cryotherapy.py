@@ -51,6 +51,7 @@ a1.errorbar([1200.0], [10.2], yerr=[3.5], fmt="ks", capsize=3, label="ice pack, 
 for thr in (ANALGESIA_SKIN_C, FROSTBITE_SKIN_C):
     a1.axhline(thr, color="k", lw=0.6, ls=":")
 a1.set_xscale("symlog", linthresh=10.0)
+a1.set_xlim(0.0, None)
 a1.set_xlabel("time from the start of the therapy (s)")
 a1.set_ylabel("skin surface temperature (°C)")
 a1.legend(fontsize=7)

@@ -759,6 +759,7 @@ def skin_cooling(ctx: Context) -> CaseResult:
         if ref["quantity"] == "surface_C":
             ax.errorbar(float(ref["time_s"]), float(ref["value"]), yerr=float(ref["tolerance"]), fmt="ko", capsize=3)
     ax.set_xscale("symlog", linthresh=10.0)
+    ax.set_xlim(0.0, None)
     ax.set_xlabel("time from the start of the therapy (s)")
     ax.set_ylabel("skin surface temperature (°C)")
     ax.legend(fontsize=7)

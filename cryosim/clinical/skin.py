@@ -248,7 +248,7 @@ def cold_air(duration_s: float = 180.0, *, air_C: float = -30.0, nozzle_m: float
 
     Assumed blower (no device data found): a 25 mm hose end 10 cm from the
     skin, 15 m/s, over a 62.5 mm-radius area, within Martin's correlation:
-    h about 80 W/m2/K. Air properties at -30 °C: Incropera & DeWitt table A.4.
+    h about 110 W/m2/K. Air properties at -30 °C: Incropera & DeWitt table A.4.
     """
     h = impinging_jet_h_W_per_m2_K(AIR_M30, nozzle_m, standoff_m, spot_radius_m, velocity_m_per_s)
     return SurfaceTherapy("cold air", duration_s, air_C, h,

@@ -12,6 +12,7 @@ active tip spans ``0 <= z <= active_length_m``.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -22,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from .checks import MISSING_KEY, ScenarioError, check_choice, check_range
+from .physics.injury import AXONOTMESIS_BELOW_C, NEURAPRAXIA_BELOW_C
 from .physics.materials import Material, get_material, material_names
 from .physics.probe import Probe
 from .physics.sizing import MAX_DOMAIN_RADIUS_M, domain_radius_m, expected_ice_distance_m
 from .physics.protocol import Freeze, Protocol, Thaw
 from .physics.scene import BonePlate, ProbePlacement, Vessel, check_clearances
 
-__all__ = ["Thermocouple", "Numerics", "Scenario", "default_scenario", "load_scenario", "SOLVERS"]
+__all__ = ["Thermocouple", "Nerve", "Numerics", "Scenario", "default_scenario", "load_scenario", "SOLVERS"]
 
 SOLVERS = ("auto", "fast", "fem")
 #: Most requested output times (each one is a forced step; more is a time series, which every run records anyway).
@@ -45,6 +47,10 @@ MAX_ISOTHERMS = 16
 #: Most virtual thermocouples: each adds a column and an interpolation per step;
 #: 64 is more than any probe array or experiment logs.
 MAX_THERMOCOUPLES = 64
+#: Most nerves tracked: each keeps its samples' temperatures at every step (memory grows with both).
+MAX_NERVES = 16
+#: Most points given for one nerve path (a digitised course from imaging fits).
+MAX_NERVE_POINTS = 1000
 #: Longest scenario or thermocouple name (characters): a label, not a document.
 MAX_NAME_CHARS = 200
 
@@ -74,6 +80,74 @@ class Thermocouple:
         _check_label("thermocouples.name", self.name)
         check_range(f"thermocouples[{self.name}].r_m", self.r_m, 0.0, 0.5, unit="m")
         check_range(f"thermocouples[{self.name}].z_m", self.z_m, -0.5, 0.5, unit="m")
+
+
+@dataclass(frozen=True)
+class Nerve:
+    """A nerve path (m) whose cold dose is reported (:mod:`cryosim.post.nerve`).
+
+    Give either ``points_m``: a polyline of ``(r, z)`` pairs (a path in a
+    meridian half-plane of the probe) or ``(x, y, z)`` triples (a path in
+    space, the probe axis being the z axis: a nerve crossing beside the
+    probe at a closest distance ``d`` is ``[[d, -0.01, z], [d, 0.01, z]]``);
+    or the parallel-line shortcut ``distance_m`` with ``from_z_m`` and
+    ``to_z_m``: the line ``r = distance_m`` from ``z = from_z_m`` to
+    ``z = to_z_m``. The path is sampled every ``spacing_m`` at most.
+    ``neurapraxia_below_C`` and ``axonotmesis_below_C``: grade thresholds
+    (defaults and their sources in :mod:`cryosim.post.nerve`).
+    """
+
+    name: str
+    points_m: tuple[tuple[float, ...], ...] | None = None
+    distance_m: float | None = None
+    from_z_m: float | None = None
+    to_z_m: float | None = None
+    spacing_m: float = 1e-4
+    neurapraxia_below_C: float = NEURAPRAXIA_BELOW_C
+    axonotmesis_below_C: float = AXONOTMESIS_BELOW_C
+
+    def __post_init__(self) -> None:
+        _check_label("nerves.name", self.name)
+        f = f"nerves[{self.name}]"
+        line = (self.distance_m, self.from_z_m, self.to_z_m)
+        if self.points_m is None:
+            if any(v is None for v in line):
+                raise ScenarioError(f + ".points_m", None, "points_m, or distance_m with from_z_m and to_z_m")
+            check_range(f + ".distance_m", self.distance_m, 0.0, 0.5, unit="m")
+            check_range(f + ".from_z_m", self.from_z_m, -0.5, 0.5, unit="m")
+            check_range(f + ".to_z_m", self.to_z_m, -0.5, 0.5, unit="m")
+            if self.from_z_m == self.to_z_m:
+                raise ScenarioError(f + ".to_z_m", self.to_z_m, f"a value other than from_z_m = {self.from_z_m}")
+            pts: tuple[tuple[float, ...], ...] = ((float(self.distance_m), float(self.from_z_m)),  # type: ignore[arg-type]
+                                                  (float(self.distance_m), float(self.to_z_m)))  # type: ignore[arg-type]
+        else:
+            given = [k for k, v in zip(("distance_m", "from_z_m", "to_z_m"), line) if v is not None]
+            if given:
+                raise ScenarioError(f + "." + given[0], getattr(self, given[0]), "nothing with points_m")
+            raw = self.points_m
+            if isinstance(raw, (str, bytes, Mapping)) or not hasattr(raw, "__len__") or not 2 <= len(raw) <= MAX_NERVE_POINTS:
+                raise ScenarioError(f + ".points_m", raw, f"a list of 2 to {MAX_NERVE_POINTS} points")
+            dims = {len(p) if hasattr(p, "__len__") and not isinstance(p, (str, bytes)) else -1 for p in raw}
+            if len(dims) != 1 or dims.pop() not in (2, 3):
+                raise ScenarioError(f + ".points_m", raw, "points that are all [r, z] pairs or all [x, y, z] triples")
+            pts = tuple(tuple(float(check_range(f"{f}.points_m[{i}][{j}]", v, -0.5, 0.5, unit="m"))
+                              for j, v in enumerate(p)) for i, p in enumerate(raw))
+            if len(pts[0]) == 2 and any(p[0] < 0.0 for p in pts):
+                raise ScenarioError(f + ".points_m", raw, "r >= 0 in [r, z] pairs")
+            if any(a == b for a, b in zip(pts[:-1], pts[1:])):
+                raise ScenarioError(f + ".points_m", raw, "distinct consecutive points")
+        object.__setattr__(self, "points_m", pts)
+        check_range(f + ".spacing_m", self.spacing_m, 1e-6, 1e-2, unit="m")
+        check_range(f + ".neurapraxia_below_C", self.neurapraxia_below_C, -60.0, 37.0, unit="°C")
+        check_range(f + ".axonotmesis_below_C", self.axonotmesis_below_C, -150.0, self.neurapraxia_below_C,
+                    unit="°C", high_open=True)
+
+    def radii_m(self) -> list[float]:
+        """Distance from the probe axis of each given point (m)."""
+        return [float(math.hypot(p[0], p[1])) if len(p) == 3 else float(p[0]) for p in self.points_m]  # type: ignore[union-attr]
+
+    def z_m(self) -> list[float]:
+        return [float(p[-1]) for p in self.points_m]  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -157,6 +231,7 @@ class Scenario:
     bone: BonePlate | None = None
     vessels: tuple[Vessel, ...] = ()
     extra_probes: tuple[ProbePlacement, ...] = ()
+    nerves: tuple[Nerve, ...] = ()
     #: True when ``initial_temperature_C`` was resolved from the Pennes steady state
     initial_from_steady_state: bool = field(default=False, init=False, compare=False)
 
@@ -185,9 +260,11 @@ class Scenario:
             raise ScenarioError("isotherms_C", list(self.isotherms_C), "at least one isotherm")
         object.__setattr__(self, "isotherms_C", iso)
         object.__setattr__(self, "thermocouples", tuple(self.thermocouples))
+        object.__setattr__(self, "nerves", tuple(self.nerves))
         self._check_protocol()
         self._check_limits()
         self._check_thermocouples()
+        self._check_nerves()
 
     def _check_protocol(self) -> None:
         """A freeze cools (below the initial temperature, not below the coolant's floor); some step freezes."""
@@ -254,6 +331,26 @@ class Scenario:
                 raise ScenarioError(f"thermocouples[{tc.name}]", (tc.r_m, tc.z_m),
                                     f"a point inside the simulated medium: r in [0, {R:.3g}] m and z in "
                                     f"[{-R:.3g}, {z_top:.3g}] m for this protocol and medium")
+
+    def _check_nerves(self) -> None:
+        """At most :data:`MAX_NERVES` nerves, distinct names, every given point in the medium and outside the probe
+        (the sampled path is checked again where the solver locates it)."""
+        if len(self.nerves) > MAX_NERVES:
+            raise ScenarioError("nerves", f"<{len(self.nerves)} nerves>", f"at most {MAX_NERVES}")
+        names = [n.name for n in self.nerves]
+        if len(set(names)) != len(names):
+            raise ScenarioError("nerves.name", names, "distinct names")
+        R = self.numerics.domain_radius_m or self.domain_radius_m()
+        z_top = self.probe.active_length_m + R
+        for n in self.nerves:
+            for p, r, z in zip(n.points_m, n.radii_m(), n.z_m()):  # type: ignore[arg-type]
+                if r < self.probe.radius_m and z > 0.0:
+                    raise ScenarioError(f"nerves[{n.name}].points_m", p,
+                                        f"points outside the probe (r >= {self.probe.radius_m:g} m or z <= 0)")
+                if r > R or not -R <= z <= z_top:
+                    raise ScenarioError(f"nerves[{n.name}].points_m", p,
+                                        f"points inside the simulated medium: r in [0, {R:.3g}] m and z in "
+                                        f"[{-R:.3g}, {z_top:.3g}] m for this protocol and medium")
 
     @property
     def solver(self) -> str:
@@ -435,7 +532,7 @@ def scenario_from_dict(d: Mapping[str, Any]) -> Scenario:
         kwargs["thermocouples"] = _thermocouples_from(d.pop("thermocouples"))
     if "bone" in d:
         kwargs["bone"] = _build("bone", BonePlate, dict(_table("bone", d.pop("bone"), "a [bone] table")))
-    for key, cls in (("vessels", Vessel), ("extra_probes", ProbePlacement)):
+    for key, cls in (("vessels", Vessel), ("extra_probes", ProbePlacement), ("nerves", Nerve)):
         if key in d:
             items = _array_of_tables(key, d.pop(key))
             kwargs[key] = tuple(_build(f"{key}[{i}]", cls, dict(_table(f"{key}[{i}]", v)))

@@ -78,7 +78,7 @@ def test_summary_keys_and_values():
     s = _results().summary()
     assert set(s) == {"scenario", "solver", "geometry", "end_time_s", "final_extent", "max_extent",
                       "thermocouples_final_C", "thermocouples_min_C", "heat_drawn_J", "energy_J",
-                      "energy_imbalance_relative", "release_time_s", "diagnostics"}
+                      "energy_imbalance_relative", "release_time_s", "release_times_s", "nerves", "diagnostics"}
     assert s["scenario"] == "default" and s["solver"] == "fast" and s["end_time_s"] == 120.0
     assert set(s["final_extent"]) == {"0C", "-20C"} and set(s["final_extent"]["0C"]) == set(MEASURES)
     assert s["final_extent"]["0C"]["width_m"] == 6.0e-3 and s["max_extent"]["-20C"]["radius_m"] == 2.25e-3

@@ -299,6 +299,18 @@ def _fat() -> Material:
     )
 
 
+def _skin() -> Material:
+    # IT'IS v4.1 skin (epidermis and dermis together): 1109 kg/m3, 3391 J/kg/K, 0.37 W/m/K,
+    # 106 mL/min/kg, 1.65 W/kg; water mass fraction 0.65 (Duck 1990, table 7.1: skin 0.60-0.72).
+    # Basal perfusion: cold-induced vasoconstriction is not modelled here (see cryosim.clinical.skin).
+    return _from_water_fraction(
+        "skin", density_kg_per_m3=1109.0, specific_heat_J_per_kg_K=3391.0,
+        conductivity_W_per_m_K=0.37, water_mass_fraction=0.65,
+        perfusion_mL_per_min_per_kg=106.0, heat_generation_W_per_kg=1.65,
+        sources=(ITIS, "water mass fraction: Duck, Physical Properties of Tissue, 1990 (as recalled, table not re-checked)"),
+    )
+
+
 def _nerve() -> Material:
     # IT'IS v4.1 nerve: 1075 kg/m3, 3613 J/kg/K, 0.49 W/m/K, 17 mL/min/kg,
     # 2.76 W/kg (heat generation); water mass fraction 0.70 (peripheral nerve,
@@ -407,6 +419,7 @@ _SETS = {
     "soft_tissue": _soft_tissue,
     "muscle": _muscle,
     "fat": _fat,
+    "skin": _skin,
     "nerve": _nerve,
     "cortical_bone": _cortical_bone,
     "cancellous_bone": _cancellous_bone,

@@ -36,6 +36,17 @@ GAS_STATES = ("on",)
 #: Most points in a tip-temperature series (a thermistor log at 1 Hz over 20 min fits).
 MAX_SERIES_POINTS = 1200
 
+#: Clinical default lesion (seed 002, "Lésion-type"): 2-3 freezes of 2-4 min separated by 30 s of thaw.
+CLINICAL_FREEZES = (2, 3)
+CLINICAL_FREEZE_MIN = (2, 3, 4)
+CLINICAL_THAW_BETWEEN_S = 30.0
+#: Tip temperature of the named clinical protocols: the ice ball is "in the range of -70 °C" near the
+#: probe (seed 002; PHYSICS.md §1), the default scenario's tip.
+CLINICAL_TIP_C = -70.0
+#: Thaw simulated after the last freeze of a named protocol so that the release time can be read (s):
+#: assumed long enough for a passive thaw of an 18 G probe (the examples show it is).
+CLINICAL_FINAL_THAW_S = 180.0
+
 
 @dataclass(frozen=True)
 class Freeze:
@@ -195,6 +206,27 @@ class Protocol:
                 steps.append(Thaw(thaw_s, thaw_mode, thaw_temperature_C))
         return cls(tuple(steps))
 
+    @classmethod
+    def named(cls, name: str, *, tip_temperature_C: float = CLINICAL_TIP_C, thaw_mode: str = "passive",
+              thaw_temperature_C: float | None = None, final_thaw_s: float = CLINICAL_FINAL_THAW_S) -> "Protocol":
+        """A named protocol: ``"clinical-<n>x<m>min"``, n freezes (2 or 3) of m minutes (2, 3 or 4).
+
+        The seed's clinical default (seed 002): freezes at ``tip_temperature_C``
+        separated by :data:`CLINICAL_THAW_BETWEEN_S` of thaw (``thaw_mode``,
+        ``thaw_temperature_C`` as :class:`Thaw`), and a last thaw of
+        ``final_thaw_s`` (same mode) after the last freeze, for the release time.
+        """
+        names = cls.names()
+        check_choice("protocol name", name, names)
+        n, m = (int(x) for x in name.removeprefix("clinical-").removesuffix("min").split("x"))
+        steps = cls.cycles(n, 60.0 * m, tip_temperature_C, CLINICAL_THAW_BETWEEN_S, thaw_mode, thaw_temperature_C).steps
+        return cls(steps + (Thaw(final_thaw_s, thaw_mode, thaw_temperature_C),))
+
+    @staticmethod
+    def names() -> list[str]:
+        """Names accepted by :meth:`named`."""
+        return [f"clinical-{n}x{m}min" for n in CLINICAL_FREEZES for m in CLINICAL_FREEZE_MIN]
+
     @property
     def duration_s(self) -> float:
         return float(sum(s.duration_s for s in self.steps))
@@ -216,6 +248,26 @@ class Protocol:
         i = int(np.searchsorted(starts, t_s, side="left")) - 1
         i = min(max(i, 0), len(self.steps) - 1)
         return self.steps[i], float(t_s - starts[i])
+
+    def freeze_windows_s(self) -> list[tuple[float, float, float]]:
+        """Per freeze step, in order: (start, end, end of its cycle) (s).
+
+        A cycle runs from a freeze's start to the next freeze's start, or to the end of the protocol.
+        """
+        starts = self.step_starts_s()
+        idx = [i for i, s in enumerate(self.steps) if isinstance(s, Freeze)]
+        # consecutive freeze steps (a stepped tip temperature) belong to one cycle
+        groups: list[list[int]] = []
+        for i in idx:
+            if groups and groups[-1][-1] == i - 1:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        out = []
+        for k, g in enumerate(groups):
+            nxt = float(starts[groups[k + 1][0]]) if k + 1 < len(groups) else float(starts[-1])
+            out.append((float(starts[g[0]]), float(starts[g[-1] + 1]), nxt))
+        return out
 
     def end_of_freezing_s(self) -> float:
         """End time of the last freeze step (s)."""

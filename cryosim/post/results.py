@@ -59,7 +59,8 @@ class Results:
     ``is_output`` marks the rows at requested output times
     (:attr:`cryosim.scenario.Numerics.output_times_s`). ``device``: the
     series of a Joule-Thomson device (:data:`cryosim.post.trackers.DEVICE_COLUMNS`),
-    empty when the probe ran without one.
+    empty when the probe ran without one. ``nerve_doses``: what each nerve
+    of the scenario received (:attr:`nerves` summarises them).
     """
 
     scenario: Scenario
@@ -75,6 +76,8 @@ class Results:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     is_output: np.ndarray | None = None
     device: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the dose of each tracked nerve (:class:`cryosim.post.nerve.NerveDose`), by name
+    nerve_doses: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.is_output is None:
@@ -108,22 +111,79 @@ class Results:
         drawn = abs(self.heat_drawn_J)
         return abs(float(self.energy["imbalance_J"][-1])) / drawn if drawn > 0 else 0.0
 
-    @property
-    def release_time_s(self) -> float | None:
-        """Time after the last freeze ends until the probe surface is back above 0 °C.
-
-        "Never move the probe before thaw" (seed 002). None if that does not
-        happen within the simulated time.
-        """
-        t_end = self.scenario.protocol.end_of_freezing_s()
-        after = np.nonzero((self.time_s > t_end) & (self.probe_surface_C > 0.0))[0]
+    def _release_after_s(self, t_end_s: float, t_limit_s: float) -> float | None:
+        """Time from ``t_end_s`` until the probe surface is back above 0 °C, if before ``t_limit_s`` (s)."""
+        after = np.nonzero((self.time_s > t_end_s) & (self.time_s <= t_limit_s) & (self.probe_surface_C > 0.0))[0]
         if after.size == 0:
             return None
         j = after[0]
         t0, t1 = self.time_s[j - 1], self.time_s[j]
         T0, T1 = self.probe_surface_C[j - 1], self.probe_surface_C[j]
         t_cross = t1 if T1 == T0 else t0 + (0.0 - T0) / (T1 - T0) * (t1 - t0)
-        return float(max(t_cross, t_end) - t_end)
+        return float(max(t_cross, t_end_s) - t_end_s)
+
+    @property
+    def release_time_s(self) -> float | None:
+        """Time after the last freeze ends until the probe surface is back above 0 °C.
+
+        "Never move the probe before thaw" (seed 002). The probe surface
+        temperature is the coldest point of the active surface
+        (:attr:`probe_surface_C`), so this is when the whole active surface is
+        back above 0 °C. None if that does not happen within the simulated time.
+        """
+        return self._release_after_s(self.scenario.protocol.end_of_freezing_s(), float(self.time_s[-1]))
+
+    def release_times_s(self) -> list[float | None]:
+        """Per freeze cycle: time after the freeze ends until the whole active surface is back above 0 °C (s).
+
+        Counted within the cycle (before the next freeze starts, or before the
+        end of the run): None when the probe is still frozen in when the next
+        freeze starts (a 30 s passive thaw usually does not release it).
+        """
+        return [self._release_after_s(end, limit) for _, end, limit in self.scenario.protocol.freeze_windows_s()]
+
+    @property
+    def nerves(self) -> dict[str, dict[str, Any]]:
+        """Summary of each nerve's dose (coldest temperature, grade, lesion lengths, times, rates), by name."""
+        return {k: d.summary() for k, d in self.nerve_doses.items()}
+
+    def per_cycle(self) -> "pd.DataFrame":
+        """One row per freeze cycle (a freeze and the thaw that follows it).
+
+        Columns: ``cycle`` (1, 2, ...), ``freeze_end_s``, ``cycle_end_s``;
+        ``<measure>@<iso>`` (width, length, volume; m, m3) at the end of the
+        freeze; ``release_s`` (:meth:`release_times_s`, NaN: still frozen in
+        when the cycle ends); per nerve ``nerve_<name>_coldest_C``,
+        ``nerve_<name>_lesion_m`` (at or below its axonotmesis threshold) and
+        ``nerve_<name>_frozen_m`` (at or below 0 °C), so far (up to the end
+        of the cycle); and what each cycle added to the previous one:
+        ``added_volume_m3@<iso>``, ``added_nerve_<name>_lesion_m``.
+        """
+        import pandas as pd
+
+        from .nerve import ICE_EDGE_C
+
+        rows = []
+        windows = self.scenario.protocol.freeze_windows_s()
+        for k, ((_, end, limit), rel) in enumerate(zip(windows, self.release_times_s())):
+            row: dict[str, Any] = {"cycle": k + 1, "freeze_end_s": end, "cycle_end_s": min(limit, float(self.time_s[-1]))}
+            for iso in self.extents:
+                for m in ("width_m", "length_m", "volume_m3"):
+                    row[f"{m}@{iso_label(iso)}"] = self.at(end, iso, m) if end <= self.time_s[-1] else np.nan
+            row["release_s"] = np.nan if rel is None else rel
+            for name, d in self.nerve_doses.items():
+                row[f"nerve_{name}_coldest_C"] = d.coldest_C(limit)
+                row[f"nerve_{name}_lesion_m"] = d.lesion_length_m(None, limit)
+                row[f"nerve_{name}_frozen_m"] = d.lesion_length_m(ICE_EDGE_C, limit)
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        for iso in self.extents:
+            c = f"volume_m3@{iso_label(iso)}"
+            df[f"added_{c}"] = df[c].diff().fillna(df[c])
+        for name in self.nerve_doses:
+            c = f"nerve_{name}_lesion_m"
+            df[f"added_{c}"] = df[c].diff().fillna(df[c])
+        return df
 
     def summary(self) -> dict[str, Any]:
         """Final figures as plain data (with a device: its final series values, coldest mean tip, peak power)."""
@@ -147,6 +207,8 @@ class Results:
             "energy_J": {k: float(v[-1]) for k, v in self.energy.items()},
             "energy_imbalance_relative": self.energy_imbalance_relative,
             "release_time_s": self.release_time_s,
+            "release_times_s": self.release_times_s(),
+            "nerves": self.nerves,
             "diagnostics": self.diagnostics,
         }
         if self.device:
@@ -178,6 +240,11 @@ class Results:
             lines.append(f"probe released (surface > 0 °C) {rel:.1f} s after the last freeze")
         elif any(not isinstance(s, Freeze) for s in self.scenario.protocol.steps):
             lines.append("probe still frozen in at the end of the run")
+        per = self.release_times_s()
+        if len(per) > 1:
+            lines.append("release after each freeze: " + ", ".join(
+                "still frozen in" if x is None else f"{x:.1f} s" for x in per))
+        lines += [d.line() for d in self.nerve_doses.values()]
         for k, v in self.thermocouples_C.items():
             lines.append(f"thermocouple {k}: min {np.min(v):.1f} °C, final {v[-1]:.1f} °C")
         lines += self._device_lines()

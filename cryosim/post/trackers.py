@@ -11,7 +11,8 @@ thus a new :class:`Tracker`, whatever solver runs.
 The standard trackers of a run, in the order they are called: a
 :class:`ExtentTracker`, a :class:`ThermocoupleTracker`, a
 :class:`ProbeTracker`, an :class:`EnergyTracker` and, for a Joule-Thomson
-device, a :class:`DeviceTracker` (whose rows make the results), a :class:`CSVStreamTracker` when the run has an output folder (one
+device, a :class:`DeviceTracker` (whose rows make the results), a
+:class:`~cryosim.post.nerve.NerveTracker` (the scenario's nerves), a :class:`CSVStreamTracker` when the run has an output folder (one
 row per step in ``timeseries.csv``, flushed, so an interrupted run keeps
 what it computed), the user's trackers (``cryosim.run(scenario,
 trackers=[...])``), and a :class:`ProgressTracker`.
@@ -379,9 +380,12 @@ class TrackerList:
         self.probe = ProbeTracker()
         self.energy = EnergyTracker()
         self.device = DeviceTracker() if device else None
+        from .nerve import NerveTracker  # nerve.py builds on this module
+
+        self.nerves = NerveTracker(getattr(scenario, "nerves", ()))
         self.series: tuple[SeriesTracker, ...] = (self.extent, self.thermocouples, self.probe, self.energy,
                                                   *((self.device,) if self.device else ()))
-        chain: list[Tracker] = list(self.series)
+        chain: list[Tracker] = [*self.series, self.nerves]
         if stream_to is not None:
             chain.append(CSVStreamTracker(stream_to, self.series))
         chain += list(trackers)
@@ -459,5 +463,5 @@ class TrackerList:
                                                              self.thermocouples.columns)},
             probe_surface_C=surface["probe_surface_C"], probe_heat_W=surface["probe_heat_W"], energy=energy,
             final_field=final, diagnostics=diagnostics, is_output=np.asarray(self.is_output, bool),
-            device=self.device.series() if self.device else {},
+            device=self.device.series() if self.device else {}, nerve_doses=self.nerves.doses(),
         )

@@ -1,0 +1,1 @@
+"""Clinical answers beyond the ice ball: surface cryotherapy of the skin (:mod:`cryosim.clinical.skin`)."""

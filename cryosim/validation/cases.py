@@ -49,6 +49,8 @@ class Row:
     reference_source: str
     assumptions: str
     note: str = ""
+    #: "" when ``deviation`` and ``tolerance`` are relative (printed in %), else their unit (absolute values)
+    deviation_unit: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -461,6 +463,63 @@ def wolter_scenario(setup: dict[str, Any], *, gauge: int, active_length_m: float
         numerics=Numerics(resolution=n["resolution"], temperature_tolerance_K=n["temperature_tolerance_K"]))
 
 
+def wolter_device_scenario(setup: dict[str, Any], *, design: str, duration_s: float, bath_C: float) -> Any:
+    """A catalogue Joule-Thomson probe (gas on) in the Wolter bath."""
+    import cryosim
+    from .. import Freeze, Numerics, Probe, Protocol, get_material
+
+    a, n = setup["assumptions"], setup["numerics"]
+    medium = get_material(a["medium"])
+    iso = medium.liquidus_C if a["ice_edge_isotherm"] == "liquidus" else float(a["ice_edge_isotherm"])
+    return cryosim.default_scenario().with_(
+        name="wolter2017-device", probe=Probe.from_design(design), protocol=Protocol((Freeze(duration_s, gas="on"),)),
+        medium=medium, initial_temperature_C=bath_C, arterial_temperature_C=bath_C, isotherms_C=(iso,),
+        thermocouples=(), numerics=Numerics(resolution=n["resolution"], temperature_tolerance_K=n["temperature_tolerance_K"]))
+
+
+def _wolter_device_rows(ctx: Context, s: dict[str, Any], res: CaseResult, tol: float, published: dict) -> str:
+    """T2 and T3 with the Joule-Thomson device model (issue 8): markdown, and a row for T3 at the primary set."""
+    from ..fast.solver import run_axisymmetric
+
+    a, probes = s["assumptions"], s["probes"]
+    dev = probes.get("device")
+    if not dev:
+        return ""
+    prim = a["primary"]
+    base_t = a["baseline_duration_s"]
+    t2a, t2b = a["t2_durations_s"]
+    rows, out = [], {}
+    for bath in a["bath_temperatures_C"]:
+        runs = {k: run_axisymmetric(wolter_device_scenario(s, design=dev[k], duration_s=max(base_t, t2b), bath_C=bath))
+                for k in ("small", "large")}
+        iso = runs["small"].scenario.isotherms_C[0]
+        for m in a["measures"]:
+            t2 = runs["small"].at(t2b, iso, m) / runs["small"].at(t2a, iso, m)
+            t3 = runs["large"].at(base_t, iso, m) / runs["small"].at(base_t, iso, m)
+            out[(bath, m)] = (t2, t3)
+        tips = {k: float(np.asarray(r.device["tip_mean_C"])[-1]) if r.device else float("nan") for k, r in runs.items()}
+        powers = {k: float(np.asarray(r.device["cooling_power_W"])[-1]) if r.device else float("nan")
+                  for k, r in runs.items()}
+        rows.append([f"{bath:g} °C", f"{tips['small']:.1f} / {tips['large']:.1f}",
+                     f"{powers['small']:.2f} / {powers['large']:.2f}"]
+                    + [f"{out[(bath, m)][0]:.2f} / {out[(bath, m)][1]:.2f}" for m in a["measures"]])
+    ref3 = float(published["T3"]["published_ratio"])
+    val = out[(prim["bath_temperature_C"], prim["measure"])][1]
+    dev3 = _rel(val, ref3)
+    res.rows.append(Row("wolter2017", f"T3 {published['T3']['trend']}: device model {dev['small']} → {dev['large']}, "
+                        "size ratio", ref3, val, "×", dev3, tol, _status(dev3, tol),
+                        "Wolter 2017 via seed 002 (PHYSICS.md §4)",
+                        f"bath {prim['bath_temperature_C']:g} °C, {prim['measure']}, gas on {base_t:g} s; "
+                        f"{dev['scaling']}"))
+    head = ["bath", "tip at end, small / large (°C)", "cooling power, small / large (W)"] + [
+        f"T2 / T3, {m}" for m in a["measures"]]
+    return ("**Device model (issue 8).** The probe as a Joule–Thomson device instead of a surface held at a "
+            f"temperature: catalogue designs `{dev['small']}` (small) and `{dev['large']}` (large), gas on; the tip "
+            "temperature and cooling power are outcomes. " + dev["scaling"] + " Set before the comparison and not "
+            "fitted to it. T1 has no device counterpart (the tip temperature is not commanded). Published: "
+            f"T2 ×{float(published['T2']['published_ratio']):g}, T3 ×{ref3:g}.\n\n" + _md_table(head, rows))
+
+
 def wolter2017(ctx: Context) -> CaseResult:
     from ..fast.solver import run_axisymmetric
 
@@ -572,6 +631,7 @@ def wolter2017(ctx: Context) -> CaseResult:
             "is not a reproduction: those probe differences are assumptions, not data.")
     else:
         t3_text += "No assumed large-probe variant reaches the published ratio within tolerance."
+    device_md = _wolter_device_rows(ctx, s, res, tol, published)
     res.markdown = "\n\n".join([
         "**What is known.** Seed 002 (slides, French) summarises an in vitro study, Wolter 2017: a cryoprobe in a "
         "0.9 % NaCl bath next to sheep bone; going from −50 to −70 °C doubles the ice sphere; lengthening the freeze "
@@ -610,6 +670,7 @@ def wolter2017(ctx: Context) -> CaseResult:
         "less for T1/T2. " + t3_text + " The primary T3 row (diameter only) is reported as a failure rather than "
         "tuned. Finally, natural convection in the bath, absent from the model, would most affect the "
         "slowly growing late ice (T2) and the larger ice balls.",
+        device_md,
     ])
     res.figures.append(("wolter_sensitivity.png", "Wolter 2017 trends: model size ratio per measure, bath temperature "
                         "and cooling model, against the published ratio (band: tolerance)."))
@@ -737,7 +798,7 @@ def skin_cooling(ctx: Context) -> CaseResult:
             res.rows.append(Row("skin_cooling", f"{ref['therapy']} {ref['quantity']} at {t:g} s, perfusion x{scale:g}",
                                 refv, value, ref["unit"], dev, tol, _status(dev, tol), ref["source"],
                                 f"model defaults of cryosim.clinical.skin; initial skin {r.initial_surface_C:.1f} °C; "
-                                f"deviation absolute ({ref['unit']})", ref["note"]))
+                                f"deviation absolute ({ref['unit']})", ref["note"], deviation_unit=ref["unit"]))
             table.append([ref["therapy"], ref["quantity"], f"{t:g}", f"{scale:g}", _fmt(refv), f"± {tol:g}",
                           _fmt(value), f"{dev:+.1f}", _status(dev, tol)])
     # what the seed's claim implies: the duty cycle of a swept jet that gives 2 °C at 30 s (inferred, not validated)

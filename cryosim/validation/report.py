@@ -22,15 +22,19 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def _dev(x: float | None) -> str:
+def _dev(x: float | None, unit: str = "") -> str:
     if x is None or not math.isfinite(x):
         return "–"
+    if unit:
+        return f"{x:+.2f} {unit}"
     return f"{100 * x:+.2f} %" if abs(x) >= 1e-3 else f"{x:.1e}"
 
 
-def _tol(x: float | None) -> str:
+def _tol(x: float | None, unit: str = "") -> str:
     if x is None:
         return "–"
+    if unit:
+        return f"±{x:g} {unit}"
     return f"±{100 * x:g} %" if x >= 1e-3 else f"≤ {x:.0e}"
 
 
@@ -69,15 +73,22 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
                      + f"{max(abs(100 * r.deviation) for r in fe if r.deviation is not None):.1f} % on the default scenario.")
     wo = [r for r in val if r.case == "wolter2017"]
     if wo:
-        ok = [r.name.split(" ")[0] for r in wo if r.status == "pass"]
-        bad = [r.name.split(" ")[0] for r in wo if r.status == "fail"]
+        def label(r: Any) -> str:
+            tid = r.name.split(" ")[0]
+            kind = " (device model)" if "device model" in r.name else (" (diameter only)" if tid == "T3" else "")
+            return (f"{tid}{kind} ×{r.value:.2f} against ×{r.reference:g}: "
+                    f"{'reproduced' if r.status == 'pass' else 'not reproduced'}")
+
         parts.append("Validation (Wolter 2017, 0.9 % saline bath, known only from a slide summary; probes, bath "
-                     "temperature and size measure assumed and stated): "
-                     + (f"{', '.join(ok)} reproduced within ±{100 * wo[0].tolerance:g} % of the published size ratio "
-                        f"({wo[0].assumptions})" if ok else "no trend reproduced")
-                     + (f"; {', '.join(bad)} not reproduced" if bad else "")
-                     + " — a larger gauge alone, at a fixed tip temperature, cannot give the reported +400 %. "
-                     "The result depends strongly on the unknown size measure; see the sensitivity table.")
+                     f"temperature and size measure assumed and stated; tolerance ±{100 * wo[0].tolerance:g} % of "
+                     f"the published size ratio; primary set: {wo[0].assumptions}): "
+                     + "; ".join(label(r) for r in wo)
+                     + ". The result depends strongly on the unknown size measure; see the sensitivity table.")
+    sk = [r for r in val if r.case == "skin_cooling" and r.status in ("pass", "fail")]
+    if sk:
+        parts.append(f"Surface cryotherapy (seed 000 claim and published ice-pack skin temperatures): "
+                     f"{sum(r.status == 'pass' for r in sk)} of {len(sk)} comparisons within their tolerance; "
+                     "see the skin-cooling section for where model and data disagree.")
     bo = [r for r in val if r.case == "bone3d"]
     if bo and bo[0].status == "not run":
         parts.append("The 3D bone-angle case needs the finite-element solver and was not run.")
@@ -120,7 +131,7 @@ def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float
             n += 1
             note = r.assumptions + (f" — {r.note}" if r.note else "")
             cells = [str(n), f"{c.kind[:5]}. {c.id}", r.name, _fmt(r.reference), _fmt(r.value), r.unit,
-                     _dev(r.deviation), _tol(r.tolerance), _STATUS.get(r.status, r.status), note]
+                     _dev(r.deviation, r.deviation_unit), _tol(r.tolerance, r.deviation_unit), _STATUS.get(r.status, r.status), note]
             lines.append("| " + " | ".join(x.replace("|", "/") for x in cells) + " |")
     lines += ["", "Deviation = (cryosim − reference) / reference (relative; for the energy balance, the imbalance "
               "relative to the heat drawn; for trend ratios, relative to the published ratio).", ""]

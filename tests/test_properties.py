@@ -51,3 +51,57 @@ def test_random_protocol_values_are_validated(value, field):
         assert f"freeze.{field}" in str(e)
     else:
         assert math.isfinite(f.duration_s) and 0 < f.duration_s
+
+
+# --- the fuzz space of issue 11: physical properties every run must have ------------------------------
+def _fuzz_scenario(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale, resolution):
+    m = cryosim.get_material(medium)
+    m = m.with_(perfusion_per_s=m.perfusion_per_s * perfusion_scale)
+    return cryosim.default_scenario().with_(
+        probe=Probe.from_gauge(gauge, active_length_m=active_mm * 1e-3), medium=m, thermocouples=(),
+        protocol=Protocol.single_freeze(duration_s, tip_C), numerics=Numerics(resolution=resolution))
+
+
+def _check_fuzz_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale, resolution=0.35):
+    """A colder tip never grows a smaller ice ball; no temperature below the tip (the physical guard stops such a
+    run); the energy balance closes to 1e-4; the ice volume never drops by more than 0.2 % during a constant freeze."""
+    runs = [run_axisymmetric(_fuzz_scenario(gauge, active_mm, T, duration_s, medium, perfusion_scale, resolution))
+            for T in (tip_C, tip_C - 10.0)]
+    for r, T in zip(runs, (tip_C, tip_C - 10.0)):
+        assert r.final_field["temperature_C"].min() >= T - 0.5
+        assert r.energy_imbalance_relative < 1e-4
+        v = r.extents[0.0]["volume_m3"]
+        running_max = max(v[0], 0.0)
+        for x in v[1:]:
+            assert x >= running_max * (1 - 2e-3), (x, running_max)
+            running_max = max(running_max, x)
+    assert runs[1].final(0.0, "volume_m3") >= runs[0].final(0.0, "volume_m3") * (1 - 1e-3)
+    assert runs[1].final(0.0, "radius_m") >= runs[0].final(0.0, "radius_m") * (1 - 1e-3)
+
+
+FUZZ = dict(
+    gauge=st.sampled_from(sorted(ISO_9626_OUTER_DIAMETER_MM)), active_mm=st.floats(1.0, 10.0),
+    tip_C=st.floats(-80.0, -20.0), duration_s=st.floats(5.0, 60.0),
+    medium=st.sampled_from(["soft_tissue", "muscle", "fat", "water", "saline", "agar_gel"]),
+    perfusion_scale=st.floats(0.0, 4.0),
+)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(**FUZZ)
+def test_fuzz_sample_physical_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale):
+    _check_fuzz_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**FUZZ)
+def test_fuzz_large_sample_physical_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale):
+    _check_fuzz_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale)
+
+
+def test_more_perfusion_never_grows_a_larger_ice_ball():
+    """Issue 11: at resolution 0.25, 8 of 354 pairs grew a larger ice ball with more perfusion."""
+    vols = [run_axisymmetric(_fuzz_scenario(18, 5.0, -70.0, 60.0, "soft_tissue", scale, 0.25)).final(0.0, "volume_m3")
+            for scale in (0.0, 1.0, 4.0)]
+    assert vols[0] >= vols[1] >= vols[2], vols

@@ -1,8 +1,10 @@
 """The validation suite (cryosim.validation), fast variant of every case.
 
-One module-scoped run of ``run_validation(fast=True)`` feeds the checks, marked
-slow (about 25 s on 2 cores; the finite-element cases are reported as
-"not run" when cryosim.fem is unavailable).
+One module-scoped run of ``run_validation(fast=True)`` feeds the checks (about
+35 s on 2 cores; the finite-element cases are reported as "not run" when
+cryosim.fem is unavailable). The committed report under validation/report/ is
+the full variant (``cryosim validate``): the fast variant's ratios must agree
+with it to within the coarse grid's discretisation error.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from cryosim.validation.cases import data_dir_default
 
 STATUSES = {"pass", "fail", "not run"}
 
-#: The committed fast-variant report: the numbers a fresh fast run must reproduce.
+#: The committed full-variant report (``cryosim validate``).
 COMMITTED = json.loads((Path(__file__).resolve().parents[1] / "validation" / "report" / "results.json").read_text(
     encoding="utf-8"))
-#: Relative tolerance on the committed trend ratios: the fast solver is deterministic, so a fresh run differs
-#: only by floating-point round-off (different BLAS, numba versions); 1e-6 still catches any change of the
-#: model, grid or time stepping (the smallest deviation such a change gives is orders of magnitude larger).
-RATIO_RTOL = 1e-6
+#: Relative agreement of the fast variant's trend ratios (resolution 0.25, 2 K step tolerance) with the
+#: committed full report (resolution 1, 0.5 K): the coarse grid's error on a ratio of ice volumes, measured
+#: at up to 14 % (T2: 3.42 against 3.0); 25 % still catches a sign error, a factor or a wrong case.
+RATIO_RTOL = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,6 @@ def _rows(payload: dict, case: str) -> list[dict]:
     return [r for c in payload["cases"] if c["id"] == case for r in c["rows"]]
 
 
-@pytest.mark.slow
 def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     path, payload = fast_report
     assert path.name == "report.md" and path.exists()
@@ -55,7 +56,6 @@ def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     assert set(VERIFICATION) | set(VALIDATION) == set(CASES)
 
 
-@pytest.mark.slow
 def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     for c in payload["cases"]:
@@ -69,7 +69,6 @@ def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
                 assert r["deviation"] is not None and r["tolerance"] is not None, r
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", ["neumann", "paterson", "steady_sphere", "energy_balance"])
 def test_verification_against_exact_solutions_passes(fast_report: tuple[Path, dict], case: str) -> None:
     _, payload = fast_report
@@ -83,7 +82,6 @@ def _fem_available() -> bool:
     return _fem_or_reason()[0] is not None
 
 
-@pytest.mark.slow
 def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -> None:
     """validation/bone3d/case.toml sets run_fem = false under [fast]: one 'not run' row, and why."""
     _, payload = fast_report
@@ -99,46 +97,47 @@ def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -
         assert row["note"].startswith("not run: finite-element solver unavailable ("), row["note"]
 
 
-@pytest.mark.slow
 def test_every_other_case_passes(fast_report: tuple[Path, dict]) -> None:
-    """All rows pass except bone3d (not run, above) and the Wolter T3 row, a documented failure."""
+    """Verification rows pass; validation rows carry the status their deviation and tolerance imply."""
     _, payload = fast_report
     for c in payload["cases"]:
         for r in c["rows"]:
-            if c["id"] == "bone3d":
+            if c["id"] == "bone3d" or r["status"] == "info":
                 continue
-            if c["id"] == "wolter2017" and r["name"].startswith("T3 "):
-                # a larger diameter alone does not give x5 (report, case wolter2017): reported, not tuned
-                assert r["status"] == "fail" and abs(r["deviation"]) > r["tolerance"], r
-            elif c["id"] == "fem_vs_fast" and not _fem_available():
+            if c["id"] == "fem_vs_fast" and not _fem_available():
                 assert r["status"] == "not run", r
-            else:
+            elif c["id"] in VERIFICATION:
                 assert r["status"] == "pass", r
+            else:  # validation: reported as it comes out, never tuned; the status must follow the numbers
+                assert r["status"] == ("pass" if abs(r["deviation"]) <= r["tolerance"] else "fail"), r
             if r["status"] != "not run":
                 assert r["deviation"] == pytest.approx(_deviation(c["id"], r), rel=1e-12, abs=1e-15), r
 
 
 def _deviation(case: str, r: dict) -> float:
-    """The deviation a row must carry: relative to the reference, or the value itself for a zero reference."""
+    """The deviation a row must carry: absolute in its unit, relative to the reference, or the value itself for a
+    zero reference."""
+    if r.get("deviation_unit"):
+        return r["value"] - r["reference"]
     return r["value"] if r["reference"] == 0.0 else (r["value"] - r["reference"]) / r["reference"]
 
 
-@pytest.mark.slow
 def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
-    rows = {r["name"].split(" ")[0]: r for r in _rows(payload, "wolter2017")}
-    assert set(rows) == {"T1", "T2", "T3"}
-    assert rows["T1"]["reference"] == pytest.approx(2.0) and rows["T2"]["reference"] == pytest.approx(2.61)
-    assert rows["T3"]["reference"] == pytest.approx(5.0)
-    # the primary ratios are those of the committed fast-variant report (validation/report/results.json)
-    committed = {r["name"].split(" ")[0]: r for r in _rows(COMMITTED, "wolter2017")}
-    for tid, r in rows.items():
-        assert r["value"] == pytest.approx(committed[tid]["value"], rel=RATIO_RTOL), (tid, r, committed[tid])
+    rows = {r["name"]: r for r in _rows(payload, "wolter2017")}
+    assert sorted(n.split(" ")[0] for n in rows) == ["T1", "T2", "T3", "T3"]  # T3: diameter only and device model
+    ref = {n.split(" ")[0]: r["reference"] for n, r in rows.items()}
+    assert ref["T1"] == pytest.approx(2.0) and ref["T2"] == pytest.approx(2.61) and ref["T3"] == pytest.approx(5.0)
+    # the primary ratios agree with the committed full report (validation/report/results.json)
+    committed = {r["name"]: r for r in _rows(COMMITTED, "wolter2017")}
+    assert set(committed) == set(rows)
+    for name, r in rows.items():
+        assert r["value"] == pytest.approx(committed[name]["value"], rel=RATIO_RTOL), (name, r, committed[name])
     case = next(c for c in payload["cases"] if c["id"] == "wolter2017")
     ratios = case["data"]["ratios"]
     # and so is every ratio of the sensitivity table
     ref_ratios = next(c for c in COMMITTED["cases"] if c["id"] == "wolter2017")["data"]["ratios"]
-    assert set(ratios) == set(ref_ratios)
+    assert set(ratios) <= set(ref_ratios)  # the fast variant runs two of the large-probe variants
     for key, v in ratios.items():
         assert v == pytest.approx(ref_ratios[key], rel=RATIO_RTOL), key
         assert v > 1.0, key  # colder, longer, bigger: always a larger ice ball
@@ -150,7 +149,6 @@ def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> No
             assert v > ratios[key.replace("volume_m3", "width_m")]
 
 
-@pytest.mark.slow
 def test_summary_paragraph_and_source_caveat(fast_report: tuple[Path, dict]) -> None:
     path, _ = fast_report
     text = path.read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ An 18 G needle (radius r_p = 0.635 mm) occupies r < r_p, z >= 0 and is cut
 out of the domain [0, 25 mm] x [-25, 30 mm].  Its active tip (side r = r_p,
 0 <= z <= 5 mm, and end disk z = 0) is held at -70 °C for 120 s; the shaft
 above z = 5 mm is insulated; r = 0 is the symmetry axis.  Tissue starts at
-37 °C and the far boundaries (r = 25 mm, z = -25 mm, z = 30 mm) stay at 37 °C.
+the Pennes steady state T_a + q_m/beta (37.5 °C) and the far boundaries (r = 25 mm, z = -25 mm, z = 30 mm) stay there.
 
     dH(T)/dt = div(k(T) grad T) + f_u(T) beta (37 - T) + f_u(T) q_m
 
@@ -18,7 +18,7 @@ above z = 5 mm is insulated; r = 0 is the symmetry axis.  Tissue starts at
     k   = kf (1 - f_u) + ku f_u                  kf = 2.0, ku = 0.5 W/m/K
     H   = Cf T + (Cu - Cf) F(T) + L f_u,          F = (Tl-Ts) s^2/2 + max(T-Tl, 0)
     Cf = 1.8e6, Cu = 3.6e6 J/m^3/K, L = 250e6 J/m^3
-    beta = 0.0005 * 1050 * 3617 W/m^3/K,  q_m = 0.913 * 1090 W/m^3
+    beta = 0.0005 * 1050 * 3617 W/m^3/K,  q_m = 0.913 * 1050 W/m^3 (IT'IS muscle heat generation times the tissue density)
 
 Method
 ------
@@ -72,7 +72,9 @@ TS, TL = -8.0, -1.0
 KF, KU = 2.0, 0.5
 CF, CU, LAT = 1.8e6, 3.6e6, 250e6
 BETA = 0.0005 * 1050 * 3617
-QM = 0.913 * 1090
+QM = 0.913 * 1050
+#: Pennes steady state of the perfused tissue, T_a + q_m / beta: the initial state and far-field value.
+T_INIT = T_BODY + QM / BETA
 FAR, TIP, SHAFT, AXIS = 1, 2, 3, 4  # physical tags of the boundary curves
 
 
@@ -206,11 +208,11 @@ def main():
     fdim = mesh.topology.dim - 1
     bcs = [dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(val),
                                    dolfinx.fem.locate_dofs_topological(V, fdim, facets.find(tag)), V)
-           for tag, val in [(TIP, T_PROBE), (FAR, T_BODY)]]  # tip wins at shared nodes
+           for tag, val in [(TIP, T_PROBE), (FAR, T_INIT)]]  # tip wins at shared nodes
 
     T, T_n = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
-    T_n.x.array[:] = T_BODY
-    T.x.array[:] = T_BODY
+    T_n.x.array[:] = T_INIT
+    T.x.array[:] = T_INIT
     v = ufl.TestFunction(V)
     r = ufl.SpatialCoordinate(mesh)[0]
     dt = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(args.dt))

@@ -8,8 +8,8 @@ Problem (axisymmetric, coordinates r, z; temperatures in °C)
 ------------------------------------------------------------
 An 18 G needle (radius r_p = 0.635 mm) occupies r < r_p, z >= 0.  Its active
 tip (side r = r_p, 0 <= z <= 5 mm, and end disk z = 0) is held at -70 °C for
-120 s; the shaft above z = 5 mm is insulated.  Tissue starts at 37 °C and the
-far boundaries (r = 25 mm, z = -25 mm, z = +30 mm) stay at 37 °C.
+120 s; the shaft above z = 5 mm is insulated.  Tissue starts at the Pennes steady state (37.5 °C) and the
+far boundaries (r = 25 mm, z = -25 mm, z = +30 mm) stay there.
 
     dH(T)/dt = div(k(T) grad T) + f_u(T) beta (37 - T) + f_u(T) q_m
 
@@ -17,7 +17,7 @@ far boundaries (r = 25 mm, z = -25 mm, z = +30 mm) stay at 37 °C.
     k   = kf (1 - f_u) + ku f_u                  kf = 2.0, ku = 0.5 W/m/K
     H   = Cf T + (Cu - Cf) F(T) + L f_u,          F = (Tl-Ts) s^2/2 + max(T-Tl, 0)
     Cf = 1.8e6, Cu = 3.6e6 J/m^3/K, L = 250e6 J/m^3
-    beta = 0.0005 * 1050 * 3617 W/m^3/K,  q_m = 0.913 * 1090 W/m^3
+    beta = 0.0005 * 1050 * 3617 W/m^3/K,  q_m = 0.913 * 1050 W/m^3 (IT'IS muscle heat generation times the tissue density)
 
 Method (FiPy, finite volumes)
 -----------------------------
@@ -62,7 +62,9 @@ TS, TL = -8.0, -1.0
 KF, KU = 2.0, 0.5
 CF, CU, LAT = 1.8e6, 3.6e6, 250e6
 BETA = 0.0005 * 1050 * 3617
-QM = 0.913 * 1090
+QM = 0.913 * 1050
+#: Pennes steady state of the perfused tissue, T_a + q_m / beta: the initial state and far-field value.
+T_INIT = T_BODY + QM / BETA
 
 
 def frac_unfrozen(T):
@@ -124,11 +126,11 @@ def main():
     tissue = ~in_probe
 
     # ---- variables and coefficients ----
-    T = CellVariable(mesh=mesh, value=T_BODY, hasOld=True)
+    T = CellVariable(mesh=mesh, value=T_INIT, hasOld=True)
     T.setValue(T_PROBE, where=tip)
     rf = np.asarray(mesh.faceCenters.value[0])
     far = (mesh.facesRight | mesh.facesBottom | (mesh.facesTop & (rf > R_P))).value
-    T.constrain(T_BODY, where=far)
+    T.constrain(T_INIT, where=far)
 
     k_cell = CellVariable(mesh=mesh, value=KU)
     C_app = CellVariable(mesh=mesh, value=CU)

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import grid_rz
 
 import cryosim
 from cryosim import Numerics, Thermocouple, default_scenario
@@ -16,15 +17,7 @@ from cryosim.post.trackers import CallbackTracker, EnergyTracker, NodalField, St
 #: replaced the Recorder (commit 24224ff).
 
 
-def _grid_rz(n=10, size_m=10e-3):
-    r, z = np.meshgrid(np.linspace(0.0, size_m, n + 1), np.linspace(-size_m, size_m, 2 * n + 1), indexing="ij")
-    points = np.column_stack([r.ravel(), z.ravel()])
-    idx = np.arange(points.shape[0]).reshape(r.shape)
-    a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
-    return points, np.vstack([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
-
-
-POINTS, CELLS = _grid_rz()
+POINTS, CELLS = grid_rz()
 
 
 def _T(t_s, points=POINTS):

@@ -48,9 +48,9 @@ import numpy as np
 
 from ..checks import ScenarioError, check_range
 from ..fast.stepper import FVSystem, StepTolerances
-from ..meshing.grids import ACTIVE, radial_grid
+from ..meshing.grids import radial_grid
 from ..numerics.stepsize import StepSettings, integrate
-from ..physics.boundary import (Adiabatic, BCKind, BoundaryCondition, BoundarySet, FixedTemperature, Surface,
+from ..physics.boundary import (BCKind, BoundaryCondition, BoundarySet, FixedTemperature, Surface,
                                 SurfaceCondition)
 from ..physics.materials import Material, get_material
 

@@ -36,6 +36,7 @@ __all__ = [
     "RESULT_MARKER",
     "OutputError",
     "atomic_write",
+    "to_jsonable",
     "check_not_symlink",
     "choose_result_folder",
     "is_result",
@@ -235,3 +236,14 @@ def publish(partial: Path, final: Path) -> None:
         os.rename(backup, final)
         raise
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def to_jsonable(x: Any) -> Any:
+    """``json.dump`` default for numpy scalars and arrays, paths and anything else (as text)."""
+    import numpy as np
+
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)

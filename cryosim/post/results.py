@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from .files import atomic_write, check_not_symlink
+from .files import atomic_write, check_not_symlink, to_jsonable
 from .isotherms import MEASURES
 from ..physics.materials import citations
 from ..physics.protocol import Freeze
@@ -320,7 +320,7 @@ class Results:
         summary = self.summary()
         summary["scenario_definition"] = self.scenario.to_dict()
         summary["citations"] = citations(self.scenario.medium)
-        atomic_write(out / "results.json", lambda fh: json.dump(summary, fh, indent=2, default=_jsonable))
+        atomic_write(out / "results.json", lambda fh: json.dump(summary, fh, indent=2, default=to_jsonable))
         atomic_write(out / "timeseries.csv", lambda fh: _write_csv(fh, self))
         if self.final_field:
             atomic_write(out / "field.npz", lambda fh: np.savez_compressed(fh, **self.final_field), mode="wb")
@@ -342,12 +342,6 @@ class Results:
         return out
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
 
 
 def _columns(isotherms: tuple[float, ...], tcs: list[str], device: list[str]) -> list[str]:

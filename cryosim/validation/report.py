@@ -11,7 +11,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+
+from ..post.files import to_jsonable
 
 __all__ = ["run_validation"]
 
@@ -167,16 +168,6 @@ def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float
     return path
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    return repr(x)
-
-
 def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] | None = None,
                    data_dir: str | Path | None = None) -> Path:
     """Run the validation cases and write ``report.md``, PNG plots and ``results.json``.
@@ -222,5 +213,5 @@ def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] 
                    "figures": [f for f, _ in c.figures]} for c in results],
         "errors": errors,
     }
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=_jsonable), encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(payload, indent=2, default=to_jsonable), encoding="utf-8")
     return path

@@ -1,4 +1,5 @@
-"""Command line: ``cryosim run [scenario.toml]`` and ``cryosim validate``."""
+"""Command line: ``cryosim run [scenario.toml]``, ``cryosim validate``, and the design studies
+(``cryosim sweep``, ``chart``, ``design``, ``uncertainty``: :mod:`cryosim.studies`)."""
 
 from __future__ import annotations
 
@@ -138,6 +139,51 @@ def _on_sigint(signum: int, frame: object) -> None:
     signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from .studies.store import open_study_folder
+    from .studies.study import load_study
+    from .studies.sweep import run_study
+    from .post.files import slug
+
+    study = load_study(args.study)
+    out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / slug(study.name)
+    folder = open_study_folder(out, study)
+    done = len(folder.finished())
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.workers} local worker processes"
+    resumed = f"; resuming: {done} stored" if done else ""
+    print(f"cryosim: study {study.name!r}: {len(folder.points)} points on {where}{resumed}; results in {out}/")
+    try:
+        df = run_study(folder, workers=args.workers, scheduler=args.scheduler,
+                       progress=not args.quiet and sys.stderr.isatty(), plots=True)
+    except KeyboardInterrupt:
+        print(f"\ncryosim: interrupted; {len(folder.finished())} of {len(folder.points)} points are stored in "
+              f"{out}/points/; the same command resumes the study", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    failed = df[df["status"] != "ok"]
+    print(f"{len(df) - len(failed)} points ok, {len(failed)} failed; CPU {df['cpu_s'].sum():.1f} s in all")
+    for _, row in failed.head(5).iterrows():
+        print(f"  point {row['index']}: {row['error']}")
+    print(f"wrote {out}/: results.parquet, results.csv, plots/, points/, study.toml, study.json")
+    return EXIT_OK
+
+
+def _add_study_commands(sub: argparse._SubParsersAction) -> None:
+    from .studies.executors import DEFAULT_WORKERS
+
+    p = sub.add_parser("sweep", help="run a design study (grid, list or Latin hypercube over scenario fields)",
+                       description="Run every point of a study file; each finished point is stored at once in "
+                                   "OUT/points/, so an interrupted study resumes with the same command.")
+    p.add_argument("study", help="study TOML file (see examples/study_gauge_temperature.toml)")
+    p.add_argument("--out", help="study folder: new, empty, or an earlier run of the same study (resumed). "
+                                 "Default: cryosim-output/<study name>")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local worker processes")
+    p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port): run there instead")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+_COMMANDS = {"run": _run, "validate": _validate, "sweep": _sweep}
+
+
 HELP_OUT = (
     "output folder. If it does not exist it is created and holds the result. If it is an earlier "
     "cryosim result (it holds a .cryosim-result file) it is replaced only with --overwrite, else the "
@@ -166,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     p_val = sub.add_parser("validate", help="run the verification and validation cases and write the report")
     p_val.add_argument("--out", default="cryosim-output/validation", help="report folder")
     p_val.add_argument("--fast", action="store_true", help="coarse variants (what the tests run)")
+    _add_study_commands(sub)
     args = parser.parse_args(argv)
     _STATE.partial = None
     _STATE.sigint_received = False
@@ -173,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, _on_sigint)
     try:
-        return _run(args) if args.command == "run" else _validate(args)
+        return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("\n" + _interruption_message(), file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,0 +1,221 @@
+"""Design studies (issue 9): field paths, sweeps, resumption, executors, design answers."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cryosim
+from cryosim.checks import ScenarioError
+from cryosim.post.files import OutputError
+from cryosim.scenario import scenario_from_dict
+from cryosim.studies.paths import apply_path, plain_scenario, scenario_at
+from cryosim.studies.study import load_study, study_from_dict
+from cryosim.studies.sweep import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON_ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+#: A cheap base scenario: coarse grid, 20 s freeze (each point ~0.05 s CPU).
+BASE = {
+    "name": "tiny",
+    "probe": {"gauge": 18, "active_length_m": 0.005, "coolant": "N2O"},
+    "protocol": [{"type": "freeze", "duration_s": 20, "tip_temperature_C": -70}],
+    "numerics": {"resolution": 0.3},
+}
+
+
+def _study(parameters, **head):
+    return {"study": {"name": "t", **head}, "base": BASE, "parameters": parameters}
+
+
+def _write_study(path: Path, parameters, *, duration_s=20, resolution=0.3, times_s=(10,)) -> Path:
+    lines = ["[study]", 'name = "t"', 'design = "grid"', f"times_s = {list(times_s)}", "[base]", 'name = "tiny"',
+             "[base.probe]", "gauge = 18", "active_length_m = 0.005", 'coolant = "N2O"', "[[base.protocol]]",
+             'type = "freeze"', f"duration_s = {duration_s}", "tip_temperature_C = -70", "[base.numerics]",
+             f"resolution = {resolution}", "[parameters]"]
+    lines += [f'"{k}" = {json.dumps(v)}' for k, v in parameters.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --- paths --------------------------------------------------------------------
+def test_plain_form_round_trips():
+    s = cryosim.default_scenario()
+    assert scenario_from_dict(plain_scenario(s)) == s
+    custom = s.with_(medium=s.medium.with_(perfusion_per_s=0.002))
+    assert scenario_from_dict(plain_scenario(custom)).medium.perfusion_per_s == 0.002
+
+
+def test_paths_apply_and_validate():
+    plain = plain_scenario(cryosim.default_scenario())
+    s = scenario_at(plain, {"probe.gauge": 14, "protocol[0].duration_s": 30.0, "medium.perfusion_per_s": 0.002,
+                            "medium.conductivity_unfrozen_W_per_m_K": 0.6, "numerics.resolution": 0.5})
+    assert s.probe.outer_diameter_m == pytest.approx(2.11e-3) and s.probe.gauge == 14
+    assert s.protocol.steps[0].duration_s == 30.0 and s.numerics.resolution == 0.5
+    assert s.medium.perfusion_per_s == 0.002 and s.medium.conductivity_unfrozen_W_per_m_K == 0.6
+    # the steady initial temperature follows the new perfusion
+    assert s.initial_temperature_C != cryosim.default_scenario().initial_temperature_C
+    # a diameter replaces the gauge; a bone table is created and validated
+    assert scenario_at(plain, {"probe.outer_diameter_m": 1e-3}).probe.gauge is None
+    assert scenario_at(plain, {"bone.distance_m": 4e-3}).bone.distance_m == 4e-3
+    assert apply_path(plain, "name", "x")["name"] == "x" and plain["name"] == "default"  # a copy
+
+
+@pytest.mark.parametrize("path, value, field", [
+    ("probe.gaueg", 14, "study parameter"),          # unknown key
+    ("probe", 14, "study parameter"),                # a table, not a field
+    ("protocol.duration_s", 10, "study parameter"),  # an array needs an index
+    ("protocol[3].duration_s", 10, "protocol[3].duration_s"),
+    ("probe..gauge", 14, "study parameter"),
+    ("probe.gauge", 99, "probe.gauge"),              # a bad value: the usual refusal
+    ("probe.gauge", 18.5, "probe.gauge"),
+    ("protocol[0].tip_temperature_C", -120, "protocol[0].tip_temperature_C"),  # below the N2O floor
+    ("medium.perfusion_per_s", -1.0, "medium.perfusion_per_s"),
+    ("numerics.resolution", 0.1, "numerics.resolution"),
+])
+def test_bad_paths_and_values_refused(path, value, field):
+    with pytest.raises(ScenarioError) as e:
+        scenario_at(plain_scenario(cryosim.default_scenario()), {path: value})
+    assert e.value.field == field
+
+
+def test_study_refusals():
+    with pytest.raises(ScenarioError, match="probe.KEY"):
+        study_from_dict(_study({"probe.gaueg": [14]}))
+    with pytest.raises(ScenarioError, match="one length"):
+        study_from_dict(_study({"probe.gauge": [14, 16], "protocol[0].duration_s": [10]}, design="list"))
+    with pytest.raises(ScenarioError, match="low"):
+        study_from_dict(_study({"probe.gauge": [14, 16]}, design="lhs", samples=4))
+
+
+def test_designs():
+    grid = study_from_dict(_study({"probe.gauge": [14, 16], "protocol[0].duration_s": [10, 20, 30]}))
+    assert len(grid.points()) == 6
+    lst = study_from_dict(_study({"probe.gauge": [14, 16], "protocol[0].duration_s": [10, 20]}, design="list"))
+    assert lst.points() == [{"probe.gauge": 14, "protocol[0].duration_s": 10},
+                            {"probe.gauge": 16, "protocol[0].duration_s": 20}]
+    lhs = study_from_dict(_study({"probe.gauge": {"low": 14, "high": 20, "integer": True},
+                                  "medium.perfusion_per_s": {"low": 0.0, "high": 0.004}},
+                                 design="lhs", samples=40, seed=3))
+    pts = lhs.points()
+    assert len(pts) == 40 and pts == lhs.points()  # seeded: the same sample every time
+    gauges = [p["probe.gauge"] for p in pts]
+    assert all(isinstance(g, int) for g in gauges) and set(gauges) == set(range(14, 21))
+    w = np.array([p["medium.perfusion_per_s"] for p in pts])
+    assert w.min() >= 0 and w.max() <= 0.004
+    assert np.histogram(w, bins=40, range=(0, 0.004))[0].tolist() == [1] * 40  # one sample per stratum
+
+
+# --- sweeps -------------------------------------------------------------------
+def test_tiny_sweep_table_and_failing_point(tmp_path):
+    study = _study({"probe.gauge": [14, 99], "protocol[0].duration_s": [10, 20]}, times_s=[10])
+    df = sweep(study, tmp_path / "out", workers=1)
+    assert len(df) == 4 and list(df["index"]) == [0, 1, 2, 3]
+    ok, bad = df[df["probe.gauge"] == 14], df[df["probe.gauge"] == 99]
+    assert (ok["status"] == "ok").all() and (bad["status"] == "error").all()
+    assert bad["error"].str.contains("probe.gauge = 99").all()
+    for col in ("width_m@0C", "length_m@-20C", "volume_m3@-40C", "width_m@0C@10s", "tip_temperature_min_C",
+                "cooling_power_peak_W", "heat_drawn_J", "cpu_s"):
+        assert ok[col].notna().all(), col
+    assert (ok["width_m@0C"] > ok["width_m@-20C"]).all() and (ok["width_m@-20C"] > ok["width_m@-40C"]).all()
+    # the 10 s point's largest ice ball is its ice ball at 10 s; a longer freeze grows it
+    short, long_ = ok.iloc[0], ok.iloc[1]
+    assert short["width_m@0C"] == pytest.approx(short["width_m@0C@10s"])
+    assert long_["width_m@0C"] > short["width_m@0C"]
+    assert ok["cooling_power_peak_W"].gt(0).all() and ok["tip_temperature_min_C"].eq(-70).all()
+    out = tmp_path / "out"
+    assert pd.read_parquet(out / "results.parquet").shape == df.shape
+    assert len(pd.read_csv(out / "results.csv")) == 4
+    assert sorted(p.name for p in (out / "points").iterdir()) == [f"00000{i}.json" for i in range(4)]
+    assert (out / "plots" / "probe.gauge.png").is_file()
+    manifest = json.loads((out / "study.json").read_text())
+    assert manifest["cryosim_version"] == cryosim.__version__ and len(manifest["digest"]) == 64
+
+
+def test_resume_refuses_another_study(tmp_path):
+    f = _write_study(tmp_path / "s.toml", {"protocol[0].duration_s": [10]})
+    sweep(f, tmp_path / "out", workers=1)
+    assert (tmp_path / "out" / "study.toml").read_text() == f.read_text()
+    sweep(f, tmp_path / "out", workers=1)  # the same study resumes (nothing left to do)
+    _write_study(f, {"protocol[0].duration_s": [12]})
+    with pytest.raises(OutputError, match="another --out"):
+        sweep(f, tmp_path / "out", workers=1)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="holds other files"):
+        sweep(f, tmp_path / "other", workers=1)
+
+
+def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
+    """Kill a running sweep (the whole process group, SIGKILL) after some points; resume; nothing lost or redone."""
+    f = _write_study(tmp_path / "s.toml", {"probe.gauge": [14, 16, 18, 20], "protocol[0].duration_s": [20, 30]},
+                     duration_s=30, resolution=1.0)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cryosim", "sweep", str(f), "--out", str(out), "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, env=PYTHON_ENV, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "points").glob("*.json"))) < 2:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = {p.name: (p.stat().st_mtime_ns, json.loads(p.read_text())["worker"])
+             for p in (out / "points").glob("*.json")}
+    assert 2 <= len(first) < 8, "kill the sweep while it runs: make the points slower"
+    assert not list((out / "points").glob(".*.tmp"))  # no half-written point
+    done = subprocess.run(cmd, env=PYTHON_ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming: {len(first)} stored" in done.stdout
+    after = {p.name: (p.stat().st_mtime_ns, json.loads(p.read_text())["worker"])
+             for p in (out / "points").glob("*.json")}
+    assert len(after) == 8
+    assert all(after[name] == first[name] for name in first)  # not recomputed, not rewritten
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 8 and (df["status"] == "ok").all()
+
+
+def test_ctrl_c_stops_and_says_how_to_resume(tmp_path):
+    f = _write_study(tmp_path / "s.toml", {"probe.gauge": [14, 16, 18, 20], "protocol[0].duration_s": [20, 30]},
+                     duration_s=30, resolution=1.0)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cryosim", "sweep", str(f), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, env=PYTHON_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / "points").glob("*.json")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "the same command resumes" in err
+
+
+@pytest.mark.slow
+def test_sweep_on_dask_local_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    study = _study({"probe.gauge": [14, 99], "protocol[0].duration_s": [10, 20]})
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        df = sweep(study, tmp_path / "dask", scheduler=cluster.scheduler_address)
+    local = sweep(study, tmp_path / "local", workers=2)
+    assert list(df["status"]) == list(local["status"]) == ["ok", "ok", "error", "error"]
+    assert np.allclose(df["width_m@0C"].iloc[:2], local["width_m@0C"].iloc[:2], rtol=1e-12)
+    assert df["worker"].nunique() >= 1
+
+
+def test_cli_sweep_example(tmp_path):
+    from cryosim.cli import main
+
+    assert main(["sweep", str(ROOT / "examples" / "study_gauge_temperature.toml"), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    df = pd.read_csv(tmp_path / "o" / "results.csv")
+    assert len(df) == 12 and (df["status"] == "ok").all()
+    assert load_study(ROOT / "examples" / "study_gauge_temperature.toml").digest == \
+        json.loads((tmp_path / "o" / "study.json").read_text())["digest"]

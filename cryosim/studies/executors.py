@@ -36,6 +36,12 @@ IN_FLIGHT_PER_WORKER = 2
 MAX_WORKER_DEATHS = 2
 
 
+#: Pools that break in a row without finishing a single point: the workers
+#: cannot start (a script without a main guard, a broken install), and
+#: retrying would only blame every point in turn.
+MAX_BARREN_POOLS = 2
+
+
 def _init_worker() -> None:
     """Worker process set-up: Ctrl-C is the parent's to handle (it stops the workers), then the warm-up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -67,6 +73,7 @@ def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKE
         raise ScenarioError("--workers", workers, "an integer number of worker processes in [1, 1024]")
     pending = {t[0]: t for t in tasks}
     deaths: Counter[int] = Counter()
+    barren_pools = 0  # pools in a row that broke before finishing any point
     context = multiprocessing.get_context("spawn")  # no state inherited from this process (threads, open files)
     while pending:
         executor = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context,
@@ -74,6 +81,7 @@ def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKE
         queue = list(pending)
         in_flight: dict[Future, int] = {}
         broken = False
+        finished = 0
         try:
             while (queue or in_flight) and not broken:
                 while queue and len(in_flight) < IN_FLIGHT_PER_WORKER * workers:
@@ -90,7 +98,14 @@ def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKE
                         continue
                     on_row(row)
                     del pending[i]
-            if broken:  # every point still in flight went down with the pool
+                    finished += 1
+            if broken:
+                barren_pools = 0 if finished else barren_pools + 1
+                if barren_pools >= MAX_BARREN_POOLS:
+                    raise RuntimeError(
+                        f"the worker processes died {barren_pools} times before finishing any point: they "
+                        "cannot start. Worker processes are spawned and import the main module: a script that "
+                        "runs a study must do it under `if __name__ == \"__main__\":`")  # every point still in flight went down with the pool
                 for i in in_flight:
                     deaths[i] += 1
                 for i, n in deaths.items():

@@ -167,7 +167,70 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _scenario_arg(args: argparse.Namespace):
+    from .scenario import default_scenario, load_scenario
+
+    return default_scenario() if args.scenario is None else load_scenario(args.scenario)
+
+
+def _chart(args: argparse.Namespace) -> int:
+    from .post.files import choose_result_folder, make_partial, mark_result, publish, slug
+    from .studies.chart import write_chart
+
+    scenario = _scenario_arg(args)
+    root = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT)
+    final = choose_result_folder(root, slug(scenario.name) + "-chart", overwrite=args.overwrite, inside=not args.out)
+    partial = make_partial(final)
+    _STATE.partial = partial
+    chart, _ = write_chart(scenario, partial, args.duration_s, args.step_s)
+    mark_result(partial)
+    publish(partial, final)
+    _STATE.partial = None
+    shown = chart.copy()
+    shown.iloc[:, 1:] *= 1e3
+    print(shown.rename(columns=lambda c: c.replace("_m@", " mm @")).to_string(index=False, float_format="%.2f"))
+    print(f"\nwrote {final}/: chart.csv (SI units), chart.png")
+    return EXIT_OK
+
+
+def _design(args: argparse.Namespace) -> int:
+    from .studies.design import shortest_freeze, smallest_probe, warmest_tip
+
+    scenario = _scenario_arg(args)
+    find = {"duration": shortest_freeze, "gauge": smallest_probe, "tip-temperature": warmest_tip}[args.find]
+    answer = find(scenario, args.nerve_distance_m, args.threshold_C)
+    print(answer)
+    return EXIT_OK
+
+
+def _uncertainty(args: argparse.Namespace) -> int:
+    from .post.files import slug
+    from .studies.uncertainty import ITIS_SPREADS, propagate
+
+    scenario = _scenario_arg(args)
+    out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / (slug(scenario.name) + "-uncertainty")
+    n = args.samples * (len(ITIS_SPREADS) + 2)
+    print(f"cryosim: {n} runs of {scenario.name!r} (Saltelli samples, {args.samples} base samples); results in {out}/")
+    for s in ITIS_SPREADS:
+        print(f"  {s.field}: {s.distribution} +-{100 * s.relative:g} %")
+    try:
+        result = propagate(scenario, base_samples=args.samples, measure=args.measure, out=out, workers=args.workers,
+                           scheduler=args.scheduler, progress=not args.quiet and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        print(f"\ncryosim: interrupted; the finished samples are stored in {out}/samples/; the same command resumes",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    end = result.band[result.band["time_s"] == result.band["time_s"].max()]
+    for _, row in end.iterrows():
+        print(f"{row['isotherm_C']:>5g} °C {args.measure} at {row['time_s']:g} s: nominal {row['nominal']:.4g}, "
+              f"90 % band [{row['p5']:.4g}, {row['p95']:.4g}]; matters most: "
+              f"{result.most_important(row['isotherm_C'])}")
+    print(f"wrote {out}/: band.csv, sobol.csv, uncertainty.png, samples/")
+    return EXIT_OK
+
+
 def _add_study_commands(sub: argparse._SubParsersAction) -> None:
+    from .post.isotherms import MEASURES
     from .studies.executors import DEFAULT_WORKERS
 
     p = sub.add_parser("sweep", help="run a design study (grid, list or Latin hypercube over scenario fields)",
@@ -180,8 +243,33 @@ def _add_study_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port): run there instead")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("chart", help="isotherm chart of a probe: 0/-20/-40 °C width and length against freeze time")
+    p.add_argument("scenario", nargs="?", help="scenario TOML file (its first freeze step is charted)")
+    p.add_argument("--duration-s", type=float, help="freeze time charted (default: the step's duration)")
+    p.add_argument("--step-s", type=float, default=10.0, help="chart row every this many seconds")
+    p.add_argument("--out", help=HELP_OUT.replace("<scenario name>", "<scenario name>-chart"))
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier chart of the same folder")
 
-_COMMANDS = {"run": _run, "validate": _validate, "sweep": _sweep}
+    p = sub.add_parser("design", help="least freeze, thinnest probe or warmest tip that brings a nerve below "
+                                      "a temperature")
+    p.add_argument("scenario", nargs="?", help="scenario TOML file (the protocol's cycles are kept)")
+    p.add_argument("--find", required=True, choices=("duration", "gauge", "tip-temperature"))
+    p.add_argument("--nerve-distance-m", type=float, required=True,
+                   help="distance of the nerve from the probe axis (m), level with the middle of the active tip")
+    p.add_argument("--threshold-C", type=float, default=-20.0, help="temperature the nerve must get below (°C)")
+
+    p = sub.add_parser("uncertainty", help="ice-ball band and Sobol indices from uncertain tissue properties")
+    p.add_argument("scenario", nargs="?", help="scenario TOML file")
+    p.add_argument("--samples", type=int, default=32, help="Saltelli base samples (a power of 2)")
+    p.add_argument("--measure", default="width_m", choices=MEASURES)
+    p.add_argument("--out", help="folder: new, empty, or an earlier run (resumed)")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local worker processes")
+    p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+_COMMANDS = {"run": _run, "validate": _validate, "sweep": _sweep, "chart": _chart, "design": _design,
+             "uncertainty": _uncertainty}
 
 
 HELP_OUT = (

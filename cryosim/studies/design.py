@@ -74,9 +74,9 @@ class DesignAnswer:
 
     def __str__(self) -> str:
         prev = ("" if self.previous_value is None else
-                f"; with {self.previous_value:g} {self.unit} it reaches only {self.previous_nerve_min_C:.2f} °C")
-        return (f"{self.knob}: {self.value:g} {self.unit} brings the nerve to {self.nerve_min_C:.2f} °C "
-                f"(threshold {self.threshold_C:g} °C, margin {self.margin_K:.2f} K{prev}; {self.runs} runs)")
+                f"; with {self.previous_value:g} {self.unit} it reaches only {self.previous_nerve_min_C:.3f} °C")
+        return (f"{self.knob}: {self.value:g} {self.unit} brings the nerve to {self.nerve_min_C:.3f} °C "
+                f"(threshold {self.threshold_C:g} °C, margin {self.margin_K:.3f} K{prev}; {self.runs} runs)")
 
 
 def _with_nerve(scenario: Scenario, nerve_distance_m: float) -> Scenario:

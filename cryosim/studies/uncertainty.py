@@ -24,10 +24,11 @@ import pandas as pd
 from ..api import run
 from ..checks import ScenarioError, check_choice, check_range
 from ..physics.materials import Material
-from ..post.files import atomic_write
+from ..post.files import OutputError, atomic_write, check_not_symlink
 from ..scenario import Scenario
 from .paths import plain_scenario
 from .point import measure_column
+from .store import STUDY_MARKER
 from .study import Study
 
 __all__ = ["Spread", "ITIS_SPREADS", "UncertaintyResult", "propagate", "BAND_PERCENTILES", "TRUNCATION_SD",
@@ -175,15 +176,30 @@ def uncertainty_study(scenario: Scenario, spreads: Sequence[Spread] = ITIS_SPREA
     return study, problem
 
 
+def _check_folder(out: Path) -> None:
+    """``out`` is new, empty, or an earlier uncertainty folder (its samples are a study folder): nothing else is written into."""
+    check_not_symlink(out, "--out")
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "samples" / STUDY_MARKER).is_file())):
+        raise OutputError("--out", str(out), "a new or empty folder, or the folder of an earlier uncertainty run "
+                          "(resumed); this one holds other files")
+
+
 def propagate(scenario: Scenario, spreads: Sequence[Spread] = ITIS_SPREADS, *, base_samples: int = 32,
               measure: str = "width_m", seed: int = 0, out: str | Path | None = None, workers: int = 2,
               scheduler: str | None = None, progress: bool = False) -> UncertaintyResult:
-    """Sample the spreads (Saltelli), run every sample (a study), and reduce to a band and Sobol' indices."""
+    """Sample the spreads (Saltelli), run every sample (a study), and reduce to a band and Sobol' indices.
+
+    ``out``: a new or empty folder, or that of an earlier run of the same
+    propagation (resumed): the samples go to ``out/samples`` (a study
+    folder), the band, indices and figure to ``out``.
+    """
     from SALib.analyze import sobol
 
     from .sweep import sweep
 
     study, problem = uncertainty_study(scenario, spreads, base_samples, seed)
+    if out is not None:
+        _check_folder(Path(out))
     df = sweep(study, None if out is None else Path(out) / "samples", workers=workers, scheduler=scheduler,
                progress=progress, plots=False)
     failed = df[df["status"] != "ok"]

@@ -219,3 +219,80 @@ def test_cli_sweep_example(tmp_path):
     assert len(df) == 12 and (df["status"] == "ok").all()
     assert load_study(ROOT / "examples" / "study_gauge_temperature.toml").digest == \
         json.loads((tmp_path / "o" / "study.json").read_text())["digest"]
+
+
+# --- design answers -------------------------------------------------------------
+def _coarse(duration_s=60.0):
+    return cryosim.default_scenario().with_(resolution=0.3, thermocouples=(),
+                                            protocol=cryosim.Protocol.single_freeze(duration_s, -70.0))
+
+
+def test_isotherm_chart(tmp_path):
+    from cryosim.studies.chart import write_chart
+
+    chart, files = write_chart(_coarse(), tmp_path, duration_s=60.0, step_s=20.0)
+    assert list(chart["time_s"]) == [20.0, 40.0, 60.0]
+    assert (chart["width_m@0C"] > chart["width_m@-20C"]).all() and (chart["width_m@-20C"] > chart["width_m@-40C"]).all()
+    assert (chart["length_m@0C"] > chart["width_m@0C"]).all()  # an elongated ice ball around a 5 mm tip
+    assert chart["width_m@0C"].is_monotonic_increasing
+    assert all(f.is_file() for f in files) and len(pd.read_csv(tmp_path / "chart.csv")) == 3
+    # the chart's last row is a run of the same freeze (steps landing on the chart times)
+    r = cryosim.run(_coarse(), output_times_s=(20.0, 40.0))
+    assert chart["width_m@0C"].iloc[-1] == pytest.approx(r.final(0.0, "width_m"), rel=1e-9)
+
+
+def test_shortest_freeze_just_reaches_the_nerve():
+    from cryosim.studies.design import DURATION_RESOLUTION_S, nerve_min_C, shortest_freeze
+
+    s = _coarse()
+    a = shortest_freeze(s, nerve_distance_m=2.5e-3, threshold_C=-20.0)
+    assert 10.0 < a.value < 600.0 and a.unit == "s"
+    assert a.scenario.protocol.steps[0].duration_s == a.value
+    assert nerve_min_C(a.scenario, 2.5e-3) == pytest.approx(a.nerve_min_C) and a.nerve_min_C <= -20.0
+    assert 0.0 <= a.margin_K < 0.5  # just below the threshold
+    assert a.previous_value == a.value - DURATION_RESOLUTION_S and a.previous_nerve_min_C > -20.0
+    with pytest.raises(cryosim.ScenarioError, match="even 600 s"):
+        shortest_freeze(s, nerve_distance_m=20e-3)
+
+
+def test_smallest_probe_and_warmest_tip():
+    from cryosim.studies.design import smallest_probe, warmest_tip
+
+    s = _coarse(90.0)
+    g = smallest_probe(s, nerve_distance_m=2.5e-3, threshold_C=-20.0)
+    assert g.nerve_min_C <= -20.0 and (g.previous_value is None or g.previous_nerve_min_C > -20.0)
+    assert g.scenario.probe.gauge == g.value
+    t = warmest_tip(s, nerve_distance_m=2.5e-3, threshold_C=-20.0)
+    assert -88.0 <= t.value < -20.0 and t.nerve_min_C <= -20.0 < t.previous_nerve_min_C
+    assert t.previous_value == t.value + 1.0  # one degree warmer does not reach
+
+
+@pytest.mark.slow
+def test_uncertainty_band_and_sobol_indices(tmp_path):
+    from cryosim.studies.uncertainty import ITIS_SPREADS, propagate
+
+    s = _coarse(30.0)
+    r = propagate(s, base_samples=16, measure="volume_m3", out=tmp_path / "u")
+    assert len(r.samples) == 16 * (len(ITIS_SPREADS) + 2)
+    band = r.band[r.band["time_s"] > 0]
+    assert ((band["p5"] <= band["nominal"]) & (band["nominal"] <= band["p95"])).all()
+    for iso in s.isotherms_C:
+        si = r.sobol[r.sobol["isotherm_C"] == iso]
+        assert si["S1"].sum() <= 1.0 + si["S1_conf"].max()
+        assert (si["ST"] >= -si["ST_conf"]).all()
+    # more perfusion removes less ice than +-20 % on conductivity or heat capacity changes it
+    assert r.most_important(0.0) != "perfusion_per_s"
+    assert all((tmp_path / "u" / f).is_file() for f in ("band.csv", "sobol.csv", "uncertainty.png"))
+
+
+def test_cli_chart_and_design(tmp_path, capsys):
+    from cryosim.cli import main
+
+    f = tmp_path / "s.toml"
+    f.write_text('name = "c"\n[probe]\ngauge = 18\nactive_length_m = 0.005\ncoolant = "N2O"\n[[protocol]]\n'
+                 'type = "freeze"\nduration_s = 60\ntip_temperature_C = -70\n[numerics]\nresolution = 0.3\n')
+    assert main(["chart", str(f), "--out", str(tmp_path / "chart"), "--step-s", "30"]) == 0
+    assert (tmp_path / "chart" / "chart.png").is_file()
+    assert main(["design", str(f), "--find", "gauge", "--nerve-distance-m", "0.002"]) == 0
+    assert "gauge:" in capsys.readouterr().out
+    assert main(["design", str(f), "--find", "duration", "--nerve-distance-m", "0.03"]) == 2

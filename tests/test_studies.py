@@ -182,6 +182,39 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
     assert len(df) == 8 and (df["status"] == "ok").all()
 
 
+def _worker_pids(parent: int) -> list[int]:
+    """Pool worker processes of ``parent`` (from /proc; not its resource tracker)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"spawn_main" in cmd:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc")
+def test_lost_worker_is_replaced_and_no_point_lost(tmp_path):
+    f = _write_study(tmp_path / "s.toml", {"probe.gauge": [14, 16, 18, 20], "protocol[0].duration_s": [20, 30]},
+                     duration_s=30, resolution=1.0)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cryosim", "sweep", str(f), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, env=PYTHON_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / "points").glob("*.json")):
+        time.sleep(0.02)
+    victims = _worker_pids(proc.pid)
+    assert victims
+    os.kill(victims[0], signal.SIGKILL)
+    stdout, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 8 and (df["status"] == "ok").all()  # the points it held were computed again
+
+
 def test_ctrl_c_stops_and_says_how_to_resume(tmp_path):
     f = _write_study(tmp_path / "s.toml", {"probe.gauge": [14, 16, 18, 20], "protocol[0].duration_s": [20, 30]},
                      duration_s=30, resolution=1.0)

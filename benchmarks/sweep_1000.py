@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import cryosim
-from cryosim.studies import plain_scenario, scenario_at, study_from_dict, sweep
+from cryosim.studies import plain_scenario, scenario_at, sweep
 
 GAUGES = [14, 16, 18, 20]
 TIP_C = [-85.0, -75.0, -65.0, -55.0, -45.0]

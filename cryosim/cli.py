@@ -140,10 +140,10 @@ def _on_sigint(signum: int, frame: object) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from .post.files import slug
     from .studies.store import open_study_folder
     from .studies.study import load_study
     from .studies.sweep import run_study
-    from .post.files import slug
 
     study = load_study(args.study)
     out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / slug(study.name)

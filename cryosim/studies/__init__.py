@@ -25,7 +25,22 @@ from .sweep import sweep
 from .uncertainty import ITIS_SPREADS, Spread, UncertaintyResult, propagate
 
 __all__ = [
-    "isotherm_chart", "write_chart", "DesignAnswer", "DesignError", "shortest_freeze", "smallest_probe",
-    "warmest_tip", "apply_path", "plain_scenario", "scenario_at", "Study", "load_study", "study_from_dict",
-    "sweep", "ITIS_SPREADS", "Spread", "UncertaintyResult", "propagate",
+    "ITIS_SPREADS",
+    "DesignAnswer",
+    "DesignError",
+    "Spread",
+    "Study",
+    "UncertaintyResult",
+    "apply_path",
+    "isotherm_chart",
+    "load_study",
+    "plain_scenario",
+    "propagate",
+    "scenario_at",
+    "shortest_freeze",
+    "smallest_probe",
+    "study_from_dict",
+    "sweep",
+    "warmest_tip",
+    "write_chart",
 ]

@@ -21,7 +21,7 @@ from ..post.files import atomic_write
 from ..scenario import Scenario
 from .point import measure_column
 
-__all__ = ["isotherm_chart", "plot_chart", "write_chart", "CHART_STEP_S", "CHART_ISOTHERMS_C"]
+__all__ = ["CHART_ISOTHERMS_C", "CHART_STEP_S", "isotherm_chart", "plot_chart", "write_chart"]
 
 #: Chart rows every 10 s: instructions for use quote ice-ball sizes at 30 s to
 #: minute intervals, so 10 s resolves every value they give.

@@ -31,8 +31,17 @@ from ..physics.probe import ISO_9626_OUTER_DIAMETER_MM, Probe
 from ..physics.protocol import MIN_TIP_C, Freeze, Protocol
 from ..scenario import Scenario, Thermocouple
 
-__all__ = ["DesignAnswer", "DesignError", "nerve_min_C", "shortest_freeze", "smallest_probe", "warmest_tip",
-           "DURATION_RESOLUTION_S", "TIP_RESOLUTION_C", "MAX_FREEZE_S"]
+__all__ = [
+    "DURATION_RESOLUTION_S",
+    "MAX_FREEZE_S",
+    "TIP_RESOLUTION_C",
+    "DesignAnswer",
+    "DesignError",
+    "nerve_min_C",
+    "shortest_freeze",
+    "smallest_probe",
+    "warmest_tip",
+]
 
 #: Answers are rounded up to whole seconds of freezing and whole degrees of tip
 #: temperature: what a console sets, and finer than the model's accuracy.

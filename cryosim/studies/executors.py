@@ -20,7 +20,7 @@ from typing import Any
 from ..checks import ScenarioError
 from .point import compute_point, failed_row, warm_up
 
-__all__ = ["run_local", "run_dask", "DEFAULT_WORKERS", "MAX_WORKER_DEATHS", "IN_FLIGHT_PER_WORKER"]
+__all__ = ["DEFAULT_WORKERS", "IN_FLIGHT_PER_WORKER", "MAX_WORKER_DEATHS", "run_dask", "run_local"]
 
 Task = tuple[int, dict[str, Any], dict[str, Any], tuple[float, ...]]
 OnRow = Callable[[dict[str, Any]], None]

@@ -27,7 +27,7 @@ from ..physics.protocol import Freeze, Thaw
 from ..physics.scene import BonePlate, ProbePlacement, Vessel
 from ..scenario import Numerics, Scenario, Thermocouple, scenario_from_dict
 
-__all__ = ["plain_scenario", "parse_path", "check_path", "apply_path", "scenario_at"]
+__all__ = ["apply_path", "check_path", "parse_path", "plain_scenario", "scenario_at"]
 
 #: Tables of a scenario file and the keys each accepts (the classes' own fields).
 _TABLES: dict[str, set[str]] = {

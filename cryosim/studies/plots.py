@@ -9,7 +9,7 @@ import pandas as pd
 from ..post.files import atomic_write, slug
 from .point import measure_column
 
-__all__ = ["plot_sweep", "PLOTTED_MEASURES"]
+__all__ = ["PLOTTED_MEASURES", "plot_sweep"]
 
 #: Measures plotted (the table has them all): the ones a probe's instructions
 #: for use quote, in the unit they are quoted in.
@@ -46,7 +46,7 @@ def plot_sweep(df: pd.DataFrame, parameters: list[str], isotherms_C: list[float]
         target = folder / f"{slug(path)}.png"
         with matplotlib.rc_context({"text.parse_math": False}):
             try:
-                atomic_write(target, lambda fh: fig.savefig(fh, format="png", dpi=110), mode="wb")
+                atomic_write(target, lambda fh, fig=fig: fig.savefig(fh, format="png", dpi=110), mode="wb")
             finally:
                 plt.close(fig)
         written.append(target)

@@ -24,7 +24,7 @@ from ..post.isotherms import MEASURES
 from ..scenario import Scenario, default_scenario
 from .paths import scenario_at
 
-__all__ = ["compute_point", "failed_row", "warm_up", "measure_column", "WARM_UP_RESOLUTION", "WARM_UP_DURATION_S"]
+__all__ = ["WARM_UP_DURATION_S", "WARM_UP_RESOLUTION", "compute_point", "failed_row", "measure_column", "warm_up"]
 
 #: The warm-up run compiles or loads the fast solver's numba kernels once per
 #: worker process, so no point's CPU time includes it: the coarsest allowed

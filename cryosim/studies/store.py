@@ -28,7 +28,7 @@ from .. import __version__
 from ..post.files import OutputError, atomic_write, check_not_symlink
 from .study import Study
 
-__all__ = ["StudyFolder", "STUDY_MARKER", "open_study_folder"]
+__all__ = ["STUDY_MARKER", "StudyFolder", "open_study_folder"]
 
 STUDY_MARKER = ".cryosim-study"
 #: Digits of the point file names: sorts in order up to MAX_POINTS (10^6) points.

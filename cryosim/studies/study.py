@@ -38,7 +38,7 @@ from ..checks import ScenarioError, check_choice, check_range
 from ..scenario import MAX_SCENARIO_FILE_BYTES, _decode, default_scenario, load_scenario, scenario_from_dict
 from .paths import check_path, plain_scenario
 
-__all__ = ["Study", "load_study", "study_from_dict", "DESIGNS", "MAX_POINTS"]
+__all__ = ["DESIGNS", "MAX_POINTS", "Study", "load_study", "study_from_dict"]
 
 DESIGNS = ("grid", "list", "lhs")
 #: Most points in one study: a bound against a typo (a grid of 10 parameters
@@ -82,7 +82,7 @@ class Study:
                 spec = self.parameters[path]
                 low, high = spec["low"], spec["high"]
                 if spec["integer"]:  # each integer of [low, high] (a gauge) with equal probability
-                    point[path] = min(int(math.floor(low + float(u) * (high - low + 1))), high)
+                    point[path] = min(math.floor(low + float(u) * (high - low + 1)), high)
                 else:
                     point[path] = low + float(u) * (high - low)
             out.append(point)
@@ -126,7 +126,8 @@ def study_from_dict(d: Mapping[str, Any], base_dir: str | Path = ".", source_tex
         raise ScenarioError("study", d, "a table")
     unknown = set(d) - {"study", "base", "parameters"}
     if unknown:
-        raise ScenarioError(sorted(unknown)[0], d[sorted(unknown)[0]], "a known table: study, base, parameters")
+        key = min(unknown)
+        raise ScenarioError(key, d[key], "a known table: study, base, parameters")
     head = d.get("study", {})
     if not isinstance(head, Mapping):
         raise ScenarioError("study", head, "a [study] table")

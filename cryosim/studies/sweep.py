@@ -14,7 +14,7 @@ from .plots import plot_sweep
 from .store import StudyFolder, open_study_folder
 from .study import Study, load_study, study_from_dict
 
-__all__ = ["sweep", "run_study"]
+__all__ = ["run_study", "sweep"]
 
 
 def _as_study(study: Study | str | Path | Mapping[str, Any]) -> Study:

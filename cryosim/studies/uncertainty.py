@@ -31,8 +31,15 @@ from .point import measure_column
 from .store import STUDY_MARKER
 from .study import Study
 
-__all__ = ["Spread", "ITIS_SPREADS", "UncertaintyResult", "propagate", "BAND_PERCENTILES", "TRUNCATION_SD",
-           "BAND_TIMES"]
+__all__ = [
+    "BAND_PERCENTILES",
+    "BAND_TIMES",
+    "ITIS_SPREADS",
+    "TRUNCATION_SD",
+    "Spread",
+    "UncertaintyResult",
+    "propagate",
+]
 
 #: The band: 5th to 95th percentile of the sampled runs (a 90 % band).
 BAND_PERCENTILES = (5.0, 95.0)

@@ -205,16 +205,30 @@ def _design(args: argparse.Namespace) -> int:
 
 def _uncertainty(args: argparse.Namespace) -> int:
     from .post.files import slug
-    from .studies.uncertainty import ITIS_SPREADS, propagate
+    from .studies.uncertainty import ITIS_SPREADS, Spread, propagate
 
     scenario = _scenario_arg(args)
+    spreads = ITIS_SPREADS
+    if args.spread:
+        spreads = []
+        for text in args.spread:
+            field, _, rest = text.partition("=")
+            dist, _, rel = rest.partition(":")
+            try:
+                relative = float(rel)
+            except ValueError:
+                raise ScenarioError("--spread", text, "FIELD=uniform:REL or FIELD=normal:REL, e.g. "
+                                    "perfusion_per_s=uniform:0.5") from None
+            spreads.append(Spread(field, dist, relative, "given on the command line"))
     out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / (slug(scenario.name) + "-uncertainty")
-    n = args.samples * (len(ITIS_SPREADS) + 2)
+    n = args.samples * (len(spreads) + 2)
     print(f"cryosim: {n} runs of {scenario.name!r} (Saltelli samples, {args.samples} base samples); results in {out}/")
-    for s in ITIS_SPREADS:
+    for s in spreads:
         print(f"  {s.field}: {s.distribution} +-{100 * s.relative:g} %")
+    for source in dict.fromkeys(s.source for s in spreads):
+        print(f"  source: {source}")
     try:
-        result = propagate(scenario, base_samples=args.samples, measure=args.measure, out=out, workers=args.workers,
+        result = propagate(scenario, spreads, base_samples=args.samples, measure=args.measure, out=out, workers=args.workers,
                            scheduler=args.scheduler, progress=not args.quiet and sys.stderr.isatty())
     except KeyboardInterrupt:
         print(f"\ncryosim: interrupted; the finished samples are stored in {out}/samples/; the same command resumes",
@@ -225,7 +239,7 @@ def _uncertainty(args: argparse.Namespace) -> int:
         print(f"{row['isotherm_C']:>5g} °C {args.measure} at {row['time_s']:g} s: nominal {row['nominal']:.4g}, "
               f"90 % band [{row['p5']:.4g}, {row['p95']:.4g}]; matters most: "
               f"{result.most_important(row['isotherm_C'])}")
-    print(f"wrote {out}/: band.csv, sobol.csv, uncertainty.png, samples/")
+    print(f"wrote {out}/: band.csv, sobol.csv, spreads.json (with sources), uncertainty.png, samples/")
     return EXIT_OK
 
 
@@ -261,6 +275,10 @@ def _add_study_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("uncertainty", help="ice-ball band and Sobol indices from uncertain tissue properties")
     p.add_argument("scenario", nargs="?", help="scenario TOML file")
     p.add_argument("--samples", type=int, default=32, help="Saltelli base samples (a power of 2)")
+    p.add_argument("--spread", action="append", metavar="FIELD=DIST:REL",
+                   help="an uncertain medium property, e.g. perfusion_per_s=uniform:0.5 (+-50 %%) or "
+                        "conductivity_unfrozen_W_per_m_K=normal:0.1 (10 %% standard deviation); repeat for more. "
+                        "Default: +-20 %% uniform on conductivity and heat capacity, +-50 %% on perfusion (IT'IS)")
     p.add_argument("--measure", default="width_m", choices=MEASURES)
     p.add_argument("--out", help="folder: new, empty, or an earlier run (resumed)")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local worker processes")

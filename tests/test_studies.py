@@ -318,6 +318,8 @@ def test_uncertainty_band_and_sobol_indices(tmp_path):
     # more perfusion removes less ice than +-20 % on conductivity or heat capacity changes it
     assert r.most_important(0.0) != "perfusion_per_s"
     assert all((tmp_path / "u" / f).is_file() for f in ("band.csv", "sobol.csv", "uncertainty.png"))
+    spreads = json.loads((tmp_path / "u" / "spreads.json").read_text())
+    assert [s["field"] for s in spreads] == [s.field for s in ITIS_SPREADS] and all(s["source"] for s in spreads)
 
 
 def test_cli_chart_and_design(tmp_path, capsys):

@@ -13,8 +13,9 @@ Dask clusters and resumable study folder as any sweep. From the rows come:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,8 @@ class UncertaintyResult:
         return str(s.loc[s["ST"].idxmax(), "property"])
 
     def write(self, folder: str | Path) -> list[Path]:
-        """``band.csv``, ``sobol.csv`` and ``uncertainty.png`` into ``folder``."""
+        """``band.csv``, ``sobol.csv``, ``spreads.json`` (the distributions and their sources) and
+        ``uncertainty.png`` into ``folder``."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -127,6 +129,8 @@ class UncertaintyResult:
         out = [folder / "band.csv", folder / "sobol.csv", folder / "uncertainty.png"]
         atomic_write(out[0], lambda fh: self.band.to_csv(fh, index=False, float_format="%.6g"))
         atomic_write(out[1], lambda fh: self.sobol.to_csv(fh, index=False, float_format="%.4g"))
+        out.append(folder / "spreads.json")
+        atomic_write(out[-1], lambda fh: json.dump([asdict(s) for s in self.spreads], fh, indent=1))
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
         scale, unit = (1e9, "mm³") if self.measure == "volume_m3" else (1e6, "mm²") if self.measure == "area_m2" \
             else (1e3, "mm")

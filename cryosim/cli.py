@@ -141,11 +141,14 @@ def _on_sigint(signum: int, frame: object) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from .post.files import slug
+    from .studies.executors import check_workers
     from .studies.store import open_study_folder
     from .studies.study import load_study
     from .studies.sweep import run_study
 
     study = load_study(args.study)
+    if args.scheduler is None:
+        check_workers(args.workers)
     out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / slug(study.name)
     folder = open_study_folder(out, study)
     done = len(folder.finished())
@@ -154,7 +157,7 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"cryosim: study {study.name!r}: {len(folder.points)} points on {where}{resumed}; results in {out}/")
     try:
         df = run_study(folder, workers=args.workers, scheduler=args.scheduler,
-                       progress=not args.quiet and sys.stderr.isatty(), plots=True)
+                       progress=not args.quiet and sys.stderr.isatty(), plots=True, retry_errors=args.retry_errors)
     except KeyboardInterrupt:
         print(f"\ncryosim: interrupted; {len(folder.finished())} of {len(folder.points)} points are stored in "
               f"{out}/points/; the same command resumes the study", file=sys.stderr)
@@ -255,6 +258,8 @@ def _add_study_commands(sub: argparse._SubParsersAction) -> None:
                                  "Default: cryosim-output/<study name>")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local worker processes")
     p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port): run there instead")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="when resuming, compute the points stored as failed again (else a failure is a result)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("chart", help="isotherm chart of a probe: 0/-20/-40 °C width and length against freeze time")

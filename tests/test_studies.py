@@ -137,6 +137,14 @@ def test_tiny_sweep_table_and_failing_point(tmp_path):
     assert len(pd.read_csv(out / "results.csv")) == 4
     assert sorted(p.name for p in (out / "points").iterdir()) == [f"00000{i}.json" for i in range(4)]
     assert (out / "plots" / "probe.gauge.png").is_file()
+    # resuming recomputes nothing, unless asked to retry the failed points
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
+    sweep(study, out, workers=1)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == mtimes
+    again = sweep(study, out, workers=1, retry_errors=True)
+    assert list(again["status"]) == list(df["status"])
+    now = {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
+    assert [now[n] != mtimes[n] for n in sorted(now)] == [False, False, True, True]
     manifest = json.loads((out / "study.json").read_text())
     assert manifest["cryosim_version"] == cryosim.__version__ and len(manifest["digest"]) == 64
 

@@ -20,13 +20,15 @@ from typing import Any
 from ..checks import ScenarioError
 from .point import compute_point, failed_row, warm_up
 
-__all__ = ["DEFAULT_WORKERS", "IN_FLIGHT_PER_WORKER", "MAX_WORKER_DEATHS", "run_dask", "run_local"]
+__all__ = ["DEFAULT_WORKERS", "IN_FLIGHT_PER_WORKER", "MAX_WORKERS", "MAX_WORKER_DEATHS", "check_workers", "run_dask", "run_local"]
 
 Task = tuple[int, dict[str, Any], dict[str, Any], tuple[float, ...]]
 OnRow = Callable[[dict[str, Any]], None]
 
 #: Local worker processes by default: the 2 cores of the reference machine.
 DEFAULT_WORKERS = 2
+#: Most local worker processes: a bound against a typo, far above any machine's cores.
+MAX_WORKERS = 1024
 #: Points handed out per worker at a time: 2 keeps a worker busy while the
 #: next point travels to it, and bounds what a lost worker takes down with it.
 IN_FLIGHT_PER_WORKER = 2
@@ -67,10 +69,16 @@ def _stop_now(executor: ProcessPoolExecutor) -> None:
         p.join(timeout=5)
 
 
+def check_workers(workers: object) -> int:
+    """Refuse a number of local worker processes outside [1, :data:`MAX_WORKERS`]."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise ScenarioError("--workers", workers, f"an integer number of worker processes in [1, {MAX_WORKERS}]")
+    return workers
+
+
 def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKERS) -> None:
     """Run ``tasks`` on ``workers`` local processes (spawned, reused; a broken pool is restarted)."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024:
-        raise ScenarioError("--workers", workers, "an integer number of worker processes in [1, 1024]")
+    check_workers(workers)
     pending = {t[0]: t for t in tasks}
     deaths: Counter[int] = Counter()
     barren_pools = 0  # pools in a row that broke before finishing any point

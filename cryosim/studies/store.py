@@ -61,6 +61,10 @@ class StudyFolder:
                 done.add(int(stem))
         return done
 
+    def failed(self) -> set[int]:
+        """Indices of the stored points whose status is an error."""
+        return {int(r["index"]) for r in self.rows() if r["status"] != "ok"}
+
     def store(self, row: dict[str, Any]) -> None:
         """Store one finished point (atomically)."""
         clean = {k: _json_value(v) for k, v in row.items()}

@@ -26,12 +26,16 @@ def _as_study(study: Study | str | Path | Mapping[str, Any]) -> Study:
 
 
 def run_study(folder: StudyFolder, *, workers: int = DEFAULT_WORKERS, scheduler: str | None = None,
-              progress: bool = True, plots: bool = True) -> pd.DataFrame:
-    """Compute the points of ``folder`` not stored yet, then assemble the table (and the plots)."""
+              progress: bool = True, plots: bool = True, retry_errors: bool = False) -> pd.DataFrame:
+    """Compute the points of ``folder`` not stored yet, then assemble the table (and the plots).
+
+    A failed point is a finished point (its error is its result); ``retry_errors``
+    computes the failed ones again (after a lost worker, or a fix in the environment).
+    """
     from tqdm import tqdm
 
     study = folder.study
-    done = folder.finished()
+    done = folder.finished() - (folder.failed() if retry_errors else set())
     tasks = [(i, study.base, p, study.times_s) for i, p in enumerate(folder.points) if i not in done]
     errors = 0
     with tqdm(total=len(folder.points), initial=len(done), disable=not progress, unit="point",
@@ -58,14 +62,15 @@ def run_study(folder: StudyFolder, *, workers: int = DEFAULT_WORKERS, scheduler:
 
 def sweep(study: Study | str | Path | Mapping[str, Any], out: str | Path | None = None, *,
           workers: int = DEFAULT_WORKERS, scheduler: str | None = None, progress: bool = False,
-          plots: bool | None = None) -> pd.DataFrame:
+          plots: bool | None = None, retry_errors: bool = False) -> pd.DataFrame:
     """Run ``study`` (a :class:`Study`, a study file or its parsed dict) and return its table, one row per point.
 
     ``out``: the study folder (created, or resumed when it holds an earlier
     run of the same study); None computes in a temporary folder that is
     removed afterwards. ``scheduler``: the address of a Dask scheduler to run
     the points on instead of ``workers`` local processes. ``plots`` defaults
-    to True with ``out`` and False without.
+    to True with ``out`` and False without. ``retry_errors``: compute the
+    points stored as failed again when resuming.
     """
     study = _as_study(study)
     if out is None:
@@ -74,4 +79,4 @@ def sweep(study: Study | str | Path | Mapping[str, Any], out: str | Path | None 
             return run_study(folder, workers=workers, scheduler=scheduler, progress=progress, plots=bool(plots))
     folder = open_study_folder(out, study)
     return run_study(folder, workers=workers, scheduler=scheduler, progress=progress,
-                     plots=True if plots is None else plots)
+                     plots=True if plots is None else plots, retry_errors=retry_errors)

@@ -15,14 +15,25 @@ Modules: :mod:`.paths` (field paths), :mod:`.study` (study files),
 :mod:`.point` (one point), :mod:`.store` (study folders),
 :mod:`.executors` (processes, Dask), :mod:`.sweep`, :mod:`.plots`,
 :mod:`.chart`, :mod:`.design`, :mod:`.uncertainty`.
+
+Names are imported on first use (:pep:`562`), so the command line and the
+worker processes load only the modules they need (no pandas, SALib or
+scipy.optimize for ``cryosim run``).
 """
 
-from .chart import isotherm_chart, write_chart
-from .design import DesignAnswer, DesignError, shortest_freeze, smallest_probe, warmest_tip
-from .paths import apply_path, plain_scenario, scenario_at
-from .study import Study, load_study, study_from_dict
-from .sweep import sweep
-from .uncertainty import ITIS_SPREADS, Spread, UncertaintyResult, propagate
+from importlib import import_module
+
+#: Public name -> the module of this package that defines it.
+_EXPORTS = {
+    "isotherm_chart": "chart", "write_chart": "chart",
+    "DesignAnswer": "design", "DesignError": "design", "shortest_freeze": "design", "smallest_probe": "design",
+    "warmest_tip": "design",
+    "apply_path": "paths", "plain_scenario": "paths", "scenario_at": "paths",
+    "Study": "study", "load_study": "study", "study_from_dict": "study",
+    "sweep": "sweep",
+    "ITIS_SPREADS": "uncertainty", "Spread": "uncertainty", "UncertaintyResult": "uncertainty",
+    "propagate": "uncertainty",
+}
 
 __all__ = [
     "ITIS_SPREADS",
@@ -44,3 +55,9 @@ __all__ = [
     "warmest_tip",
     "write_chart",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

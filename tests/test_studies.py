@@ -68,6 +68,8 @@ def test_paths_apply_and_validate():
     assert scenario_at(plain, {"probe.outer_diameter_m": 1e-3}).probe.gauge is None
     assert scenario_at(plain, {"bone.distance_m": 4e-3}).bone.distance_m == 4e-3
     assert apply_path(plain, "name", "x")["name"] == "x" and plain["name"] == "default"  # a copy
+    assert scenario_at(plain, {"medium": "fat"}).medium.name == "fat"  # the whole medium, by name
+    assert scenario_at(plain, {"medium": "fat", "medium.perfusion_per_s": 0.0}).medium.perfusion_per_s == 0.0
 
 
 @pytest.mark.parametrize("path, value, field", [
@@ -80,6 +82,7 @@ def test_paths_apply_and_validate():
     ("probe.gauge", 18.5, "probe.gauge"),
     ("protocol[0].tip_temperature_C", -120, "protocol[0].tip_temperature_C"),  # below the N2O floor
     ("medium.perfusion_per_s", -1.0, "medium.perfusion_per_s"),
+    ("medium", "no_such_tissue", "medium"),
     ("numerics.resolution", 0.1, "numerics.resolution"),
 ])
 def test_bad_paths_and_values_refused(path, value, field):

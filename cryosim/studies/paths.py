@@ -45,6 +45,8 @@ _ARRAYS: dict[str, set[str]] = {
 }
 #: Top-level values that are not tables.
 _SCALARS = {f.name for f in fields(Scenario) if f.init} - set(_TABLES) - set(_ARRAYS)
+#: Tables that a scenario file may also give whole, by name (``medium = "muscle"``).
+_BY_NAME = {"medium"}
 #: Keys of which a table holds one or the other: setting one removes the other.
 _EXCLUSIVE = {("probe", "gauge"): "outer_diameter_m", ("probe", "outer_diameter_m"): "gauge"}
 
@@ -104,13 +106,18 @@ def parse_path(path: str) -> list[tuple[str, int | None]]:
 
 
 def check_path(path: str) -> list[tuple[str, int | None]]:
-    """Parse ``path`` and refuse one that names no field of a scenario file."""
+    """Parse ``path`` and refuse one that names no field of a scenario file.
+
+    ``medium`` alone names the whole medium (a material name, as in a scenario file).
+    """
     segs = parse_path(path)
     (key, index), rest = segs[0], segs[1:]
     known = sorted(_SCALARS | set(_TABLES) | set(_ARRAYS))
     if key in _SCALARS:
         ok = not rest and index is None
         shape = f"'{key}' (a top-level value: no index, no sub-key)"
+    elif key in _BY_NAME and not rest and index is None:
+        ok, shape = True, ""
     elif key in _TABLES:
         ok = len(rest) == 1 and index is None and rest[0][1] is None and rest[0][0] in _TABLES[key]
         shape = f"'{key}.KEY' with KEY one of " + ", ".join(sorted(_TABLES[key]))

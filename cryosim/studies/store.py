@@ -130,6 +130,8 @@ def _resume(path: Path, study: Study) -> StudyFolder:
         print(f"cryosim: note: {path} was started with cryosim {manifest.get('cryosim_version')}, "
               f"this is {__version__}; each point records the version that computed it")
     (path / "points").mkdir(exist_ok=True)
+    for tmp in (path / "points").glob(".*.tmp"):  # atomic_write's temporaries of a killed run: never complete
+        tmp.unlink()
     # the designed points are read back, not redrawn: a resumed sample is the one that was started
     return StudyFolder(path, study, manifest["points"])
 

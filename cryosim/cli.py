@@ -148,7 +148,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     study = load_study(args.study)
     if args.scheduler is None:
-        check_workers(args.workers)
+        check_workers(args.workers)  # before the folder is created
     out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / slug(study.name)
     folder = open_study_folder(out, study)
     done = len(folder.finished())
@@ -185,7 +185,12 @@ def _chart(args: argparse.Namespace) -> int:
     final = choose_result_folder(root, slug(scenario.name) + "-chart", overwrite=args.overwrite, inside=not args.out)
     partial = make_partial(final)
     _STATE.partial = partial
-    chart, _ = write_chart(scenario, partial, args.duration_s, args.step_s)
+    try:
+        chart, _ = write_chart(scenario, partial, args.duration_s, args.step_s)
+    except ScenarioError:
+        shutil.rmtree(partial, ignore_errors=True)  # refused before computing: the folder is ours and empty
+        _STATE.partial = None
+        raise
     mark_result(partial)
     publish(partial, final)
     _STATE.partial = None
@@ -291,8 +296,7 @@ def _add_study_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-_COMMANDS = {"run": _run, "validate": _validate, "sweep": _sweep, "chart": _chart, "design": _design,
-             "uncertainty": _uncertainty}
+_STUDY_COMMANDS = {"sweep": _sweep, "chart": _chart, "design": _design, "uncertainty": _uncertainty}
 
 
 HELP_OUT = (
@@ -331,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, _on_sigint)
     try:
-        return _COMMANDS[args.command](args)
+        if args.command in _STUDY_COMMANDS:
+            return _STUDY_COMMANDS[args.command](args)
+        return _run(args) if args.command == "run" else _validate(args)
     except KeyboardInterrupt:
         print("\n" + _interruption_message(), file=sys.stderr)
         return EXIT_INTERRUPTED

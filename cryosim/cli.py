@@ -1,4 +1,5 @@
-"""Command line: ``cryosim run [scenario.toml]`` and ``cryosim validate``."""
+"""Command line: ``cryosim run [scenario.toml]``, ``cryosim validate``, and the design studies
+(``cryosim sweep``, ``chart``, ``design``, ``uncertainty``: :mod:`cryosim.studies`)."""
 
 from __future__ import annotations
 
@@ -158,6 +159,166 @@ def _on_sigint(signum: int, frame: object) -> None:
     signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from .post.files import slug
+    from .studies.executors import check_workers
+    from .studies.store import open_study_folder
+    from .studies.study import load_study
+    from .studies.sweep import run_study
+
+    study = load_study(args.study)
+    if args.scheduler is None:
+        check_workers(args.workers)  # before the folder is created
+    out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / slug(study.name)
+    folder = open_study_folder(out, study)
+    done = len(folder.finished())
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.workers} local worker processes"
+    resumed = f"; resuming: {done} stored" if done else ""
+    print(f"cryosim: study {study.name!r}: {len(folder.points)} points on {where}{resumed}; results in {out}/")
+    try:
+        df = run_study(folder, workers=args.workers, scheduler=args.scheduler,
+                       progress=not args.quiet and sys.stderr.isatty(), plots=True, retry_errors=args.retry_errors)
+    except KeyboardInterrupt:
+        print(f"\ncryosim: interrupted; {len(folder.finished())} of {len(folder.points)} points are stored in "
+              f"{out}/points/; the same command resumes the study", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    failed = df[df["status"] != "ok"]
+    print(f"{len(df) - len(failed)} points ok, {len(failed)} failed; CPU {df['cpu_s'].sum():.1f} s in all")
+    for _, row in failed.head(5).iterrows():
+        print(f"  point {row['index']}: {row['error']}")
+    print(f"wrote {out}/: results.parquet, results.csv, plots/, points/, study.toml, study.json")
+    return EXIT_OK
+
+
+def _scenario_arg(args: argparse.Namespace):
+    from .scenario import default_scenario, load_scenario
+
+    return default_scenario() if args.scenario is None else load_scenario(args.scenario)
+
+
+def _chart(args: argparse.Namespace) -> int:
+    from .post.files import choose_result_folder, make_partial, mark_result, publish, slug
+    from .studies.chart import write_chart
+
+    scenario = _scenario_arg(args)
+    root = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT)
+    final = choose_result_folder(root, slug(scenario.name) + "-chart", overwrite=args.overwrite, inside=not args.out)
+    partial = make_partial(final)
+    _STATE.partial = partial
+    try:
+        chart, _ = write_chart(scenario, partial, args.duration_s, args.step_s)
+    except ScenarioError:
+        shutil.rmtree(partial, ignore_errors=True)  # refused before computing: the folder is ours and empty
+        _STATE.partial = None
+        raise
+    mark_result(partial)
+    publish(partial, final)
+    _STATE.partial = None
+    shown = chart.copy()
+    shown.iloc[:, 1:] *= 1e3
+    print(shown.rename(columns=lambda c: c.replace("_m@", " mm @")).to_string(index=False, float_format="%.2f"))
+    print(f"\nwrote {final}/: chart.csv (SI units), chart.png")
+    return EXIT_OK
+
+
+def _design(args: argparse.Namespace) -> int:
+    from .studies.design import shortest_freeze, smallest_probe, warmest_tip
+
+    scenario = _scenario_arg(args)
+    find = {"duration": shortest_freeze, "gauge": smallest_probe, "tip-temperature": warmest_tip}[args.find]
+    answer = find(scenario, args.nerve_distance_m, args.threshold_C)
+    print(answer)
+    return EXIT_OK
+
+
+def _uncertainty(args: argparse.Namespace) -> int:
+    from .post.files import slug
+    from .studies.uncertainty import ITIS_SPREADS, Spread, propagate
+
+    scenario = _scenario_arg(args)
+    spreads = ITIS_SPREADS
+    if args.spread:
+        spreads = []
+        for text in args.spread:
+            field, _, rest = text.partition("=")
+            dist, _, rel = rest.partition(":")
+            try:
+                relative = float(rel)
+            except ValueError:
+                raise ScenarioError("--spread", text, "FIELD=uniform:REL or FIELD=normal:REL, e.g. "
+                                    "perfusion_per_s=uniform:0.5") from None
+            spreads.append(Spread(field, dist, relative, "given on the command line"))
+    out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / (slug(scenario.name) + "-uncertainty")
+    n = args.samples * (len(spreads) + 2)
+    print(f"cryosim: {n} runs of {scenario.name!r} (Saltelli samples, {args.samples} base samples); results in {out}/")
+    for s in spreads:
+        print(f"  {s.field}: {s.distribution} +-{100 * s.relative:g} %")
+    for source in dict.fromkeys(s.source for s in spreads):
+        print(f"  source: {source}")
+    try:
+        result = propagate(scenario, spreads, base_samples=args.samples, measure=args.measure, out=out, workers=args.workers,
+                           scheduler=args.scheduler, progress=not args.quiet and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        print(f"\ncryosim: interrupted; the finished samples are stored in {out}/samples/; the same command resumes",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    end = result.band[result.band["time_s"] == result.band["time_s"].max()]
+    for _, row in end.iterrows():
+        print(f"{row['isotherm_C']:>5g} °C {args.measure} at {row['time_s']:g} s: nominal {row['nominal']:.4g}, "
+              f"90 % band [{row['p5']:.4g}, {row['p95']:.4g}]; matters most: "
+              f"{result.most_important(row['isotherm_C'])}")
+    print(f"wrote {out}/: band.csv, sobol.csv, spreads.json (with sources), uncertainty.png, samples/")
+    return EXIT_OK
+
+
+def _add_study_commands(sub: argparse._SubParsersAction) -> None:
+    from .post.isotherms import MEASURES
+    from .studies.executors import DEFAULT_WORKERS
+
+    p = sub.add_parser("sweep", help="run a design study (grid, list or Latin hypercube over scenario fields)",
+                       description="Run every point of a study file; each finished point is stored at once in "
+                                   "OUT/points/, so an interrupted study resumes with the same command.")
+    p.add_argument("study", help="study TOML file (see examples/study_gauge_temperature.toml)")
+    p.add_argument("--out", help="study folder: new, empty, or an earlier run of the same study (resumed). "
+                                 "Default: cryosim-output/<study name>")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local worker processes")
+    p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port): run there instead")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="when resuming, compute the points stored as failed again (else a failure is a result)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("chart", help="isotherm chart of a probe: 0/-20/-40 °C width and length against freeze time")
+    p.add_argument("scenario", nargs="?", help="scenario TOML file (its first freeze step is charted)")
+    p.add_argument("--duration-s", type=float, help="freeze time charted (default: the step's duration)")
+    p.add_argument("--step-s", type=float, default=10.0, help="chart row every this many seconds")
+    p.add_argument("--out", help=HELP_OUT.replace("<scenario name>", "<scenario name>-chart"))
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier chart of the same folder")
+
+    p = sub.add_parser("design", help="least freeze, thinnest probe or warmest tip that brings a nerve below "
+                                      "a temperature")
+    p.add_argument("scenario", nargs="?", help="scenario TOML file (the protocol's cycles are kept)")
+    p.add_argument("--find", required=True, choices=("duration", "gauge", "tip-temperature"))
+    p.add_argument("--nerve-distance-m", type=float, required=True,
+                   help="distance of the nerve from the probe axis (m), level with the middle of the active tip")
+    p.add_argument("--threshold-C", type=float, default=-20.0, help="temperature the nerve must get below (°C)")
+
+    p = sub.add_parser("uncertainty", help="ice-ball band and Sobol indices from uncertain tissue properties")
+    p.add_argument("scenario", nargs="?", help="scenario TOML file")
+    p.add_argument("--samples", type=int, default=32, help="Saltelli base samples (a power of 2)")
+    p.add_argument("--spread", action="append", metavar="FIELD=DIST:REL",
+                   help="an uncertain medium property, e.g. perfusion_per_s=uniform:0.5 (+-50 %%) or "
+                        "conductivity_unfrozen_W_per_m_K=normal:0.1 (10 %% standard deviation); repeat for more. "
+                        "Default: +-20 %% uniform on conductivity and heat capacity, +-50 %% on perfusion (IT'IS)")
+    p.add_argument("--measure", default="width_m", choices=MEASURES)
+    p.add_argument("--out", help="folder: new, empty, or an earlier run (resumed)")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local worker processes")
+    p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+_STUDY_COMMANDS = {"sweep": _sweep, "chart": _chart, "design": _design, "uncertainty": _uncertainty}
+
+
 HELP_OUT = (
     "output folder. If it does not exist it is created and holds the result. If it is an earlier "
     "cryosim result (it holds a .cryosim-result file) it is replaced only with --overwrite, else the "
@@ -189,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     p_pr = sub.add_parser("probes", help="list the probe designs (Joule–Thomson devices) with floor and capacity")
     p_pr.add_argument("--tissue-temperature", type=float, default=37.0,
                       help="wall temperature (°C) at which the maximum capacity is given (default 37)")
+    _add_study_commands(sub)
     args = parser.parse_args(argv)
     _STATE.partial = None
     _STATE.sigint_received = False
@@ -198,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "probes":
             return _probes(args)
+        if args.command in _STUDY_COMMANDS:
+            return _STUDY_COMMANDS[args.command](args)
         return _run(args) if args.command == "run" else _validate(args)
     except KeyboardInterrupt:
         print("\n" + _interruption_message(), file=sys.stderr)

@@ -1,0 +1,63 @@
+"""Design studies at scale (issue 9).
+
+* :func:`sweep` / ``cryosim sweep study.toml``: a grid, list or Latin
+  hypercube over any scenario field named by its path, one table row per
+  point, stored point by point (lossless, resumable), on local worker
+  processes or a Dask cluster;
+* :func:`isotherm_chart` / ``cryosim chart``: a probe's 0 / -20 / -40 °C
+  width and length against freeze time;
+* :func:`shortest_freeze`, :func:`smallest_probe`, :func:`warmest_tip` /
+  ``cryosim design``: the least treatment that brings a nerve below a temperature;
+* :func:`propagate` / ``cryosim uncertainty``: a confidence band on the ice
+  ball from uncertain tissue properties, with Sobol' indices.
+
+Modules: :mod:`.paths` (field paths), :mod:`.study` (study files),
+:mod:`.point` (one point), :mod:`.store` (study folders),
+:mod:`.executors` (processes, Dask), :mod:`.sweep`, :mod:`.plots`,
+:mod:`.chart`, :mod:`.design`, :mod:`.uncertainty`.
+
+Names are imported on first use (:pep:`562`), so the command line and the
+worker processes load only the modules they need (no pandas, SALib or
+scipy.optimize for ``cryosim run``).
+"""
+
+from importlib import import_module
+
+#: Public name -> the module of this package that defines it.
+_EXPORTS = {
+    "isotherm_chart": "chart", "write_chart": "chart",
+    "DesignAnswer": "design", "DesignError": "design", "shortest_freeze": "design", "smallest_probe": "design",
+    "warmest_tip": "design",
+    "apply_path": "paths", "plain_scenario": "paths", "scenario_at": "paths",
+    "Study": "study", "load_study": "study", "study_from_dict": "study",
+    "sweep": "sweep",
+    "ITIS_SPREADS": "uncertainty", "Spread": "uncertainty", "UncertaintyResult": "uncertainty",
+    "propagate": "uncertainty",
+}
+
+__all__ = [
+    "ITIS_SPREADS",
+    "DesignAnswer",
+    "DesignError",
+    "Spread",
+    "Study",
+    "UncertaintyResult",
+    "apply_path",
+    "isotherm_chart",
+    "load_study",
+    "plain_scenario",
+    "propagate",
+    "scenario_at",
+    "shortest_freeze",
+    "smallest_probe",
+    "study_from_dict",
+    "sweep",
+    "warmest_tip",
+    "write_chart",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

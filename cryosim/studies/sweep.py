@@ -1,0 +1,82 @@
+"""Run a study: every point once, each stored as it finishes, then the table and the plots."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .executors import DEFAULT_WORKERS, run_dask, run_local
+from .plots import plot_sweep
+from .store import StudyFolder, open_study_folder
+from .study import Study, load_study, study_from_dict
+
+__all__ = ["run_study", "sweep"]
+
+
+def _as_study(study: Study | str | Path | Mapping[str, Any]) -> Study:
+    if isinstance(study, Study):
+        return study
+    if isinstance(study, Mapping):
+        return study_from_dict(study)
+    return load_study(study)
+
+
+def run_study(folder: StudyFolder, *, workers: int = DEFAULT_WORKERS, scheduler: str | None = None,
+              progress: bool = True, plots: bool = True, retry_errors: bool = False) -> pd.DataFrame:
+    """Compute the points of ``folder`` not stored yet, then assemble the table (and the plots).
+
+    A failed point is a finished point (its error is its result); ``retry_errors``
+    computes the failed ones again (after a lost worker, or a fix in the environment).
+    """
+    from tqdm import tqdm
+
+    study = folder.study
+    done = folder.finished() - (folder.failed() if retry_errors else set())
+    tasks = [(i, study.base, p, study.times_s) for i, p in enumerate(folder.points) if i not in done]
+    errors = 0
+    with tqdm(total=len(folder.points), initial=len(done), disable=not progress, unit="point",
+              desc=study.name, dynamic_ncols=True) as bar:
+        def on_row(row: dict[str, Any]) -> None:
+            nonlocal errors
+            folder.store(row)
+            errors += row["status"] != "ok"
+            bar.update(1)
+            if errors:
+                bar.set_postfix(errors=errors)
+
+        if tasks:
+            if scheduler is None:
+                run_local(tasks, on_row, workers=workers)
+            else:
+                run_dask(tasks, on_row, scheduler)
+    df = folder.table()
+    folder.write_table(df)
+    if plots:
+        plot_sweep(df, list(study.parameters), list(study.base["isotherms_C"]), folder.path / "plots")
+    return df
+
+
+def sweep(study: Study | str | Path | Mapping[str, Any], out: str | Path | None = None, *,
+          workers: int = DEFAULT_WORKERS, scheduler: str | None = None, progress: bool = False,
+          plots: bool | None = None, retry_errors: bool = False) -> pd.DataFrame:
+    """Run ``study`` (a :class:`Study`, a study file or its parsed dict) and return its table, one row per point.
+
+    ``out``: the study folder (created, or resumed when it holds an earlier
+    run of the same study); None computes in a temporary folder that is
+    removed afterwards. ``scheduler``: the address of a Dask scheduler to run
+    the points on instead of ``workers`` local processes. ``plots`` defaults
+    to True with ``out`` and False without. ``retry_errors``: compute the
+    points stored as failed again when resuming.
+    """
+    study = _as_study(study)
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="cryosim-study-") as tmp:
+            folder = open_study_folder(Path(tmp) / "study", study)
+            return run_study(folder, workers=workers, scheduler=scheduler, progress=progress, plots=bool(plots))
+    folder = open_study_folder(out, study)
+    return run_study(folder, workers=workers, scheduler=scheduler, progress=progress,
+                     plots=True if plots is None else plots, retry_errors=retry_errors)

@@ -23,7 +23,7 @@ import numpy as np
 import cryosim
 from cryosim import Numerics
 from cryosim.fast import run_axisymmetric
-from cryosim.physics.probe import Probe
+from cryosim.physics.catalogue import probe_from_design
 from cryosim.physics.protocol import Freeze, Protocol
 
 #: The designs compared: 18 G first (the reference of the ratio).
@@ -33,7 +33,7 @@ WARMUP_S = 2.0
 
 
 def scenario(design: str, duration_s: float, resolution: float) -> cryosim.Scenario:
-    return cryosim.default_scenario().with_(probe=Probe.from_design(design), thermocouples=(),
+    return cryosim.default_scenario().with_(probe=probe_from_design(design), thermocouples=(),
                                             numerics=Numerics(resolution=resolution),
                                             protocol=Protocol((Freeze(duration_s, gas="on"),)))
 

@@ -446,16 +446,16 @@ def _build(where: str, cls: type, d: Mapping[str, Any], *, exclude: set[str] = f
 
 def _probe_from(d: Any) -> Probe:
     d = dict(_table("probe", d, "a [probe] table (gauge or outer_diameter_m, active_length_m, ...)"))
-    _check_keys("probe", d, _field_names(Probe))
+    _check_keys("probe", d, _field_names(Probe) - {"design_floor_C"})  # the floor comes with the design
     if "design" in d:
         design = d.pop("design")
-        from .physics.catalogue import list_designs
+        from .physics.catalogue import list_designs, probe_from_design
 
         check_choice("probe.design", design, list_designs())
         for key in ("gauge", "outer_diameter_m", "active_length_m", "coolant"):
             if key in d:
                 raise ScenarioError(f"probe.{key}", d[key], f"no {key} with a design (the design {design!r} sets it)")
-        return Probe.from_design(design, **d)
+        return probe_from_design(design, **d)
     if "gauge" in d and "outer_diameter_m" in d:
         raise ScenarioError("probe.outer_diameter_m", d["outer_diameter_m"], "either gauge or outer_diameter_m, not both")
     if "active_length_m" not in d:

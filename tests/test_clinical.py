@@ -1,7 +1,6 @@
 """Clinical answers (issue 10): nerve dose, per-cycle release, named protocols, surface cryotherapy."""
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from cryosim.clinical.skin import (ANALGESIA_SKIN_C, CO2_SUBLIMATION_C, CO2_SUBL
 from cryosim.physics.injury import GRADES, injury_grade
 from cryosim.post.nerve import NerveTracker, length_below_m, time_below_s
 from cryosim.post.results import Results
-from cryosim.post.trackers import NodalField, StepView, TrackerList
+from cryosim.post.trackers import NodalField, StepView
 from cryosim.scenario import Nerve, scenario_from_dict
 
 

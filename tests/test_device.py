@@ -12,9 +12,8 @@ CP = pytest.importorskip("CoolProp.CoolProp")
 
 from cryosim.physics import coolant as cl  # noqa: E402
 from cryosim.physics.boundary import BCKind, DeviceTip, Surface, probe_boundaries  # noqa: E402
-from cryosim.physics.catalogue import list_designs, load_probe_design  # noqa: E402
+from cryosim.physics.catalogue import list_designs, load_probe_design, probe_from_design  # noqa: E402
 from cryosim.physics.device import ProbeDesign, jt_device, thermistor_reading_C  # noqa: E402
-from cryosim.physics.probe import Probe  # noqa: E402
 from cryosim.physics.protocol import Freeze, Protocol, Thaw  # noqa: E402
 
 ATM = 101325.0
@@ -121,13 +120,13 @@ def test_every_catalogue_probe_loads_with_a_source_for_every_number():
                  if f.name not in ("name", "description", "sources") and getattr(d, f.name) is not None}
         assert given <= set(d.sources), (name, given - set(d.sources))
         assert all(s.strip() for s in d.sources.values())
-        p = Probe.from_design(name)
+        p = probe_from_design(name)
         assert p.design == name and p.outer_diameter_m == d.outer_diameter_m
         assert math.isfinite(p.min_tip_temperature_C)
 
 
 def test_probe_boundaries_gives_device_tip_only_to_solvers_that_ask():
-    probe = Probe.from_design("cryoneurolysis-N2O-1.3mm")
+    probe = probe_from_design("cryoneurolysis-N2O-1.3mm")
     prot = Protocol((Freeze(60.0, gas="on"), Thaw(30.0), Freeze(60.0, tip_temperature_C=-60.0)))
     with pytest.raises(NotImplementedError):
         probe_boundaries(probe, prot, 2e-5, 37.0)

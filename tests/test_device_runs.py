@@ -9,9 +9,8 @@ import pytest
 import cryosim
 from cryosim.fast.solver import run_axisymmetric
 from cryosim.physics import catalogue
-from cryosim.physics.catalogue import list_designs, load_probe_design
+from cryosim.physics.catalogue import list_designs, load_probe_design, probe_from_design
 from cryosim.physics.device import ProbeDesign, jt_device
-from cryosim.physics.probe import Probe
 from cryosim.physics.protocol import Freeze, Protocol
 from cryosim.post.trackers import DEVICE_COLUMNS
 from cryosim.scenario import Numerics
@@ -22,7 +21,7 @@ N2O_18G = "cryoneurolysis-N2O-1.3mm"
 
 
 def _run(design, duration_s=20.0, numerics=QUICK, tmp_path=None):
-    s = cryosim.default_scenario().with_(probe=Probe.from_design(design), thermocouples=(), numerics=numerics,
+    s = cryosim.default_scenario().with_(probe=probe_from_design(design), thermocouples=(), numerics=numerics,
                                          protocol=Protocol((Freeze(duration_s, gas="on"),)))
     return run_axisymmetric(s, output_dir=tmp_path)
 

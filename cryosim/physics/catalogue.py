@@ -66,3 +66,9 @@ def load_probe_design(name: str) -> ProbeDesign:
     if design.name != name:
         raise ScenarioError(f"design {name!r}.name", design.name, "the file's stem")
     return design
+
+
+def probe_from_design(name: str, **kwargs: object) -> "object":
+    """The :class:`~cryosim.physics.probe.Probe` of one needle of catalogue design ``name``
+    (diameter, active length, gauge, coolant and floor from it)."""
+    return load_probe_design(name).probe(**kwargs)

@@ -191,7 +191,8 @@ class ProbeDesign:
 
         gas = self.gas if self.gas in COOLANTS else None
         return Probe(outer_diameter_m=self.outer_diameter_m, active_length_m=self.active_length_m, gauge=self.gauge,
-                     coolant=gas, design=self.name, **kwargs)  # type: ignore[arg-type]
+                     coolant=gas, design=self.name, design_floor_C=jt_device(self).coldest_C,
+                     **kwargs)  # type: ignore[arg-type]
 
 
 def gas_heat_transfer_W_per_m2_K(fluid: str, pressure_Pa: float, temperature_C: float, mass_flow_kg_per_s: float,

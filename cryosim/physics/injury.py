@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from ..checks import ScenarioError
 
-__all__ = ["NEURAPRAXIA_BELOW_C", "AXONOTMESIS_BELOW_C", "GRADES", "injury_grade"]
+__all__ = ["NEURAPRAXIA_BELOW_C", "AXONOTMESIS_BELOW_C", "ICE_EDGE_C", "GRADES", "injury_grade"]
 
 #: Conduction block without axon damage (neurapraxia, Sunderland 1st degree) at or below about +10 °C.
 NEURAPRAXIA_BELOW_C = 10.0
 #: Axonotmesis (Sunderland 2nd degree: Wallerian degeneration, sheaths intact) at or below about -20 °C.
 AXONOTMESIS_BELOW_C = -20.0
 #: Grades, mildest first.
+#: The edge of the ice ball as users read it (°C): frozen length along a nerve is measured at 0 °C
+#: (the tissue liquidus of the materials is about -1 °C).
+ICE_EDGE_C = 0.0
 GRADES = ("none", "conduction block (neurapraxia)", "axonotmesis")
 
 

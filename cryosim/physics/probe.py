@@ -77,7 +77,9 @@ class Probe:
     design : str or None
         Name of a probe design of the catalogue (:func:`cryosim.physics.catalogue.list_designs`):
         the probe is then a Joule–Thomson device, driven by ``Freeze(..., gas="on")``
-        steps; build it with :meth:`from_design`.
+        steps; build it with :func:`cryosim.physics.catalogue.probe_from_design`.
+    design_floor_C : float or None
+        The design's coldest gas temperature (°C), set by ``probe_from_design``.
     """
 
     outer_diameter_m: float
@@ -88,6 +90,7 @@ class Probe:
     gauge: int | None = None
     coolant: str | None = None
     design: str | None = None
+    design_floor_C: float | None = None
 
     def __post_init__(self) -> None:
         check_range("probe.outer_diameter_m", self.outer_diameter_m, 0.2e-3, 6e-3, unit="m")
@@ -99,10 +102,8 @@ class Probe:
             check_choice("probe.gauge", self.gauge, ISO_9626_OUTER_DIAMETER_MM)
         if self.coolant is not None:
             check_choice("probe.coolant", self.coolant, COOLANTS)
-        if self.design is not None:
-            from .catalogue import list_designs
-
-            check_choice("probe.design", self.design, list_designs())
+        if self.design_floor_C is not None:
+            check_range("probe.design_floor_C", self.design_floor_C, -273.15, 0.0, unit="°C")
 
     @classmethod
     def from_gauge(cls, gauge: int, active_length_m: float, **kwargs: object) -> "Probe":
@@ -111,13 +112,6 @@ class Probe:
         d = ISO_9626_OUTER_DIAMETER_MM[gauge] * 1e-3
         return cls(outer_diameter_m=d, active_length_m=active_length_m, gauge=gauge, **kwargs)  # type: ignore[arg-type]
 
-    @classmethod
-    def from_design(cls, design: str, **kwargs: object) -> "Probe":
-        """One needle of the catalogue design ``design`` (diameter, active length, gauge and coolant from it)."""
-        from .catalogue import load_probe_design
-
-        return load_probe_design(design).probe(**kwargs)  # type: ignore[return-value]
-
     @property
     def radius_m(self) -> float:
         return 0.5 * self.outer_diameter_m
@@ -125,11 +119,8 @@ class Probe:
     @property
     def min_tip_temperature_C(self) -> float | None:
         """Thermal floor set by the coolant (a design: its coldest gas temperature, for a 37 °C tissue), or None."""
-        if self.design is not None:
-            from .catalogue import load_probe_design
-            from .device import jt_device
-
-            return jt_device(load_probe_design(self.design)).coldest_C
+        if self.design_floor_C is not None:
+            return self.design_floor_C
         return None if self.coolant is None else COOLANTS[self.coolant].boiling_point_C
 
     def check_tip_temperature(self, field: str, value_C: float) -> None:

@@ -33,15 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from ..physics.injury import AXONOTMESIS_BELOW_C, GRADES, NEURAPRAXIA_BELOW_C, injury_grade
-from .trackers import _INSIDE_TOL, StepView, Tracker, _barycentric
+from ..physics.injury import AXONOTMESIS_BELOW_C, GRADES, ICE_EDGE_C, NEURAPRAXIA_BELOW_C, injury_grade
+from .view import INSIDE_TOL, StepView, Tracker, barycentric
 
 __all__ = ["NEURAPRAXIA_BELOW_C", "AXONOTMESIS_BELOW_C", "GRADES", "NerveDose", "NerveTracker", "injury_grade",
            "time_below_s", "length_below_m", "sample_path"]
-
-#: The edge of the ice ball, as users read it (the tissue liquidus of the materials is -1 °C).
-ICE_EDGE_C = 0.0
-
 
 def time_below_s(time_s: np.ndarray, T_C: np.ndarray, threshold_C: float) -> np.ndarray:
     """Time spent at or below ``threshold_C`` (s), per column of ``T_C`` (steps x samples), T linear in time
@@ -216,8 +212,8 @@ class NerveTracker(Tracker):
                         s = float(np.clip((q[0] - x[j - 1]) / (x[j] - x[j - 1]), 0.0, 1.0))
                         nodes[k], weights[k] = (j - 1, j), (1.0 - s, s)
                 else:
-                    lam = _barycentric(X[C], q)
-                    inside = np.nonzero(lam.min(axis=1) >= -_INSIDE_TOL)[0]
+                    lam = barycentric(X[C], q)
+                    inside = np.nonzero(lam.min(axis=1) >= -INSIDE_TOL)[0]
                     ok = inside.size > 0
                     if ok:
                         nodes[k], weights[k] = C[inside[0]], lam[inside[0]]

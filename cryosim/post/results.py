@@ -161,7 +161,7 @@ class Results:
         """
         import pandas as pd
 
-        from .nerve import ICE_EDGE_C
+        from ..physics.injury import ICE_EDGE_C
 
         rows = []
         windows = self.scenario.protocol.freeze_windows_s()

@@ -26,8 +26,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from dataclasses import field as dc_field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,88 +36,14 @@ from ..scenario import Scenario, Thermocouple
 from .files import open_stream
 from .guards import GuardTracker, check_final, limits_for
 from .isotherms import MEASURES, extent_of
+from .nerve import NerveTracker
 from .results import ENERGY_TERMS, Results, iso_label
+from .view import GEOMETRIES, INSIDE_TOL, NodalField, StepView, Tracker, barycentric
 
 __all__ = [
     "NodalField", "StepView", "Tracker", "SeriesTracker", "ExtentTracker", "ThermocoupleTracker", "ProbeTracker",
     "EnergyTracker", "DeviceTracker", "DEVICE_COLUMNS", "ProgressTracker", "CallbackTracker", "CSVStreamTracker", "TrackerList", "GEOMETRIES",
 ]
-
-#: Geometries of a view: (r, z) triangles, 3D tetrahedra, 1D profiles.
-GEOMETRIES = ("axisymmetric", "3d", "planar", "cylindrical", "spherical")
-
-
-@dataclass(frozen=True)
-class NodalField:
-    """A P1 temperature field.
-
-    ``points_m``: (n, 2) (r, z) for "axisymmetric", (n, 3) (x, y, z) for
-    "3d", (n, 1) increasing positions from the probe surface for 1D
-    geometries (m). ``cells``: triangles, tetrahedra or segments (node
-    indices). ``temperature_C``: per node (°C). The arrays may be the
-    solver's own: copy what you keep beyond the call.
-    """
-
-    points_m: np.ndarray
-    cells: np.ndarray
-    temperature_C: np.ndarray
-
-
-@dataclass
-class StepView:
-    """The state of a run after an accepted step, the same for every solver.
-
-    ``t_s``: time (s); ``is_output``: True at a requested output time
-    (:attr:`cryosim.scenario.Numerics.output_times_s`); ``t_end_s``: end of
-    the run (s); ``geometry``: one of :data:`GEOMETRIES`;
-    ``probe_surface_C``: coldest active-surface temperature (°C);
-    ``probe_heat_W``: heat drawn by the probe (W, positive when extracted);
-    ``energy_J``: cumulative terms (J, keys of :data:`~cryosim.post.results.ENERGY_TERMS`
-    but the imbalance); ``comm``: the MPI communicator of a distributed
-    field, or None; ``extras``: further named scalars of the solver (a
-    device's: :data:`DEVICE_COLUMNS`). :meth:`nodal_field` builds the field
-    on first use.
-    """
-
-    t_s: float
-    is_output: bool
-    t_end_s: float
-    geometry: str
-    probe_surface_C: float
-    probe_heat_W: float
-    energy_J: Mapping[str, float]
-    field_fn: Callable[[], NodalField] = dc_field(repr=False)
-    comm: Any = None
-    extras: Mapping[str, float] = dc_field(default_factory=dict)
-    _field: NodalField | None = dc_field(default=None, init=False, repr=False)
-
-    def nodal_field(self) -> NodalField:
-        """The P1 temperature field (built once per view)."""
-        if self._field is None:
-            self._field = self.field_fn()
-        return self._field
-
-
-class Tracker:
-    """Something fed with every accepted step of a run (methods do nothing by default).
-
-    ``start`` gets the initial state, ``update`` every accepted step,
-    ``finish`` the final state; ``close`` is always called, also when the
-    run stops on an error.
-    """
-
-    def start(self, view: StepView) -> None:
-        pass
-
-    def update(self, view: StepView) -> None:
-        pass
-
-    def finish(self, view: StepView) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
 
 class SeriesTracker(Tracker):
     """A tracker that records named scalars (:attr:`columns`) at the start and after every step."""
@@ -176,17 +101,6 @@ class ExtentTracker(SeriesTracker):
         return {iso: {m: s[f"{m}@{iso_label(iso)}"] for m in MEASURES} for iso in self.isotherms_C}
 
 
-#: Smallest barycentric coordinate (relative) that still counts a point inside a cell.
-_INSIDE_TOL = 1e-9
-
-
-def _barycentric(P: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Barycentric coordinates (m, d+1) of point ``x`` (d,) in every simplex ``P`` (m, d+1, d)."""
-    A = np.transpose(P[:, 1:, :] - P[:, :1, :], (0, 2, 1))  # (m, d, d): columns are edge vectors
-    lam = np.linalg.solve(A, (x[None, :] - P[:, 0, :])[:, :, None])[:, :, 0]
-    return np.concatenate([1.0 - lam.sum(axis=1, keepdims=True), lam], axis=1)
-
-
 class ThermocoupleTracker(SeriesTracker):
     """Virtual thermocouples: the P1 field interpolated at fixed points (°C), columns ``T_<name>_C``.
 
@@ -221,8 +135,8 @@ class ThermocoupleTracker(SeriesTracker):
                     s = (p[0] - x[j - 1]) / (x[j] - x[j - 1])
                     self._nodes[k], self._weights[k], found[k] = (j - 1, j), (1.0 - s, s), True
                 continue
-            lam = _barycentric(X[C], p) if len(C) else np.zeros((0, dim + 1))
-            inside = np.nonzero(lam.min(axis=1) >= -_INSIDE_TOL)[0]
+            lam = barycentric(X[C], p) if len(C) else np.zeros((0, dim + 1))
+            inside = np.nonzero(lam.min(axis=1) >= -INSIDE_TOL)[0]
             if inside.size:
                 e = inside[0]
                 self._nodes[k], self._weights[k], found[k] = C[e], lam[e], True
@@ -380,7 +294,6 @@ class TrackerList:
         self.probe = ProbeTracker()
         self.energy = EnergyTracker()
         self.device = DeviceTracker() if device else None
-        from .nerve import NerveTracker  # nerve.py builds on this module
 
         self.nerves = NerveTracker(getattr(scenario, "nerves", ()))
         self.series: tuple[SeriesTracker, ...] = (self.extent, self.thermocouples, self.probe, self.energy,

@@ -466,13 +466,14 @@ def wolter_scenario(setup: dict[str, Any], *, gauge: int, active_length_m: float
 def wolter_device_scenario(setup: dict[str, Any], *, design: str, duration_s: float, bath_C: float) -> Any:
     """A catalogue Joule-Thomson probe (gas on) in the Wolter bath."""
     import cryosim
-    from .. import Freeze, Numerics, Probe, Protocol, get_material
+    from .. import Freeze, Numerics, Protocol, get_material
+    from ..physics.catalogue import probe_from_design
 
     a, n = setup["assumptions"], setup["numerics"]
     medium = get_material(a["medium"])
     iso = medium.liquidus_C if a["ice_edge_isotherm"] == "liquidus" else float(a["ice_edge_isotherm"])
     return cryosim.default_scenario().with_(
-        name="wolter2017-device", probe=Probe.from_design(design), protocol=Protocol((Freeze(duration_s, gas="on"),)),
+        name="wolter2017-device", probe=probe_from_design(design), protocol=Protocol((Freeze(duration_s, gas="on"),)),
         medium=medium, initial_temperature_C=bath_C, arterial_temperature_C=bath_C, isotherms_C=(iso,),
         thermocouples=(), numerics=Numerics(resolution=n["resolution"], temperature_tolerance_K=n["temperature_tolerance_K"]))
 

@@ -72,7 +72,7 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
     elif fe:
         parts.append("Finite elements and the fast solver agree within "
                      + f"{max(abs(100 * r.deviation) for r in fe if r.deviation is not None):.1f} % on the default scenario.")
-    wo = [r for r in val if r.case == "wolter2017"]
+    wo = [r for r in val if r.case == "wolter2017" and r.tolerance is not None]
     if wo:
         def label(r: Any) -> str:
             tid = r.name.split(" ")[0]

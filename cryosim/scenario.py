@@ -250,7 +250,14 @@ class Scenario:
         _check_label("name", self.name)
         if self.initial_temperature_C is None:
             check_range("arterial_temperature_C", self.arterial_temperature_C, 0.0, 45.0, unit="°C")
-            object.__setattr__(self, "initial_temperature_C", self.medium.steady_temperature_C(self.arterial_temperature_C))
+            steady = self.medium.steady_temperature_C(self.arterial_temperature_C)
+            if not 0.0 <= steady <= 45.0:
+                raise ScenarioError("initial_temperature_C", None,
+                                    f"a value in [0, 45] °C: the default, the Pennes steady state T_a + q_m / beta of "
+                                    f"{self.medium.name} ({steady:.1f} °C with beta = "
+                                    f"{self.medium.perfusion_beta_W_per_m3_K:.3g} W/m3/K), is outside it; give "
+                                    "initial_temperature_C or a medium with more perfusion")
+            object.__setattr__(self, "initial_temperature_C", steady)
             object.__setattr__(self, "initial_from_steady_state", True)
         check_range("initial_temperature_C", self.initial_temperature_C, 0.0, 45.0, unit="°C")
         check_range("arterial_temperature_C", self.arterial_temperature_C, 0.0, 45.0, unit="°C")

@@ -26,3 +26,15 @@ def test_quickstart_notebook():
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "isotherm" in text and "volume" in text
+
+
+@pytest.mark.slow
+def test_design_studies_notebook():
+    """Issue 9: the isotherm chart, the inverse-design answer and an uncertainty band with Sobol indices."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("SALib")
+    nb = nbformat.read(ROOT / "notebooks" / "design_studies.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "freeze duration:" in text and "margin" in text and "matters most" in text

@@ -20,7 +20,7 @@ def test_limits_of_a_scenario():
     s = cryosim.default_scenario().with_(protocol=Protocol((Freeze(60, -70.0), Thaw(30, "active", 42.0))))
     lim = limits_for(s)
     assert lim.coldest_C == -70.0 and lim.warmest_C == 42.0
-    assert lim.temperature_tolerance_K == pytest.approx(1.12)  # 1 % of the 112 K span, above the 0.5 K floor
+    assert lim.temperature_tolerance_K == pytest.approx(3.36)  # 3 % of the 112 K span, above the 0.5 K floor
     power = s.with_(probe=Probe.from_gauge(18, 5e-3, coolant="N2O"), protocol=Protocol((Freeze(30, power_W=1.0),)))
     assert limits_for(power).coldest_C == -88.0  # the coolant floor bounds a power-driven freeze
 
@@ -37,6 +37,7 @@ def test_undershoot_stops_the_run_and_flag_records_it():
     d = {}
     check_final(flag, d)
     assert len(d["suspect"]) == 1 and "colder" in d["suspect"][0]
+    assert d["temperature_excursion_K"] == pytest.approx(1.0)
 
 
 def test_energy_imbalance_is_caught():

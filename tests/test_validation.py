@@ -94,7 +94,7 @@ def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -
     if _fem_available():
         assert row["note"] == (
             "not run: three 3D finite-element runs are skipped in the fast variant to keep it short "
-            "(run_fem = false in validation/bone3d/case.toml); run `cryosim validate` without --fast")
+            "(run_fem = false in validation/bone3d/case.toml)")
     else:
         assert row["note"].startswith("not run: finite-element solver unavailable ("), row["note"]
 

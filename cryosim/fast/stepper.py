@@ -42,6 +42,10 @@ from .newton import LinearSolverSettings, NewtonSolver
 
 __all__ = ["BoundaryState", "FVSystem", "SDIRK_GAMMA", "ENERGY_KEYS"]
 
+#: Undershoot below the coldest previous or imposed temperature that rejects a step (K): the 0.5 K of issue 11.
+UNDERSHOOT_SLACK_K = 0.5
+#: Error ratio given to such a step: above the controller's rejection ratio, so it is cut (by about half).
+UNDERSHOOT_REJECT_RATIO = 4.0
 #: Cumulative heat terms (J) into the medium.
 ENERGY_KEYS = ("probe_J", "far_boundary_J", "perfusion_J", "metabolic_J")
 
@@ -256,6 +260,12 @@ class FVSystem:
         rates2 = self.rates(T2, bc2, (H2, Hstar2, Tstar2, g * dt))
         self._accumulate(g * dt, rates2, heat)
         err = self._error_ratio(H2, T2, self._with_constraints(self.H + dt * slope, H2, bc2))
+        # no cell may end colder than the coldest of the previous field and the imposed temperatures (a discrete
+        # maximum principle the exact step obeys): a step that breaks it by more than UNDERSHOOT_SLACK_K is
+        # too long, whatever the error estimate says (issue 11: undershoots of up to 11.8 K in water)
+        coldest = min(float(self.T.min()), bc1.bounds_C()[0], bc2.bounds_C()[0])
+        if coldest - float(T2.min()) > UNDERSHOOT_SLACK_K:
+            err = max(err, UNDERSHOOT_REJECT_RATIO)
         return Attempt(True, err, its1 + its2, payload=(H2, T2, heat, rates2, bc2, dt))
 
     def accept(self, attempt: Attempt, t_new_s: float) -> None:

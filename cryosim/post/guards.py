@@ -34,11 +34,12 @@ __all__ = ["PhysicalGuardError", "GuardLimits", "GuardTracker", "limits_for", "c
 
 #: Undershoot / overshoot allowed (K): issue 11 asks the solvers to stay within 0.5 K of their bounds; the
 #: allowance grows to :data:`TEMPERATURE_TOLERANCE_OF_SPAN` of the temperature span of the problem, because P1
-#: finite elements on tetrahedra that are not all acute are not monotone: right after a tip jump of 90 K a
-#: 3D mesh overshoots by about 0.6 K for a few steps (validation case bone3d) -- a discretisation artefact that
-#: decays, where the 11.8 K undershoots issue 11 found are errors.
+#: finite elements on tetrahedra that are not all acute are not monotone: right after a tip jump of 90 K the
+#: 3D meshes of validation case bone3d overshoot the bath temperature by up to 1.3 K (1.4 % of the jump) for
+#: a few steps -- a discretisation artefact that decays. The undershoots issue 11 found reached 11 % of the
+#: span and are caught. The worst excursion of every run is recorded (``temperature_excursion_K``).
 TEMPERATURE_TOLERANCE_K = 0.5
-TEMPERATURE_TOLERANCE_OF_SPAN = 0.01
+TEMPERATURE_TOLERANCE_OF_SPAN = 0.03
 #: Cumulative energy imbalance allowed, relative to the largest energy term: the bound the README states
 #: (issue 11). Both solvers close the balance to their nonlinear-solver tolerance: the fast solver to
 #: ~1e-12, the FE solver (SNES rtol 1e-6) to ~1e-5 in its first steps and ~1e-9 at the end of a run.
@@ -95,6 +96,8 @@ class GuardTracker:
     limits: GuardLimits
     mode: str = "stop"
     breaches: list[str] = field(default_factory=list)
+    #: worst excursion beyond the temperature bounds seen so far (K; 0 when none)
+    excursion_K: float = 0.0
 
     def _breach(self, message: str) -> None:
         if self.mode == "stop":
@@ -112,6 +115,7 @@ class GuardTracker:
         if view.comm is not None:
             lo, hi = min(view.comm.allgather(lo)), max(view.comm.allgather(hi))
         tol = lim.temperature_tolerance_K
+        self.excursion_K = max(self.excursion_K, lim.coldest_C - lo, hi - lim.warmest_C)
         if lo < lim.coldest_C - tol:
             self._breach(f"at t = {view.t_s:.6g} s the field reaches {lo:.3f} °C, colder than the coldest "
                          f"boundary or coolant temperature {lim.coldest_C:.3f} °C by more than {tol:g} K")
@@ -136,6 +140,7 @@ class GuardTracker:
 
 def check_final(guard: GuardTracker, diagnostics: dict[str, Any]) -> None:
     """End-of-run checks (far field); records the breaches in ``diagnostics['suspect']`` in flag mode."""
+    diagnostics["temperature_excursion_K"] = guard.excursion_K
     far = diagnostics.get("far_field_max_disturbance_K")
     if far is not None and far > guard.limits.far_field_disturbance_K:
         guard._breach(f"the temperature next to the far boundary moved {far:.3g} K (limit "

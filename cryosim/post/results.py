@@ -251,10 +251,12 @@ class Results:
         return "\n".join(lines)
 
     def _device_lines(self) -> list[str]:
-        """The device's figures for :meth:`table` (none without a device)."""
+        """The probe's figures for :meth:`table`: the device's, or the surface temperature and cooling power reached."""
         d = self.device
-        if not d:
-            return []
+        if not d:  # a prescribed-temperature, convective or power-limited tip: what its surface reached
+            heat = self.probe_heat_W
+            return [f"probe surface: coldest {np.min(self.probe_surface_C):.1f} °C, {self.probe_surface_C[-1]:.1f} °C "
+                    f"at the end; cooling power {heat[-1]:.2f} W at the end, peak {np.max(heat):.2f} W"]
         out = [f"tip surface: mean {d['tip_mean_C'][-1]:.1f} °C, coldest {np.min(d['tip_min_C']):.1f} °C "
                f"(coldest mean {np.min(d['tip_mean_C']):.1f} °C); thermistor {d['thermistor_C'][-1]:.1f} °C at the end",
                f"cooling power: {d['cooling_power_W'][-1]:.2f} W at the end, peak {np.max(d['cooling_power_W']):.2f} W; "

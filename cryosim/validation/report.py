@@ -92,7 +92,7 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
                      "see the skin-cooling section for where model and data disagree.")
     bo = [r for r in val if r.case == "bone3d"]
     if bo and bo[0].status == "not run":
-        parts.append("The 3D bone-angle case needs the finite-element solver and was not run.")
+        parts.append("The 3D bone-angle case (T4) was not run: " + bo[0].note.removeprefix("not run: ") + ".")
     elif bo:
         parts.append(f"Next to a bone plate the ice-ball volume varies by {100 * bo[0].value:.0f} % over probe angles "
                      f"({bo[0].status}).")

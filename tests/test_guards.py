@@ -76,3 +76,15 @@ def test_issue11_refreeze_reproducer_has_no_undershoot():
     r = cryosim.run(s)  # the guard would stop it on an undershoot beyond 0.5 K
     assert r.final_field["temperature_C"].min() >= -30.95 - 0.5
     assert r.maximum(-40.0, "volume_m3") == 0.0
+
+
+def test_fem_temperature_breaches_are_flagged_not_stopped():
+    """P1 tetrahedra have no discrete maximum principle: an FE overshoot is recorded, the run goes on."""
+    g = GuardTracker(GuardLimits(-70.0, 37.5), mode="stop", temperature_mode="flag")
+    g.update(_view([-70.0, 0.0, 41.2]))
+    d = {}
+    check_final(g, d)
+    assert "warmer than any source" in d["suspect"][0] and d["temperature_excursion_K"] == pytest.approx(3.7)
+    e = {"enthalpy_change_J": -100.02, "probe_J": -100.0, "far_boundary_J": 0.0, "perfusion_J": 0.0, "metabolic_J": 0.0}
+    with pytest.raises(PhysicalGuardError, match="energy balance"):  # the other guards still stop
+        g.update(_view([0.0, 0.0, 0.0], e))

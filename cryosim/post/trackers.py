@@ -305,7 +305,8 @@ class TrackerList:
         if progress is not None:
             chain.append(ProgressTracker(progress))
         # physical guards last: a breaching step is in the streamed series before the run stops on it
-        self.guard = GuardTracker(limits_for(scenario), getattr(scenario.numerics, "guards", "stop"))
+        self.guard = GuardTracker(limits_for(scenario), getattr(scenario.numerics, "guards", "stop"),
+                                  temperature_mode="flag" if solver == "fem" else None)
         chain.append(self.guard)
         self.trackers = tuple(chain)
         self._outputs = frozenset(float(t) for t in scenario.numerics.output_times_s)

@@ -327,7 +327,7 @@ class Scenario:
         return expected_ice_distance_m(self.probe, self.protocol, self.medium, self.initial_temperature_C)
 
     def _check_thermocouples(self) -> None:
-        R = self.numerics.domain_radius_m or self.domain_radius_m()
+        R = self.domain_radius_m()  # numerics.domain_radius_m when given
         for tc in self.thermocouples:
             inside_probe = tc.r_m < self.probe.radius_m and tc.z_m > 0.0
             if inside_probe:
@@ -347,7 +347,7 @@ class Scenario:
         names = [n.name for n in self.nerves]
         if len(set(names)) != len(names):
             raise ScenarioError("nerves.name", names, "distinct names")
-        R = self.numerics.domain_radius_m or self.domain_radius_m()
+        R = self.domain_radius_m()  # numerics.domain_radius_m when given
         z_top = self.probe.active_length_m + R
         for n in self.nerves:
             for p, r, z in zip(n.points_m, n.radii_m(), n.z_m()):  # type: ignore[arg-type]

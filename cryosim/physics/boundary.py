@@ -317,12 +317,6 @@ class BoundarySet:
             pts += c.breakpoints_s()
         return np.unique(np.asarray(pts, float))
 
-    def coldest_C(self) -> float:
-        """Coldest temperature any condition can impose (for physical guards)."""
-        temps = [c.at(t).temperature_C for c in self.conditions for t in self._sample_times()
-                 if c.at(t).kind != BCKind.ADIABATIC]
-        return float(min(temps)) if temps else np.inf
-
     def wall_heat_capacity_J_per_m2_K(self, surface: Surface) -> float:
         """Heat capacity per area (J/m²/K) of the probe wall on ``surface``, for the whole run.
 

@@ -447,35 +447,36 @@ def wolter_setup(ctx: Context) -> dict[str, Any]:
     return {"assumptions": a, "numerics": a[ctx.mode], "probes": probes, "trends": _read_trends(ctx)}
 
 
-def wolter_scenario(setup: dict[str, Any], *, gauge: int, active_length_m: float, tip_C: float, duration_s: float,
-                    bath_C: float, cooling: str) -> Any:
+def _wolter_bath(setup: dict[str, Any], name: str, probe: Any, step: Any, bath_C: float) -> Any:
+    """The Wolter in vitro set-up (saline bath at ``bath_C``, ice-edge isotherm, case numerics) around ``probe``."""
     import cryosim
-    from .. import Freeze, Numerics, Probe, Protocol, get_material
-
-    a, probes, n = setup["assumptions"], setup["probes"], setup["numerics"]
-    medium = get_material(a["medium"])
-    iso = medium.liquidus_C if a["ice_edge_isotherm"] == "liquidus" else float(a["ice_edge_isotherm"])
-    h = probes["cooling"][cooling].get("heat_transfer_W_per_m2_K")
-    return cryosim.default_scenario().with_(
-        name="wolter2017", probe=Probe.from_gauge(gauge, active_length_m=active_length_m),
-        protocol=Protocol((Freeze(duration_s, tip_C, heat_transfer_W_per_m2_K=h),)), medium=medium,
-        initial_temperature_C=bath_C, arterial_temperature_C=bath_C, isotherms_C=(iso,), thermocouples=(),
-        numerics=Numerics(resolution=n["resolution"], temperature_tolerance_K=n["temperature_tolerance_K"]))
-
-
-def wolter_device_scenario(setup: dict[str, Any], *, design: str, duration_s: float, bath_C: float) -> Any:
-    """A catalogue Joule-Thomson probe (gas on) in the Wolter bath."""
-    import cryosim
-    from .. import Freeze, Numerics, Protocol, get_material
-    from ..physics.catalogue import probe_from_design
+    from .. import Numerics, Protocol, get_material
 
     a, n = setup["assumptions"], setup["numerics"]
     medium = get_material(a["medium"])
     iso = medium.liquidus_C if a["ice_edge_isotherm"] == "liquidus" else float(a["ice_edge_isotherm"])
     return cryosim.default_scenario().with_(
-        name="wolter2017-device", probe=probe_from_design(design), protocol=Protocol((Freeze(duration_s, gas="on"),)),
-        medium=medium, initial_temperature_C=bath_C, arterial_temperature_C=bath_C, isotherms_C=(iso,),
-        thermocouples=(), numerics=Numerics(resolution=n["resolution"], temperature_tolerance_K=n["temperature_tolerance_K"]))
+        name=name, probe=probe, protocol=Protocol((step,)), medium=medium, initial_temperature_C=bath_C,
+        arterial_temperature_C=bath_C, isotherms_C=(iso,), thermocouples=(),
+        numerics=Numerics(resolution=n["resolution"], temperature_tolerance_K=n["temperature_tolerance_K"]))
+
+
+def wolter_scenario(setup: dict[str, Any], *, gauge: int, active_length_m: float, tip_C: float, duration_s: float,
+                    bath_C: float, cooling: str) -> Any:
+    """A probe held at (or cooled through a coefficient towards) ``tip_C`` in the Wolter bath."""
+    from .. import Freeze, Probe
+
+    h = setup["probes"]["cooling"][cooling].get("heat_transfer_W_per_m2_K")
+    return _wolter_bath(setup, "wolter2017", Probe.from_gauge(gauge, active_length_m=active_length_m),
+                        Freeze(duration_s, tip_C, heat_transfer_W_per_m2_K=h), bath_C)
+
+
+def wolter_device_scenario(setup: dict[str, Any], *, design: str, duration_s: float, bath_C: float) -> Any:
+    """A catalogue Joule-Thomson probe (gas on) in the Wolter bath."""
+    from .. import Freeze
+    from ..physics.catalogue import probe_from_design
+
+    return _wolter_bath(setup, "wolter2017-device", probe_from_design(design), Freeze(duration_s, gas="on"), bath_C)
 
 
 def _wolter_device_rows(ctx: Context, s: dict[str, Any], res: CaseResult, tol: float, published: dict) -> str:

@@ -9,6 +9,10 @@
   ``fixed_step_s``, ``output_times_s``, ``max_step_s`` and ``domain_radius_m``
   are honoured; a power-limited freeze never goes below the coolant floor;
   Ctrl-C inside a Newton solve leaves as KeyboardInterrupt;
+* Newton converges on water (sharp freezing) without a failed solve; the
+  safeguarded correction reads the enthalpy across the freezing interval;
+* a Joule-Thomson device probe (tabulated flux, probe wall) runs on the FE
+  solver and agrees with the fast solver; the table's UFL form equals numpy's;
 * 3D meshes of the axisymmetric scene agree with the (r, z) mesh within 3 %
   (slow);
 * isotherm measures on tetrahedra are exact for P1 fields, geometry tags,
@@ -334,11 +338,11 @@ def test_power_limited_freeze_stays_above_coolant_floor(power_W):
 
 
 def test_ctrl_c_inside_newton_is_a_keyboard_interrupt(monkeypatch):
-    """petsc4py wraps an exception raised in a SNES callback in a PETSc.Error; run_fem re-raises the original."""
+    """A Ctrl-C during a residual assembly of the Newton solve leaves run_fem as KeyboardInterrupt (the CLI's 130)."""
     import dolfinx.fem.petsc as fp
 
     calls = {"n": 0}
-    real = fp.assemble_residual
+    real = fp.assemble_vector
 
     def interrupted(*args, **kwargs):
         calls["n"] += 1
@@ -346,7 +350,7 @@ def test_ctrl_c_inside_newton_is_a_keyboard_interrupt(monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(fp, "assemble_residual", interrupted)
+    monkeypatch.setattr(fp, "assemble_vector", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_fem(_ramp_scenario(2.0, -10.0, unfreezing=True, resolution=0.5))
     assert calls["n"] == 5
@@ -362,3 +366,79 @@ def test_obsolete_fem_tolerance_refused():
          "numerics": {"fem_temperature_tolerance_K": 2.0}}
     with pytest.raises(ScenarioError, match="numerics.fem_temperature_tolerance_K"):
         scenario_from_dict(d)
+
+
+# --- Newton on sharp freezing, Joule-Thomson devices ----------------------------------------
+def test_safeguard_reads_the_correction_in_enthalpy_across_the_freezing_interval():
+    """An unfrozen water node told to drop 5 K stops where its enthalpy change C dT lands (in the freezing
+    interval), not 5 K below; a frozen node's correction is left alone, so is a held node's."""
+    from cryosim.fem.newton import safeguard_temperature_correction
+    from cryosim.physics.phase_change import enthalpy_array
+
+    water = cryosim.get_material("water")
+    props = water.property_row()[None, :]
+    T = np.array([0.5, -10.0, 0.5])
+    dT = np.array([-5.0, -1.0, -5.0])
+    out = np.empty(3)
+    n = safeguard_temperature_correction(T, dT, np.zeros(3, np.int64), props, np.array([False, False, True]), out)
+    assert n == 1
+    assert out[1] == dT[1] and out[2] == dT[2]
+    assert water.solidus_C < T[0] + out[0] < water.liquidus_C
+    dH = enthalpy_array(T[0] + out[0], water.property_row()) - enthalpy_array(T[0], water.property_row())
+    assert dH == pytest.approx(water.heat_capacity_unfrozen_J_per_m3_K * dT[0], rel=1e-9)
+
+
+def test_newton_converges_on_water_without_failed_solves():
+    """Water freezes over 0.5 K: Newton on the temperature used to fail 95 times in 20 s (PETSc SNES); the
+    safeguarded iteration does not fail once, and the answer matches the converged fast solver within 4 %
+    (measured: FE 3.439 mm at resolution 0.5, 3.331 mm at 2; fast 3.335 mm at resolution 2)."""
+    from cryosim.fast.solver import run_axisymmetric
+
+    s = cryosim.default_scenario().with_(
+        medium=cryosim.get_material("water"), initial_temperature_C=20.0, arterial_temperature_C=20.0,
+        protocol=cryosim.Protocol((cryosim.Freeze(20.0, -70.0),)), numerics=cryosim.Numerics(resolution=0.5))
+    r = run_fem(s, write_fields=False)
+    assert r.diagnostics["rejected_newton"] == 0
+    assert r.energy_imbalance_relative < 1e-6
+    fast = run_axisymmetric(s.with_(numerics=cryosim.Numerics(resolution=2.0)))
+    assert r.final(0.0, "radius_m") == pytest.approx(fast.final(0.0, "radius_m"), rel=0.04)
+
+
+def test_table_flux_form_equals_numpy_interp():
+    """The hinge form of a TABULATED_FLUX law equals np.interp(left=0) at any temperature, including off the table."""
+    from cryosim.fem.solver import _table_flux_ufl
+
+    msh = dolfinx.mesh.create_unit_interval(MPI.COMM_SELF, 1)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    T = dolfinx.fem.Function(V)
+    table_T = (-80.0, -60.0, -30.0, 0.0, 20.0)
+    table_q = (0.0, -4e4, -5e4, -5.5e4, -5.6e4)
+    form = dolfinx.fem.form(_table_flux_ufl(msh, T, table_T, table_q) * ufl.dx)
+    for c in (-95.0, -80.0, -70.0, -60.0, -45.5, -1.0, 10.0, 20.0, 35.0):
+        T.x.array[:] = c
+        assert dolfinx.fem.assemble_scalar(form) == pytest.approx(np.interp(c, table_T, table_q, left=0.0),
+                                                                  rel=1e-12, abs=1e-9), c
+
+
+def test_device_probe_on_fem_agrees_with_the_fast_solver():
+    """A catalogue N2O probe, gas on: the FE solver (tabulated flux, lumped probe wall) and the fast solver agree
+    on the tip temperature (1 K), the cooling power (2 %) and the ice radius (3 %); the FE balance closes with
+    the wall's heat; the device series are written."""
+    from cryosim.fast.solver import run_axisymmetric
+    from cryosim.physics.catalogue import probe_from_design
+    from cryosim.post.trackers import DEVICE_COLUMNS
+
+    s = cryosim.default_scenario().with_(probe=probe_from_design("cryoneurolysis-N2O-1.3mm"), thermocouples=(),
+                                         protocol=cryosim.Protocol((cryosim.Freeze(30.0, gas="on"),)),
+                                         numerics=cryosim.Numerics(resolution=QUICK_RESOLUTION))
+    fe = run_fem(s, write_fields=False)
+    fv = run_axisymmetric(s.with_(numerics=cryosim.Numerics(resolution=1.0)))
+    assert set(fe.device) == set(DEVICE_COLUMNS)
+    assert fe.energy_imbalance_relative < 1e-6
+    assert fe.device["probe_wall_J"][-1] < 0.0
+    assert fe.diagnostics["probe_wall_heat_capacity_J_per_K"] == pytest.approx(
+        fv.diagnostics["probe_wall_heat_capacity_J_per_K"], rel=0.02)
+    assert fe.device["tip_mean_C"][-1] == pytest.approx(fv.device["tip_mean_C"][-1], abs=1.0)
+    assert fe.device["cooling_power_W"][-1] == pytest.approx(fv.device["cooling_power_W"][-1], rel=0.02)
+    assert fe.final(0.0, "radius_m") == pytest.approx(fv.final(0.0, "radius_m"), rel=0.03)
+    assert np.min(fe.device["tip_min_C"]) >= fe.diagnostics["device_floor_C"] - 0.5

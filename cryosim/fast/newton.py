@@ -66,21 +66,13 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from ..meshing.grids import FVGrid
+from ..numerics.newton_rules import LAG_CONTRACTION, MAX_HALVINGS, REFACTOR_CHOICES
 from ..physics.phase_change import P_CU
 from . import kernel as fv
 
 __all__ = ["LinearSolverSettings", "NewtonSolver", "MAX_HALVINGS", "LAG_CONTRACTION", "REFACTOR_CHOICES",
            "BACKEND_CHOICES"]
 
-#: Largest number of step halvings in the line search (smallest step 2^-10 of
-#: the Newton correction): far enough for the phase-change kinks, short of
-#: chasing roundoff.
-MAX_HALVINGS = 10
-#: Residual reduction per iteration (new norm over old) above which factors
-#: computed at an earlier iterate are refreshed: a modified Newton iteration
-#: that contracts less than tenfold costs more iterations than a factorisation saves.
-LAG_CONTRACTION = 0.1
-REFACTOR_CHOICES = ("exact", "stage", "lagged")
 
 
 BACKEND_CHOICES = ("auto", "petsc", "superlu")

@@ -93,14 +93,15 @@ from typing import Any
 import numpy as np
 
 from ..physics.materials import Material, get_material
-from ..physics.phase_change import CURVES, P_BETA, ufl_formulas
+from ..physics.phase_change import CURVES, P_BETA, P_CU, ufl_formulas
 from ..numerics.sdirk2 import SDIRK_GAMMA, STAGE2_C
 from ..numerics.stepsize import Attempt, integrate, step_settings
-from ..physics.boundary import FLOOR_RAMP_K, BCKind, BoundarySet, Surface, probe_boundaries
+from ..physics.boundary import FLOOR_RAMP_K, BCKind, BoundarySet, DeviceTip, Surface, probe_boundaries
 from ..post.results import Results
 from ..post.trackers import NodalField, StepView, Tracker, TrackerList
 from ..scenario import Numerics, Scenario
 from . import geometry as geo
+from .newton import FENewton, NewtonSettings
 
 __all__ = ["run_fem", "FEMSettings", "FESystem", "QUADRATURE_DEGREE", "SDIRK_GAMMA", "pennes_terms",
            ]
@@ -128,51 +129,10 @@ class FEMSettings:
 
     #: first step after t = 0 and after every protocol breakpoint (s)
     first_step_s: float = 1e-2
-    #: SNES tolerances: relative residual, relative step (||dT|| < stol ||T||),
-    #: absolute residual (W per radian or W; tiny, the relative tests decide).
-    #: The Newton guess (the extrapolated step) is off by about the local error,
-    #: itself about the step tolerance, so rtol 1e-6 leaves a solver error a
-    #: millionth of the tolerance: out of the error estimate, and the energy
-    #: balance closes to ~1e-9 (default scenario); 1e-9 only costs 13 % more
-    #: Newton iterations.
-    snes_rtol: float = 1e-6
-    snes_stol: float = 1e-10
-    snes_atol: float = 1e-13
-    snes_max_it: int = 25
-    #: "bt" (backtracking) or "basic" (full Newton steps). Measured on the default
-    #: scenario at resolution 0.5: basic 11 failed solves and 849 Newton iterations,
-    #: bt none and 653 (the enthalpy's corners at the solidus and liquidus make full
-    #: steps overshoot).
-    snes_linesearch_type: str = "bt"
-    #: direct solver package for the LU factorisation: "petsc", "mumps", or None:
-    #: PETSc's own LU on one rank (as fast as MUMPS here, without its threads), MUMPS
-    #: on several (PETSc's LU is serial). The symbolic factorisation is done once per
-    #: run: the sparsity pattern never changes and PETSc reuses it.
-    lu_package: str | None = None
+    #: Newton's method of the stages (:mod:`cryosim.fem.newton`): tolerance, lagged factors, LU package
+    newton: NewtonSettings = NewtonSettings()
     #: write the field for ParaView every this many seconds of simulated time
     output_interval_s: float = 10.0
-
-
-def _petsc_options(s: FEMSettings, n_ranks: int) -> dict[str, Any]:
-    from petsc4py import PETSc
-
-    opts: dict[str, Any] = {
-        "snes_type": "newtonls",
-        "snes_linesearch_type": s.snes_linesearch_type,
-        "snes_rtol": s.snes_rtol,
-        "snes_stol": s.snes_stol,
-        "snes_atol": s.snes_atol,
-        "snes_max_it": s.snes_max_it,
-        "snes_error_if_not_converged": False,
-        "ksp_type": "preonly",
-        "pc_type": "lu",
-        "ksp_error_if_not_converged": False,
-    }
-    package = s.lu_package
-    if package is None:
-        package = "mumps" if n_ranks > 1 and PETSc.Sys.hasExternalPackage("mumps") else "petsc"
-    opts["pc_factor_mat_solver_type"] = package
-    return opts
 
 
 def _import_dolfinx() -> Any:
@@ -234,10 +194,53 @@ def pennes_terms(T: Any, T_n: Any, v: Any, dt: Any, mat: Material, arterial_C: A
     }
 
 
+def _revolve(fm: geo.FEMesh) -> float:
+    """2 pi on (r, z) meshes (their integrals of r dx are per radian), else 1."""
+    return 2.0 * math.pi if fm.axisymmetric else 1.0
+
+
+def active_area_m2(fm: geo.FEMesh) -> float:
+    """Area of the mesh's active probe surface (m^2; revolved on (r, z) meshes)."""
+    dolfinx = _import_dolfinx()
+    import ufl
+    from mpi4py import MPI
+
+    ds = ufl.Measure("ds", domain=fm.mesh, subdomain_data=fm.facet_tags)
+    w = ufl.SpatialCoordinate(fm.mesh)[0] if fm.axisymmetric else dolfinx.fem.Constant(fm.mesh, 1.0)
+    local = dolfinx.fem.assemble_scalar(dolfinx.fem.form(w * ds(geo.ACTIVE)))
+    return _revolve(fm) * float(fm.mesh.comm.allreduce(local, op=MPI.SUM))
+
+
+def _table_flux_ufl(msh: Any, T: Any, table_T_C: tuple[float, ...], table_flux_W_per_m2: tuple[float, ...]) -> Any:
+    r"""The piecewise-linear table of a TABULATED_FLUX condition as a UFL expression of ``T``.
+
+    :func:`numpy.interp` with ``left = 0`` (the condition's law,
+    :meth:`cryosim.physics.boundary.SurfaceCondition.flux_into_medium_W_per_m2`)
+    written as a sum of hinges, :math:`q(T) = q_0 [T \ge T_0] + \sum_j (s_j - s_{j-1})
+    \max(T - T_j, 0)` with :math:`s_j` the slope of segment j (0 before the
+    first point and after the last). The points and coefficients are
+    :class:`dolfinx.fem.Constant` vectors, so the compiled form depends only on
+    the number of points, not on the device.
+    """
+    import dolfinx
+    import ufl
+
+    Tt = np.asarray(table_T_C, float)
+    qt = np.asarray(table_flux_W_per_m2, float)
+    slopes = np.concatenate([[0.0], np.diff(qt) / np.diff(Tt), [0.0]])
+    Tc = dolfinx.fem.Constant(msh, Tt.astype(dolfinx.default_scalar_type))
+    cc = dolfinx.fem.Constant(msh, np.diff(slopes).astype(dolfinx.default_scalar_type))
+    q0 = dolfinx.fem.Constant(msh, dolfinx.default_scalar_type(qt[0]))
+    out = q0 * ufl.conditional(ufl.ge(T, Tc[0]), 1.0, 0.0)
+    for j in range(Tt.size):
+        out = out + cc[j] * ufl.max_value(T - Tc[j], 0.0)
+    return out
+
+
 class _Physics:
     """The weak form (one SDIRK stage) and the energy functionals of one scenario on one mesh."""
 
-    def __init__(self, scenario: Scenario, fm: geo.FEMesh) -> None:
+    def __init__(self, scenario: Scenario, fm: geo.FEMesh, boundaries: BoundarySet) -> None:
         dolfinx = _import_dolfinx()
         import ufl
 
@@ -299,19 +302,37 @@ class _Physics:
             metabolic += terms["metabolic"]
         ramp = ufl.min_value(1.0, ufl.max_value(0.0, (T - self.T_floor) / FLOOR_RAMP_K))
         boundary = (-self.h_tip * (self.T_cool - T) * v + self.q_tip * ramp * v) * w * ds(geo.ACTIVE)
+        # Joule-Thomson device (TABULATED_FLUX): the table's flux into the medium while the gas is on,
+        # and the probe wall's heat capacity lumped on the active surface's nodes (vertex rule; stored energy)
+        self.gas_on = const(0.0)
+        self.table = boundaries.table_of(Surface.ACTIVE)
+        self.q_gas_in: Any = None
+        if self.table is not None:
+            self.q_gas_in = self.gas_on * _table_flux_ufl(msh, T, *self.table)
+            boundary += -self.q_gas_in * v * w * ds(geo.ACTIVE)
+        self.wall_J_per_m2_K = boundaries.wall_heat_capacity_J_per_m2_K(Surface.ACTIVE)
+        self.Q_gas = None if self.q_gas_in is None else dolfinx.fem.form(self.q_gas_in * w * ds(geo.ACTIVE))
+        self.T_surface_integral = dolfinx.fem.form(T * w * ds(geo.ACTIVE))
         boundary += -self.h_shaft * (self.T_shaft - T) * v * w * ds(geo.SHAFT)
         for tag, i in fm.vessel_tags.items():
             vs = scenario.vessels[i]
             boundary += -const(vs.heat_transfer_W_per_m2_K) * (const(vs.blood_temperature_C) - T) * v * w * ds(tag)
         self.F = interior + boundary
+        #: lumped mass of each local node (m^3, per radian on (r, z) meshes): the weight of its enthalpy
+        self.mass = self._vector(v * w_mass * ufl.Measure("dx", domain=msh, metadata=MASS_QUADRATURE))
+        #: the probe wall's heat capacity lumped on the active surface's nodes (J/K, per radian on (r, z)
+        #: meshes): the row sums of the surface mass times the wall's capacity per area. Added node by node
+        #: (:class:`cryosim.fem.newton.FENewton`), not through UFL: FFCx 0.10 cannot compile a form with a
+        #: vertex-rule facet integral after another integral (ZeroDivisionError in its quadrature grouping).
+        self.wall_capacity = (self._vector(const(self.wall_J_per_m2_K) * v * w * ds(geo.ACTIVE))
+                              if self.wall_J_per_m2_K > 0.0 else np.zeros_like(self.mass))
         self.G = dolfinx.fem.form(interior)
         self.E = dolfinx.fem.form(enthalpy)
         self.P = dolfinx.fem.form(perfusion)
         self.M = dolfinx.fem.form(metabolic)
         #: 2 pi for (r, z) meshes: integrals of w dx are per radian
-        self.revolve = 2.0 * math.pi if fm.axisymmetric else 1.0
-        self.active_area_m2 = self.revolve * self.scalar(dolfinx.fem.form(w * ds(geo.ACTIVE)) if fm.axisymmetric
-                                                         else dolfinx.fem.form(const(1.0) * ds(geo.ACTIVE)))
+        self.revolve = _revolve(fm)
+        self.active_area_m2 = active_area_m2(fm)
 
         # boundary dofs
         tdim = msh.topology.dim
@@ -334,29 +355,82 @@ class _Physics:
         self.bc_far = dolfinx.fem.dirichletbc(self.T_far, self.far_dofs, V)
         self.bc_tip = dolfinx.fem.dirichletbc(self.T_tip, self.active_dofs, V)
 
+    def _vector(self, L: Any) -> np.ndarray:
+        """The assembled linear form ``L`` on the local nodes (owned and ghost, ghosts updated)."""
+        import dolfinx
+
+        b = dolfinx.fem.assemble_vector(dolfinx.fem.form(L))
+        b.scatter_reverse(dolfinx.la.InsertMode.add)
+        b.scatter_forward()
+        return b.array.copy()
+
+    def node_materials(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row of the property table for each local node, the table): the material of a node is that of
+        its neighbouring cells with the largest latent heat (the one that freezes, at a material interface)."""
+        tags = sorted(self.materials)
+        table = np.array([self.materials[t].property_row() for t in tags], float)
+        latent = np.array([self.materials[t].latent_heat_J_per_m3 for t in tags])
+        order = np.argsort(latent)  # assign the largest latent heat last so that it wins
+        dm = self.V.dofmap.list
+        node = np.full(self.T.x.array.size, int(order[-1]), np.int64)
+        ct = self.fm.cell_tags
+        for row in order:
+            cells = ct.indices[ct.values == tags[row]]
+            cells = cells[cells < dm.shape[0]]
+            node[np.unique(dm[cells])] = row
+        return node, table
+
     def scalar(self, form: Any) -> float:
         import dolfinx
         from mpi4py import MPI
 
         return float(self.fm.mesh.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM))
 
-    def boundary_rates_W(self) -> tuple[float, float]:
-        """Heat entering the medium through (probes, far boundary + vessels) (W), from the reactions."""
+    def wall_star(self) -> np.ndarray:
+        r"""The wall's stage reference temperature :math:`T^n + c\,(T_1 - T^n)` on the local nodes (°C)."""
+        Tn = self.T_n.x.array
+        return Tn + float(self.stage_c.value) * (self.T_1.x.array - Tn)
+
+    def _interior_vector(self) -> np.ndarray:
+        """The interior residual G at ``T`` on the local nodes, the probe wall's nodal storage term included (W)."""
         import dolfinx
-        from mpi4py import MPI
 
         b = dolfinx.fem.assemble_vector(self.G)
         b.scatter_reverse(dolfinx.la.InsertMode.add)
         a = b.array
-        loc = np.array([a[self.probe_owned].sum(), a[self.other_owned].sum()])
-        out = np.empty(2)
-        self.fm.mesh.comm.Allreduce(loc, out, op=MPI.SUM)
-        return float(self.revolve * out[0]), float(self.revolve * out[1])
+        if self.wall_J_per_m2_K > 0.0:
+            a = a + self.wall_capacity * (self.T.x.array - self.wall_star()) / float(self.gamma_dt.value)
+        return a
 
-    def stage_rates_W(self) -> tuple[float, float, float, float]:
-        """(probe, far + vessels, perfusion, metabolic) heat rates (W) at the stage just solved."""
-        probe, other = self.boundary_rates_W()
-        return probe, other, self.revolve * self.scalar(self.P), self.revolve * self.scalar(self.M)
+    def stored_J(self) -> float:
+        """Energy stored in the medium and the probe wall (J, per radian on (r, z) meshes), at ``T``."""
+        return self.scalar(self.E) + self.wall_J()
+
+    def wall_J(self) -> float:
+        """Sensible heat of the probe wall at ``T`` (J, per radian on (r, z) meshes; 0 without a wall)."""
+        from mpi4py import MPI
+
+        if self.wall_J_per_m2_K <= 0.0:
+            return 0.0
+        n = self.V.dofmap.index_map.size_local
+        loc = float(self.wall_capacity[:n] @ self.T.x.array[:n])
+        return float(self.fm.mesh.comm.allreduce(loc, op=MPI.SUM))
+
+    def boundary_rates_W(self) -> tuple[float, float, float]:
+        """Heat entering the medium (and the probe wall) through (probes, far boundary + vessels, active surface)
+        (W), from the reactions."""
+        from mpi4py import MPI
+
+        a = self._interior_vector()
+        loc = np.array([a[self.probe_owned].sum(), a[self.other_owned].sum(), a[self.active_owned].sum()])
+        out = np.empty(3)
+        self.fm.mesh.comm.Allreduce(loc, out, op=MPI.SUM)
+        return float(self.revolve * out[0]), float(self.revolve * out[1]), float(self.revolve * out[2])
+
+    def stage_rates_W(self) -> tuple[float, float, float, float, float]:
+        """(probe, far + vessels, perfusion, metabolic, active surface) heat rates (W) at the stage just solved."""
+        probe, other, active = self.boundary_rates_W()
+        return probe, other, self.revolve * self.scalar(self.P), self.revolve * self.scalar(self.M), active
 
 
 class _Measures:
@@ -397,8 +471,6 @@ class FESystem:
     """
 
     def __init__(self, ph: _Physics, boundaries: BoundarySet, numerics: Numerics, settings: FEMSettings) -> None:
-        from dolfinx.fem.petsc import NonlinearProblem
-
         self.ph = ph
         self.boundaries = boundaries
         self.temperature_tolerance_K = numerics.temperature_tolerance_K
@@ -412,13 +484,14 @@ class FESystem:
         #: Dirichlet conditions in force (mutated in place: the SNES callbacks hold this list)
         self.bcs: list[Any] = [ph.bc_far]
         self._tip_dirichlet = False
-        self.problem = NonlinearProblem(ph.F, ph.T, bcs=self.bcs, petsc_options=_petsc_options(settings, self.comm.size),
-                                        petsc_options_prefix=f"cryosim_fem_{id(self)}_")
-        self._caught: list[BaseException] = []
-        self._guard_callbacks()
+        node_material, table = ph.node_materials()
+        self.newton = FENewton(ph.F, ph.T, self.bcs, ph.mass, node_material, table,
+                               float(table[:, P_CU].max()), settings.newton,
+                               nodal_capacity=ph.wall_capacity, nodal_reference=ph.wall_star)
+        self.counters = self.newton.counters
         self.energy = {k: 0.0 for k in ENERGY_KEYS}
-        self.last_rates = (0.0, 0.0, 0.0, 0.0)
-        self.E0 = self.E_n = ph.scalar(ph.E)  # total enthalpy (J, per radian on (r, z) meshes)
+        self.last_rates = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self.E0 = self.E_n = ph.stored_J()  # total enthalpy (J, per radian on (r, z) meshes)
         self.t = 0.0
         self._prev: tuple[np.ndarray, float] | None = None  # (dT/dt, dt) of the last step
         self.set_condition(0.0)
@@ -429,7 +502,7 @@ class FESystem:
         ph = self.ph
         now = self.boundaries.at(t_s)
         c = now[Surface.ACTIVE]
-        ph.h_tip.value, ph.q_tip.value, ph.h_shaft.value = 0.0, 0.0, 0.0
+        ph.h_tip.value, ph.q_tip.value, ph.h_shaft.value, ph.gas_on.value = 0.0, 0.0, 0.0, 0.0
         self.bcs[:] = [ph.bc_far]
         lo = hi = float(ph.T_far.value)
         if c.kind == BCKind.TEMPERATURE:
@@ -441,10 +514,16 @@ class FESystem:
             ph.q_tip.value, ph.T_floor.value = -c.flux_W_per_m2, c.temperature_C
         elif c.kind == BCKind.FLUX:
             ph.q_tip.value, ph.T_floor.value = -c.flux_W_per_m2, NO_FLOOR_C
+        elif c.kind == BCKind.TABULATED_FLUX:
+            if ph.table != (c.table_T_C, c.table_flux_W_per_m2):
+                raise ValueError("the active surface's flux table changed during the run; the FE form holds one")
+            ph.gas_on.value = 1.0
         else:
             assert c.kind == BCKind.ADIABATIC, c.kind
-        if c.kind in (BCKind.TEMPERATURE, BCKind.CONVECTIVE, BCKind.LIMITED_FLUX):
+        if c.kind in (BCKind.TEMPERATURE, BCKind.CONVECTIVE, BCKind.LIMITED_FLUX, BCKind.TABULATED_FLUX):
             lo, hi = min(lo, c.temperature_C), max(hi, c.temperature_C)
+        if (c.kind == BCKind.TEMPERATURE) != self._tip_dirichlet:
+            self.newton.forget_factors()  # held rows changed: the lagged factors are those of another matrix
         self._tip_dirichlet = c.kind == BCKind.TEMPERATURE
         sh = now[Surface.SHAFT]
         if sh.kind == BCKind.CONVECTIVE:
@@ -452,55 +531,15 @@ class FESystem:
         return lo, hi
 
     # --- Newton -----------------------------------------------------------
-    def _guard_callbacks(self) -> None:
-        """Residual and Jacobian callbacks that remember any exception raised in them.
-
-        petsc4py turns an exception raised inside a SNES callback into a
-        ``PETSc.Error`` (error 101, the original is lost); :meth:`_solve`
-        re-raises the remembered one instead, so a Ctrl-C during a solve
-        leaves as a ``KeyboardInterrupt`` (the CLI's exit 130). The dolfinx
-        assemblers are looked up at call time.
-        """
-        import dolfinx.fem.petsc as fp
-
-        p = self.problem
-        caught = self._caught
-
-        def guarded(name: str) -> Callable[..., Any]:
-            def callback(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    return getattr(fp, name)(*args, **kwargs)
-                except BaseException as e:
-                    caught.append(e)
-                    raise
-
-            return callback
-
-        p.solver.setFunction(guarded("assemble_residual"), p.b,
-                             kargs={"u": p.u, "residual": p.F, "jacobian": p.J, "bcs": self.bcs})
-        p.solver.setJacobian(guarded("assemble_jacobian"), p.A, p.P_mat,
-                             kargs={"u": p.u, "jacobian": p.J, "preconditioner": p.preconditioner, "bcs": self.bcs})
-
     def _solve(self) -> tuple[bool, int, str]:
-        """Newton from the guess in ``ph.T``: (converged, iterations, why not)."""
+        """Newton (:class:`cryosim.fem.newton.FENewton`) from the guess in ``ph.T``: (converged, iterations, why not)."""
         from mpi4py import MPI
-        from petsc4py import PETSc
 
-        self._caught.clear()
-        try:
-            self.problem.solve()
-        except PETSc.Error:
-            if self._caught:
-                raise self._caught[0] from None
-            raise
-        if self._caught:  # pragma: no cover - PETSc always reports a callback error
-            raise self._caught[0]
-        snes = self.problem.solver
-        reason, its = int(snes.getConvergedReason()), int(snes.getIterationNumber())
+        ok, its, why = self.newton.solve(float(self.ph.gamma_dt.value))
         finite = bool(self.comm.allreduce(bool(np.all(np.isfinite(self.ph.T.x.array))), op=MPI.LAND))
-        if reason > 0 and finite:
+        if ok and finite:
             return True, its, ""
-        return False, its, f"SNES converged reason {reason}" + ("" if finite else ", non-finite temperatures")
+        return False, its, why or "non-finite temperatures"
 
     def _clipped(self, T_guess: np.ndarray, bounds_C: tuple[float, float]) -> np.ndarray:
         """An initial Newton guess kept within the committed range and the imposed temperatures."""
@@ -541,7 +580,7 @@ class FESystem:
         dT = float(self.comm.allreduce(dT, op=MPI.MAX))
         ph = self.ph
         ph.T.x.array[:] = T_low
-        E_low = ph.scalar(ph.E)
+        E_low = ph.stored_J()
         ph.T.x.array[:] = T2
         scale = max(abs(E2 - self.E0), abs(self.E_n - self.E0), 1e-300)
         return max(dT / self.temperature_tolerance_K, abs(E2 - E_low) / scale / self.enthalpy_rtol)
@@ -573,7 +612,7 @@ class FESystem:
             return Attempt(False, iterations=its1 + its2, reason=f"stage 2: {why} after {its2} Newton iterations")
         rates2 = ph.stage_rates_W()
         T2 = ph.T.x.array.copy()
-        E2 = ph.scalar(ph.E)
+        E2 = ph.stored_J()
         fixed = self._dirichlet_dofs()
         T_low[fixed] = T2[fixed]
         err = self._error_ratio(T2, T_low, E2)
@@ -598,7 +637,7 @@ class FESystem:
         self.ph.T.x.array[:] = self.ph.T_n.x.array
 
     def close(self) -> None:
-        self.problem.solver.destroy()
+        self.newton.close()
 
 
 def _far_field_disturbance_K(ph: Any, meas: Any, far_temperature_C: float) -> float:
@@ -642,10 +681,12 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     wall0 = time.perf_counter()
     fm = geo.build_mesh(scenario, comm, force_3d=force_3d or num.force_3d)
     mesh_s = time.perf_counter() - wall0
-    ph = _Physics(scenario, fm)
-    T = ph.T
     T0 = scenario.initial_temperature_C
-    boundaries = probe_boundaries(scenario.probe, scenario.protocol, ph.active_area_m2, T0)
+    boundaries = probe_boundaries(scenario.probe, scenario.protocol, active_area_m2(fm), T0, device_tip=True)
+    tip = boundaries[Surface.ACTIVE]
+    device = tip if isinstance(tip, DeviceTip) else None
+    ph = _Physics(scenario, fm, boundaries)
+    T = ph.T
     system = FESystem(ph, boundaries, num, s)
     meas = _Measures(ph)
     out = None if output_dir is None else Path(output_dir)
@@ -653,23 +694,42 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         out.mkdir(parents=True, exist_ok=True)
     rec = TrackerList(scenario, "fem", "axisymmetric" if fm.axisymmetric else "3d",
                       stream_to=(out / "timeseries.csv") if (out is not None and comm.rank == 0) else None,
-                      trackers=trackers or ())
+                      trackers=trackers or (), device=device is not None)
     writer = None
     if out is not None and write_fields:
         from .output import FieldWriter
 
         writer = FieldWriter(comm, out / "temperature.bp", T)
 
-    E0 = ph.scalar(ph.E)
+    E0 = ph.stored_J()
     energy = system.energy  # the system accumulates into it
     rates = (0.0, 0.0)
 
+    W0 = ph.wall_J()
+
+    def device_extras(t: float, surface_min_C: float) -> dict[str, float]:
+        """The device's series (:data:`~cryosim.post.trackers.DEVICE_COLUMNS`) for the field in ``T`` at ``t``."""
+        if device is None:
+            return {}
+        area = ph.active_area_m2
+        mean_C = ph.revolve * ph.scalar(ph.T_surface_integral) / area
+        if boundaries.at(t)[Surface.ACTIVE].kind == BCKind.TABULATED_FLUX:
+            into_W = ph.revolve * ph.scalar(ph.Q_gas)
+        else:
+            into_W = system.last_rates[4]  # the active surface's reaction at the last stage
+        return {"tip_mean_C": mean_C, "tip_min_C": surface_min_C,
+                "thermistor_C": device.thermistor_C(mean_C, into_W / area), "cooling_power_W": -into_W,
+                "gas_used_kg": device.gas_used_kg(t),
+                "probe_wall_J": ph.revolve * (ph.wall_J() - W0)}
+
     def view(t: float, is_output: bool = False) -> StepView:
         Tl = T.x.array
+        surface_min_C = meas.surface_min_C(Tl)
         return StepView(t_s=t, is_output=is_output, t_end_s=scenario.protocol.duration_s, geometry=rec.geometry,
-                        probe_surface_C=meas.surface_min_C(Tl), probe_heat_W=-rates[0],
-                        energy_J=dict(energy, enthalpy_change_J=ph.revolve * (ph.scalar(ph.E) - E0)),
-                        field_fn=lambda: NodalField(meas.X, meas.cells, Tl), comm=comm)
+                        probe_surface_C=surface_min_C, probe_heat_W=-rates[0],
+                        energy_J=dict(energy, enthalpy_change_J=ph.revolve * (ph.stored_J() - E0)),
+                        field_fn=lambda: NodalField(meas.X, meas.cells, Tl), comm=comm,
+                        extras=device_extras(t, surface_min_C))
 
     def record(t: float, is_output: bool = False) -> None:
         rec.record(view(t, is_output))
@@ -702,6 +762,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
             writer.close()
         system.close()
     stats = st.as_dict()
+    stats.update(system.counters)
     stats.update(
         wall_s=time.perf_counter() - wall0, mesh_s=mesh_s, dofs=int(ph.V.dofmap.index_map.size_global),
         cells=int(fm.mesh.topology.index_map(fm.mesh.topology.dim).size_global), ranks=comm.size,
@@ -710,6 +771,10 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         active_area_m2=ph.active_area_m2,
         far_field_max_disturbance_K=_far_field_disturbance_K(ph, meas, T0),
     )
+    if device is not None:
+        design = device.device.design  # type: ignore[attr-defined]
+        stats.update(device=design.name, device_needles=design.needles, device_floor_C=device.device.coldest_C,  # type: ignore[attr-defined]
+                     probe_wall_heat_capacity_J_per_K=ph.wall_J_per_m2_K * ph.active_area_m2)
     results = rec.finish(view(system.t), stats)
     if out is not None and comm.rank == 0:
         from .output import render_ice_ball

@@ -331,6 +331,22 @@ class BoundarySet:
             return 0.0
         return float(max(bc.at(t).wall_heat_capacity_J_per_m2_K for t in self._sample_times()))
 
+    def table_of(self, surface: Surface) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """(``table_T_C``, ``table_flux_W_per_m2``) of the TABULATED_FLUX condition of ``surface``, or None.
+
+        One table per run (a device's gas-on law); a solver that compiles it
+        once checks that every TABULATED_FLUX condition it meets carries it.
+        """
+        try:
+            bc = self[surface]
+        except KeyError:
+            return None
+        for t in self._sample_times():
+            c = bc.at(t)
+            if c.kind == BCKind.TABULATED_FLUX:
+                return c.table_T_C, c.table_flux_W_per_m2
+        return None
+
     def _sample_times(self) -> list[float]:
         bps = self.breakpoints_s()
         mids = 0.5 * (bps[:-1] + bps[1:]) if bps.size > 1 else np.array([])

@@ -27,11 +27,16 @@ temperature fails again and again (2D water, 20 s at -70 °C: 95 failed solves a
    :math:`\|r\|_2` decreases, first along the safeguarded correction, then
    along the plain one; when neither decreases it the stage fails and the
    step controller retries a smaller step.
-3. **Lagged factors** (the fast solver's ``"lagged"`` rule): the LU factors of
-   the Jacobian are kept across iterations, stages and steps until an
-   iteration contracts :math:`\|r\|_2^2` by less than :data:`LAG_CONTRACTION`
-   or gives no descent; a stage the modified iteration cannot solve is
-   retried from the same guess with exact Newton.
+3. **Lagged factors** on (r, z) meshes (the fast solver's ``"lagged"`` rule): the
+   LU factors of the Jacobian are kept across iterations, stages and steps
+   until an iteration contracts :math:`\|r\|_2^2` by less than
+   :data:`LAG_CONTRACTION` or gives no descent; a stage the modified iteration
+   cannot solve is retried from the same guess with exact Newton. In 3D a
+   Jacobian assembly and its factorisation cost little more than the extra
+   residuals of a modified iteration, so there every iteration refactorises
+   (``"exact"``): 3D saline + bone plate, N2O device, 30 s, 6,316 nodes: 63 s
+   of CPU exact, 75 s lagged (the latter even at a 100x looser tolerance);
+   default scenario in 2D: 2.6 s lagged, 3.4 s exact (measured 2026-11-29).
 
 Convergence: :math:`\max_i |r_i| \le` ``tol_K`` (the fast solver's
 ``newton_tolerance_K``). The LU factorisation is PETSc's (MUMPS on several
@@ -40,6 +45,7 @@ ranks), its symbolic part done once (the pattern never changes).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -91,17 +97,18 @@ class NewtonSettings:
 
     ``tol_K``: convergence when every scaled nodal residual is below this
     (kelvin of heat capacity; the fast solver's ``newton_tolerance_K``);
-    ``refactor``: "lagged" (default), "stage" or "exact" as in
-    :mod:`cryosim.fast.newton`; ``lu_package``: "petsc", "mumps" or None
-    (MUMPS when PETSc has it, else PETSc's own LU: on the 3D saline case at
-    resolution 0.5, 3,230 nodes, MUMPS took 5.3 s of CPU for 263
+    ``refactor``: "lagged", "stage" or "exact" as in :mod:`cryosim.fast.newton`
+    (None: by dimension, module docstring); ``lu_package``: "petsc", "mumps" or None
+    (MUMPS when PETSc has it, else PETSc's own LU: on a 3D saline case at
+    resolution 0.5, 3,230 nodes, 5 s of freezing, MUMPS took 5.3 s of CPU for 263
     factorisations and 792 solves, PETSc's LU 34 s with either the nd or the qmd
-    ordering; measured 2026-11-29 with /tmp scripts, see benchmarks/RESULTS.md).
+    ordering; measured 2026-11-29, benchmarks/RESULTS.md section 2).
     """
 
     tol_K: float = 1e-8
     max_iter: int = 25
-    refactor: str = "lagged"
+    #: None: "lagged" on (r, z) meshes, "exact" in 3D (module docstring, 3)
+    refactor: str | None = None
     lu_package: str | None = None
     #: extra PETSc options of the linear solver (KSP/PC; e.g. ``{"pc_factor_mat_ordering_type": "nd"}``),
     #: applied after the defaults above
@@ -130,10 +137,12 @@ class FENewton:
         import ufl
         from petsc4py import PETSc
 
+        V = T.function_space
+        if settings.refactor is None:
+            settings = dataclasses.replace(settings, refactor="lagged" if V.mesh.topology.dim == 2 else "exact")
         if settings.refactor not in REFACTOR_CHOICES:
             raise ValueError(f"refactor must be one of {REFACTOR_CHOICES}, got {settings.refactor!r}")
         self.T, self.bcs, self.settings = T, bcs, settings
-        V = T.function_space
         self.comm = V.mesh.comm
         self.n_owned = V.dofmap.index_map.size_local
         self.F = dolfinx.fem.form(F)

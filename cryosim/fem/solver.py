@@ -43,6 +43,7 @@ fast solver's control volumes do. Boundary conditions
 (:mod:`cryosim.physics.boundary`, evaluated at each stage's time):
 
 * active tip: TEMPERATURE -> Dirichlet; CONVECTIVE -> Robin to the coolant;
+  TABULATED_FLUX -> Neumann with the device's table (below);
   LIMITED_FLUX -> Neumann, :math:`q_{probe} = -q_0\,\mathrm{ramp}((T - T_{floor})/\Delta T)`
   extracted; FLUX -> Neumann (no floor); ADIABATIC -> nothing;
 * shaft: the shaft rule of :mod:`cryosim.physics.boundary` (Robin or insulated);
@@ -73,12 +74,22 @@ the fast solver's two measures and tolerances: the total enthalpy change
 ``numerics.enthalpy_rtol``, and the largest nodal :math:`|T_2 - T_{low}|`,
 against ``numerics.temperature_tolerance_K`` (the choice is argued in
 :meth:`FESystem._error_ratio`; the estimate is O(dt^2), measured).
-Newton: PETSc SNES ``newtonls`` and a direct LU solve; its converged reason is
-checked, nothing unconverged is accepted (the controller cuts the step).
+Newton: :class:`cryosim.fem.newton.FENewton` (the correction read in
+enthalpy across the freezing interval, a line search that never accepts a
+larger residual, MUMPS LU); nothing unconverged is accepted (the controller
+cuts the step).
 
-What the solver leaves out: the probe's own heat capacity, blood flow inside
-vessels (blood temperature is fixed), supercooling, the density change on
-freezing.
+Joule-Thomson devices (:data:`BCKind.TABULATED_FLUX`, :class:`~cryosim.physics.boundary.DeviceTip`):
+the device's flux table is a UFL expression (:func:`_table_flux_ufl`) on the
+active surface while the gas is on, and the probe wall's heat capacity is
+lumped on the active surface's nodes (row sums of the surface mass times
+``wall_heat_capacity_J_per_m2_K``), stored energy like the medium's enthalpy,
+as in the fast solver; the device's series (tip temperature, thermistor,
+cooling power, gas used, wall heat) are recorded.
+
+What the solver leaves out: the heat capacity of a probe that is not a device,
+blood flow inside vessels (blood temperature is fixed), supercooling, the
+density change on freezing.
 """
 
 from __future__ import annotations

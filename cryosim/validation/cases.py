@@ -10,7 +10,7 @@ numbers behind them (for ``results.json``).
 Verification (the equations are solved right): ``neumann``, ``paterson``,
 ``steady_sphere``, ``energy_balance``, ``fem_vs_fast``.
 Validation (the right equations, against experiments): ``wolter2017``,
-``bone3d``, ``skin_cooling`` (surface cryotherapy, seed 000).
+``bone3d``, ``skin_cooling`` (surface cryotherapy, seed 000), ``littrup2009`` (agar phantom).
 """
 
 from __future__ import annotations
@@ -896,7 +896,8 @@ def littrup2009(ctx: Context) -> CaseResult:
         "lethal_section_area_ratio": lambda a, b: disc(a, lethal) / disc(b, lethal),
     }
     T0, dur = p["baseline_temperature_C"], p["freeze_duration_s"]
-    assumptions = (f"{p['medium']}, no perfusion, {T0:g} °C initial and far; catalogue designs "
+    w_b = runs[designs[0]].scenario.medium.perfusion_per_s
+    assumptions = (f"{p['medium']}, perfusion {w_b:g} 1/s, {T0:g} °C initial and far; catalogue designs "
                    f"{' / '.join(designs)}, gas on {dur:g} s (device model); diameter = {measure} of the "
                    f"{lethal:g} °C isotherm; section areas = discs of the width (validation/littrup2009/case.toml)")
     res = CaseResult("littrup2009", d["title"], "validation")

@@ -51,10 +51,11 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
         return sum(r.status == st for r in rs)
 
     parts = [f"cryosim is verified against exact solutions and validated against published in vitro trends "
-             f"(`cryosim validate{' --fast' if fast else ''}`). "
-             f"Verification: {count(ver, 'pass')} of {len(ver)} checks pass"
-             + (f", {count(ver, 'fail')} fail" if count(ver, 'fail') else "")
-             + (f", {count(ver, 'not run')} not run" if count(ver, 'not run') else "") + "."]
+             f"(`cryosim validate{' --fast' if fast else ''}`)."]
+    if ver:  # none when only validation cases were asked for (--case)
+        parts.append(f"Verification: {count(ver, 'pass')} of {len(ver)} checks pass"
+                     + (f", {count(ver, 'fail')} fail" if count(ver, 'fail') else "")
+                     + (f", {count(ver, 'not run')} not run" if count(ver, 'not run') else "") + ".")
     details = []
     for cid, label in (("neumann", "the Neumann planar front"), ("paterson", "Paterson's line-sink front"),
                        ("steady_sphere", "the steady perfused ice sphere")):

@@ -105,7 +105,11 @@ def _run(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from .validation import run_validation
 
-    report = run_validation(Path(args.out), fast=args.fast)
+    try:
+        report = run_validation(Path(args.out), fast=args.fast, cases=args.case)
+    except ValueError as e:  # an unknown case id
+        print(f"cryosim validate: {e}", file=sys.stderr)
+        return 2
     print(f"validation report: {report}")
     return 0
 
@@ -347,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     p_val = sub.add_parser("validate", help="run the verification and validation cases and write the report")
     p_val.add_argument("--out", default="cryosim-output/validation", help="report folder")
     p_val.add_argument("--fast", action="store_true", help="coarse variants (what the tests run)")
+    p_val.add_argument("--case", action="append", metavar="ID",
+                       help="run only this case (repeatable; default: every case)")
     p_pr = sub.add_parser("probes", help="list the probe designs (Joule–Thomson devices) with floor and capacity")
     p_pr.add_argument("--tissue-temperature", type=float, default=37.0,
                       help="wall temperature (°C) at which the maximum capacity is given (default 37)")

@@ -114,3 +114,13 @@ def test_python_dash_m_cryosim(tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip() == "cryosim: invalid scenario: scenario file = 'missing.toml' is not allowed: " \
                                "expected an existing TOML file"
+
+
+def test_validate_one_case(tmp_path, capsys):
+    """`cryosim validate --case ID` runs that case alone; an unknown id is refused with exit code 2."""
+    out = tmp_path / "val"
+    assert main(["validate", "--fast", "--case", "neumann", "--out", str(out)]) == 0
+    payload = json.loads((out / "results.json").read_text())
+    assert [c["id"] for c in payload["cases"]] == ["neumann"]
+    assert main(["validate", "--case", "no_such_case", "--out", str(tmp_path / "bad")]) == 2
+    assert "unknown validation case" in capsys.readouterr().err

@@ -173,3 +173,71 @@ def test_case_data_is_read_from_files(tmp_path: Path) -> None:
 def test_unknown_case_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown validation case"):
         run_validation(tmp_path, fast=True, cases=["no_such_case"])
+
+
+def _littrup(payload: dict) -> tuple[list[dict], dict]:
+    case = next(c for c in payload["cases"] if c["id"] == "littrup2009")
+    return case["rows"], case["data"]
+
+
+def test_littrup2009_rows_carry_the_data_file(fast_report: tuple[Path, dict]) -> None:
+    """Three compared rows whose references and tolerances are those of validation/littrup2009/data.csv."""
+    import csv
+
+    _, payload = fast_report
+    rows, _ = _littrup(payload)
+    with (data_dir_default() / "littrup2009" / "data.csv").open(newline="", encoding="utf-8") as fh:
+        refs = [r for r in csv.DictReader(fh) if r["tolerance_relative"]]
+    assert len(rows) == len(refs) == 3
+    for row, ref in zip(rows, refs):
+        scale = 1e3 if ref["unit"] == "m" else 1.0  # the diameter is reported in mm
+        assert row["reference"] == pytest.approx(scale * float(ref["value"]), rel=1e-12)
+        assert row["tolerance"] == float(ref["tolerance_relative"])
+        assert row["status"] in ("pass", "fail") and "Littrup" in row["reference_source"]
+        assert "agar_gel" in row["assumptions"] and "gas on 900 s" in row["assumptions"]
+    assert [r["reference"] for r in rows] == pytest.approx([12.0, 0.84, 0.13])
+
+
+def test_littrup2009_model_is_physical(fast_report: tuple[Path, dict]) -> None:
+    """Whatever the verdict against the data: the direction and bounds that physics sets.
+
+    Upper bound: no isotherm at or below the liquidus can lie farther from the probe surface than the planar
+    Neumann front from a surface at the device's floor (the coldest the gas can make the tip), with the ice
+    conductivity at that floor (its largest: k rises as 1/T) and the medium at 39 °C: a cylinder spreads the
+    heat it draws over a growing front, so its ice grows more slowly than a planar layer.
+    """
+    from cryosim import get_material
+    from cryosim.physics.catalogue import probe_from_design
+    from cryosim.physics.exact import neumann_front_m
+
+    _, payload = fast_report
+    rows, data = _littrup(payload)
+    w = data["width_m"]
+    big, small = "argon-2.4mm", "argon-1.7mm"
+    # smaller probe, less gas, less lethal ice (the paper: 84 %)
+    assert 0.0 < rows[1]["value"] < 1.0
+    assert rows[1]["value"] == pytest.approx(w[small]["-30"] / w[big]["-30"], rel=1e-12)
+    assert rows[0]["value"] == pytest.approx(1e3 * w[big]["-30"], rel=1e-12)
+    assert rows[2]["value"] == pytest.approx((w[big]["-30"] / w[big]["0"]) ** 2, rel=1e-12)
+    m = get_material("agar_gel")
+    for design in (big, small):
+        d = data[design]
+        rp = probe_from_design(design).radius_m
+        floor = d["diagnostics"]["device_floor_C"]
+        tip, power = d["device"]["final"]["tip_mean_C"], d["device"]["final"]["cooling_power_W"]
+        assert floor - 1e-6 <= tip < -30.0, (design, tip, floor)  # cold enough to make lethal ice, not below the floor
+        assert power > 0.0
+        assert 2 * rp < w[design]["-30"] < w[design]["0"], design  # lethal ice inside the ice ball, outside the probe
+        k_max = m.conductivity_frozen_W_per_m_K * (273.15 / (floor + 273.15)) ** m.frozen_conductivity_exponent
+        s = neumann_front_m(900.0, k_max, m.conductivity_unfrozen_W_per_m_K, m.heat_capacity_frozen_J_per_m3_K,
+                            m.heat_capacity_unfrozen_J_per_m3_K, m.latent_heat_J_per_m3, floor, m.liquidus_C, 39.0)
+        assert w[design]["-30"] < 2 * (rp + s), (design, w[design]["-30"], 2 * (rp + s))
+    assert data[small]["device"]["final"]["cooling_power_W"] < data[big]["device"]["final"]["cooling_power_W"]
+
+
+def test_littrup2009_in_the_summary(fast_report: tuple[Path, dict]) -> None:
+    path, payload = fast_report
+    summary = path.read_text(encoding="utf-8").split("## Summary", 1)[1].split("## 1.", 1)[0]
+    rows, _ = _littrup(payload)
+    n_pass = sum(r["status"] == "pass" for r in rows)
+    assert "Littrup et al. 2009" in summary and f"{n_pass} of {len(rows)} within tolerance" in summary

@@ -4,7 +4,7 @@ Verification compares the solvers with exact solutions (Neumann, Paterson,
 steady perfused sphere), with energy conservation and with each other (finite
 elements vs the fast solver). Validation compares them, under stated
 assumptions, with the in vitro trends of Wolter 2017 (seed 002, PHYSICS.md
-section 4). Case data and assumptions live in ``validation/<case>/`` (TOML,
+section 4) and the agar-phantom lethal ice of Littrup et al. 2009. Case data and assumptions live in ``validation/<case>/`` (TOML,
 CSV) so a reviewer can change one and rerun. The report is ``report.md``
 with PNG plots and ``results.json`` in the output folder.
 """

@@ -51,10 +51,11 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
         return sum(r.status == st for r in rs)
 
     parts = [f"cryosim is verified against exact solutions and validated against published in vitro trends "
-             f"(`cryosim validate{' --fast' if fast else ''}`). "
-             f"Verification: {count(ver, 'pass')} of {len(ver)} checks pass"
-             + (f", {count(ver, 'fail')} fail" if count(ver, 'fail') else "")
-             + (f", {count(ver, 'not run')} not run" if count(ver, 'not run') else "") + "."]
+             f"(`cryosim validate{' --fast' if fast else ''}`)."]
+    if ver:  # none when only validation cases were asked for (--case)
+        parts.append(f"Verification: {count(ver, 'pass')} of {len(ver)} checks pass"
+                     + (f", {count(ver, 'fail')} fail" if count(ver, 'fail') else "")
+                     + (f", {count(ver, 'not run')} not run" if count(ver, 'not run') else "") + ".")
     details = []
     for cid, label in (("neumann", "the Neumann planar front"), ("paterson", "Paterson's line-sink front"),
                        ("steady_sphere", "the steady perfused ice sphere")):
@@ -90,6 +91,20 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
         parts.append(f"Surface cryotherapy (seed 000 claim and published ice-pack skin temperatures): "
                      f"{sum(r.status == 'pass' for r in sk)} of {len(sk)} comparisons within their tolerance; "
                      "see the skin-cooling section for where model and data disagree.")
+    li = [r for r in val if r.case == "littrup2009" and r.status in ("pass", "fail")]
+    if li:
+        def said(r: Any) -> str:
+            what = r.name.rsplit(",", 2)[0]  # the check without the phantom and duration
+            unit = f" {r.unit}" if r.unit == "mm" else ""
+            return (f"{what}: {_fmt(r.value, 3)}{unit} against {_fmt(r.reference, 3)}{unit} "
+                    f"({'within' if r.status == 'pass' else 'outside'} ±{100 * r.tolerance:g} %)")
+
+        parts.append("Validation against Littrup et al. 2009 (single 2.4 and 1.7 mm cryoprobes, 39 °C agar phantom, "
+                     "15-min freeze; known from its abstract only; the catalogue argon probe designs run as "
+                     "Joule–Thomson devices, nothing fitted; tolerances fixed before the comparison): "
+                     f"{sum(r.status == 'pass' for r in li)} of {len(li)} within tolerance: "
+                     + "; ".join(said(r) for r in li)
+                     + ". Tip temperature, cooling power and the 0 °C ice ball are in the case section.")
     bo = [r for r in val if r.case == "bone3d"]
     if bo and bo[0].status == "not run":
         parts.append("The 3D bone-angle case (T4) was not run: " + bo[0].note.removeprefix("not run: ") + ".")
@@ -114,9 +129,11 @@ def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float
               "other (finite elements vs finite volumes). Tolerances are set in advance in `validation/<case>/case.toml`.",
               "",
               "*Validation* asks whether those equations, with cited material data, predict real ice balls. The "
-              "only experimental data available to the project are the in vitro trends of Wolter 2017 as summarised "
-              "in a slide of seed 002 (PHYSICS.md §4). The paper itself, its probes, bath temperature and size "
-              "measure could not be found, so validation here is conditional: each trend is compared under stated "
+              "in vitro data available to the project are the trends of Wolter 2017 as summarised "
+              "in a slide of seed 002 (PHYSICS.md §4) and the abstract of Littrup et al. 2009 (lethal ice of "
+              "single cryoprobes in an agar phantom, case `littrup2009`). The Wolter paper itself, its probes, bath "
+              "temperature and size measure could not be found, and Littrup's full text (its probes, 0 °C ice and "
+              "thermocouple data) could not be read, so validation here is conditional: each trend is compared under stated "
               "assumptions, the sensitivity to each assumption is shown, and nothing is calibrated on the trend it "
               "is compared with. A passing validation row means *consistent with the trend under the stated "
               "assumptions*, not *validated for clinical use*.", "",
@@ -156,8 +173,9 @@ def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float
             lines += [f"### `{cid}`", "", "```", tb.strip(), "```", ""]
         sec += 1
     lines += [f"## {sec}. Limitations", "",
-              "- The validation data are three ratios and one qualitative statement from a slide; the source paper, "
-              "its probes and its measurement method are unknown.",
+              "- The in vitro validation data are three ratios and one qualitative statement from a slide (Wolter "
+              "2017; the source paper, its probes and its measurement method are unknown) and three numbers from an "
+              "abstract (Littrup 2009; the probe maker, gas and active length are not given there).",
               "- Natural convection in the liquid bath, supercooling, the probe's heat capacity and the gas dynamics "
               "in the probe are not modelled.",
               "- Verification of the fast solver is in 1D (exact solutions) and against the finite-element solver in "

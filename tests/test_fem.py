@@ -420,7 +420,7 @@ def test_table_flux_form_equals_numpy_interp():
                                                                   rel=1e-12, abs=1e-9), c
 
 
-def test_device_probe_on_fem_agrees_with_the_fast_solver():
+def test_device_probe_on_fem_agrees_with_the_fast_solver(tmp_path):
     """A catalogue N2O probe, gas on: the FE solver (tabulated flux, lumped probe wall) and the fast solver agree
     on the tip temperature (1 K), the cooling power (2 %) and the ice radius (3 %); the FE balance closes with
     the wall's heat; the device series are written."""
@@ -431,9 +431,11 @@ def test_device_probe_on_fem_agrees_with_the_fast_solver():
     s = cryosim.default_scenario().with_(probe=probe_from_design("cryoneurolysis-N2O-1.3mm"), thermocouples=(),
                                          protocol=cryosim.Protocol((cryosim.Freeze(30.0, gas="on"),)),
                                          numerics=cryosim.Numerics(resolution=QUICK_RESOLUTION))
-    fe = run_fem(s, write_fields=False)
+    fe = run_fem(s, output_dir=tmp_path, write_fields=False)
     fv = run_axisymmetric(s.with_(numerics=cryosim.Numerics(resolution=1.0)))
     assert set(fe.device) == set(DEVICE_COLUMNS)
+    header = (tmp_path / "timeseries.csv").read_text().splitlines()[0].split(",")
+    assert set(DEVICE_COLUMNS) <= set(header)
     assert fe.energy_imbalance_relative < 1e-6
     assert fe.device["probe_wall_J"][-1] < 0.0
     assert fe.diagnostics["probe_wall_heat_capacity_J_per_K"] == pytest.approx(

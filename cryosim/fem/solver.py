@@ -492,7 +492,7 @@ class FESystem:
         self._warm_C = max(T0, ph.scenario.arterial_temperature_C)
         for f in (ph.T, ph.T_n, ph.T_1):
             f.x.array[:] = T0
-        #: Dirichlet conditions in force (mutated in place: the SNES callbacks hold this list)
+        #: Dirichlet conditions in force (mutated in place: the Newton solver holds this list)
         self.bcs: list[Any] = [ph.bc_far]
         self._tip_dirichlet = False
         node_material, table = ph.node_materials()

@@ -49,8 +49,8 @@ __all__ = ["PhysicalGuardError", "GuardLimits", "GuardTracker", "limits_for", "c
 TEMPERATURE_TOLERANCE_K = 0.5
 TEMPERATURE_TOLERANCE_OF_SPAN = 0.03
 #: Cumulative energy imbalance allowed, relative to the largest energy term: the bound the README states
-#: (issue 11). Both solvers close the balance to their nonlinear-solver tolerance: the fast solver to
-#: ~1e-12, the FE solver (SNES rtol 1e-6) to ~1e-5 in its first steps and ~1e-9 at the end of a run.
+#: (issue 11). Both solvers close the balance to their Newton tolerance (1e-8 K of heat capacity per
+#: node): ~1e-11 of the heat drawn at the end of a run (benchmarks/RESULTS.md, sections 4 and 8).
 ENERGY_IMBALANCE_RELATIVE = 1e-4
 #: Largest disturbance next to the held far boundary (K): beyond it the far boundary supplies heat to the
 #: problem (a 0.5 K shift at the boundary of a 37 -> -70 °C problem is under 0.5 % of the drop).

@@ -1,5 +1,10 @@
 r"""Newton's method for one implicit stage, with a sparse direct factorisation.
 
+The iteration is the shared driver :func:`cryosim.numerics.newton.solve_stage`
+(also used by :mod:`cryosim.fem.newton`); this module supplies the residual,
+the Jacobian, the linear solver and the safeguarded correction of the
+finite-volume grid.
+
 Solves :math:`R(H) = 0` (:func:`cryosim.fast.kernel.evaluate`) by
 
 .. math:: J(H^m)\, \delta H = -R(H^m), \qquad H^{m+1} = H^m + \lambda\, \delta H,
@@ -66,7 +71,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from ..meshing.grids import FVGrid
-from ..numerics.newton_rules import LAG_CONTRACTION, MAX_HALVINGS, REFACTOR_CHOICES
+from ..numerics.newton import LAG_CONTRACTION, MAX_HALVINGS, REFACTOR_CHOICES, FactorState, solve_stage_with_retry
 from ..physics.phase_change import P_CU
 from . import kernel as fv
 
@@ -186,7 +191,7 @@ class NewtonSolver:
         self._linear = _PetscLU(pat, settings, PETSc) if PETSc is not None else _SuperLU(pat, settings)
         self._data, self._data_try = np.zeros(pat.nnz), np.zeros(pat.nnz)
         self._R, self._R_try = np.empty(n), np.empty(n)
-        self._have_factors = False
+        self._factors = FactorState()
         Cw = np.zeros(n) if wall_capacity_J_per_K is None else np.ascontiguousarray(wall_capacity_J_per_K, float)
         self._grid_args = (grid.material, props, grid.volume_m3, Cw, grid.face_cells, grid.face_weight_m,
                            grid.face_split, grid.bface_cell, grid.bface_area_m2, grid.bface_dist_m, grid.bface_group)
@@ -198,16 +203,15 @@ class NewtonSolver:
         return (bc.kind, bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, bc.table_T_C, bc.table_flux_W_per_m2,
                 bc.table_n, self.Ta)
 
-    def _factorise(self) -> None:
+    def _factorise(self, data: np.ndarray) -> None:
         t0 = time.process_time()
-        self._linear.factorise(self._data)
-        self._have_factors = True
+        self._linear.factorise(data)
         self.counters["factor_cpu_s"] += time.process_time() - t0
         self.counters["factorisations"] += 1
 
-    def _direction(self) -> np.ndarray:
+    def _direction(self, R: np.ndarray) -> np.ndarray:
         t0 = time.process_time()
-        dH = self._linear.solve(-self._R)
+        dH = self._linear.solve(-R)
         self.counters["solve_cpu_s"] += time.process_time() - t0
         self.counters["linear_solves"] += 1
         return dH
@@ -216,71 +220,61 @@ class NewtonSolver:
               bc: Any) -> tuple[bool, int, np.ndarray, np.ndarray]:
         """Solve the stage ``V (H - H*) + Cw (T(H) - T*) = gdt S(H)`` (with node constraints) from a guess.
 
-        Returns (converged, iterations, H, T). A modified Newton iteration
-        (``refactor`` "stage" or "lagged") that fails is retried from the same
-        guess with exact Newton before the stage is reported as failed.
+        Returns (converged, iterations, H, T): the shared driver
+        :func:`cryosim.numerics.newton.solve_stage_with_retry` on this grid's
+        :class:`_Stage`.
         """
-        refactor = self.settings.refactor
-        ok, its, H, T = self._solve(H_guess, T_guess, Hstar, Tstar, gdt, bc, refactor)
-        if ok or refactor == "exact":
-            return ok, its, H, T
-        self.counters["exact_retries"] += 1
-        ok, its2, H, T = self._solve(H_guess, T_guess, Hstar, Tstar, gdt, bc, "exact")
-        return ok, its + its2, H, T
-
-    def _solve(self, H_guess: np.ndarray, T_guess: np.ndarray, Hstar: np.ndarray, Tstar: np.ndarray, gdt: float,
-               bc: Any, refactor: str) -> tuple[bool, int, np.ndarray, np.ndarray]:
-        H, T = H_guess.copy(), T_guess.copy()
-        H_try, T_try = np.empty_like(H), T_guess.copy()  # fresh arrays: the results are handed out
-        dH_limited = np.empty_like(H)
-        g = self.grid
-        fixed = fv.constrained_cells(H.size, g.bface_cell, g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C)
         args = self._grid_args + self._bc_args(bc) + (self.scale, self.pattern.diag_slot, self.pattern.face_slot)
-        norm, merit = fv.evaluate(H, T, Hstar, Tstar, gdt, *args, self._R, self._data, True, True)
-        if refactor != "lagged":
-            self._have_factors = False
-        fresh = False  # are the factors those of the Jacobian at the current H?
-        for it in range(self.max_iter):
-            if norm <= self.tol_K:
-                return True, it, H, T
-            if not self._have_factors or refactor == "exact":
-                self._factorise()
-                fresh = True
-            while True:
-                dH_newton = self._direction()
-                # first the safeguarded correction, then (if that gives no decrease) the plain one
-                stopped = fv.safeguard_correction(H, T, dH_newton, *self._region_args, fixed, dH_limited)
-                accepted = False
-                for dH in ((dH_limited, dH_newton) if stopped else (dH_newton,)):
-                    lam = 1.0
-                    for _ in range(MAX_HALVINGS + 1):
-                        norm_try, merit_try = fv.step_and_evaluate(H, dH, lam, H_try, T_try, Hstar, Tstar, gdt, *args,
-                                                                   self._R_try, self._data_try, True)
-                        if merit_try < merit:
-                            accepted = True
-                            break
-                        lam *= 0.5
-                    if accepted:
-                        break
-                if accepted or fresh:
-                    break
-                self._factorise()  # old factors gave no descent: retry with the current Jacobian
-                fresh = True
-            if not accepted:
-                self._have_factors = False
-                return False, it + 1, H, T
-            H, H_try = H_try, H
-            T, T_try = T_try, T
-            self._R, self._R_try = self._R_try, self._R
-            self._data, self._data_try = self._data_try, self._data
-            if merit_try > LAG_CONTRACTION * merit:
-                self._have_factors = False  # slow contraction: fresh factors next iteration
-            norm, merit = norm_try, merit_try
-            fresh = False
-        return norm <= self.tol_K, self.max_iter, H, T
+        g = self.grid
+        fixed = fv.constrained_cells(H_guess.size, g.bface_cell, g.bface_dist_m, g.bface_group, bc.kind,
+                                     bc.temperature_C)
+        ok, its, _, stage = solve_stage_with_retry(lambda: _Stage(self, H_guess, T_guess, Hstar, Tstar, gdt, args, fixed),
+                                                   self._factors, self.settings.refactor, self.tol_K, self.max_iter,
+                                                   self.counters)
+        return ok, its, stage.H, stage.T
 
     def reactions(self, H: np.ndarray, T: np.ndarray, Hstar: np.ndarray, Tstar: np.ndarray, gdt: float, bc: Any,
                   n_groups: int) -> np.ndarray:
         """Heat rates (W) through the node constraints per group at a converged stage
         (:func:`cryosim.fast.kernel.reactions`)."""
         return fv.reactions(H, T, Hstar, Tstar, gdt, *self._grid_args, *self._bc_args(bc), n_groups)
+
+
+class _Stage:
+    """One stage of :class:`NewtonSolver` as the shared driver's
+    :class:`~cryosim.numerics.newton.StageProblem` (iterate, trial and their
+    residual and Jacobian buffers; the trial's become the iterate's on accept)."""
+
+    def __init__(self, solver: NewtonSolver, H_guess: np.ndarray, T_guess: np.ndarray, Hstar: np.ndarray,
+                 Tstar: np.ndarray, gdt: float, args: tuple, fixed: np.ndarray) -> None:
+        self.s = solver
+        self.H, self.T = H_guess.copy(), T_guess.copy()
+        self.H_try, self.T_try = np.empty_like(self.H), T_guess.copy()  # fresh arrays: the results are handed out
+        self.limited = np.empty_like(self.H)
+        self.Hstar, self.Tstar, self.gdt, self.args, self.fixed = Hstar, Tstar, gdt, args, fixed
+
+    def start(self) -> tuple[float, float]:
+        s = self.s
+        return fv.evaluate(self.H, self.T, self.Hstar, self.Tstar, self.gdt, *self.args, s._R, s._data, True, True)
+
+    def factorise(self) -> None:
+        self.s._factorise(self.s._data)
+
+    def direction(self) -> np.ndarray:
+        return self.s._direction(self.s._R)
+
+    def safeguard(self, dH: np.ndarray) -> np.ndarray | None:
+        stopped = fv.safeguard_correction(self.H, self.T, dH, *self.s._region_args, self.fixed, self.limited)
+        return self.limited if stopped else None
+
+    def trial(self, dH: np.ndarray, lam: float) -> tuple[float, float]:
+        s = self.s
+        return fv.step_and_evaluate(self.H, dH, lam, self.H_try, self.T_try, self.Hstar, self.Tstar, self.gdt,
+                                    *self.args, s._R_try, s._data_try, True)
+
+    def accept(self) -> None:
+        s = self.s
+        self.H, self.H_try = self.H_try, self.H
+        self.T, self.T_try = self.T_try, self.T
+        s._R, s._R_try = s._R_try, s._R
+        s._data, s._data_try = s._data_try, s._data

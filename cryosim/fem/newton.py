@@ -5,7 +5,8 @@ temperatures :math:`T` the unknowns, Dirichlet values held) by
 
 .. math:: J(T^m)\, \delta T = -F(T^m), \qquad T^{m+1} = T^m + \lambda\, \delta T,
 
-the finite-element counterpart of :mod:`cryosim.fast.newton`, with the same
+the finite-element counterpart of :mod:`cryosim.fast.newton`; both run the
+shared driver :func:`cryosim.numerics.newton.solve_stage`, with the same
 three safeguards that make it converge on media that freeze over a fraction
 of a kelvin (water, saline, agar), where a plain Newton iteration on the
 temperature fails again and again (2D water, 20 s at -70 °C: 95 failed solves and
@@ -55,7 +56,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..numerics.newton_rules import LAG_CONTRACTION, MAX_HALVINGS, REFACTOR_CHOICES
+from ..numerics.newton import REFACTOR_CHOICES, FactorState, solve_stage_with_retry
 from ..physics.phase_change import NUMBA, P_CF, P_CU, P_CURVE, P_L, P_TL, P_TS, temperature_from_enthalpy
 
 __all__ = ["FENewton", "NewtonSettings", "safeguard_temperature_correction"]
@@ -182,7 +183,9 @@ class FENewton:
         self._T_star = np.zeros(n)
         self._free = np.ones(n, np.bool_)
         self._diag = self.b.duplicate()
-        self._have_factors = False
+        self._rhs = self.b.duplicate()
+        self._b_iter = self.b.duplicate()
+        self._factors = FactorState()
         self.counters = {"factorisations": 0, "linear_solves": 0, "residuals": 0, "exact_retries": 0,
                          "safeguarded_nodes": 0, "factor_cpu_s": 0.0, "assembly_cpu_s": 0.0,
                          "linear_cpu_s": 0.0}
@@ -222,16 +225,15 @@ class FENewton:
             self.A.setDiagonal(self._diag, addv=self._PETSc.InsertMode.ADD_VALUES)
             self.A.assemble()
         self.ksp.setOperators(self.A)
-        self._have_factors = True
         self.counters["factor_cpu_s"] += time.process_time() - t0
         self.counters["factorisations"] += 1
 
-    def _direction(self) -> np.ndarray:
-        """Newton correction for the residual in ``b`` (owned part; held rows 0 when the guess holds them)."""
+    def _direction(self, residual: Any) -> np.ndarray:
+        """Newton correction (owned part) for the assembled ``residual`` (held rows 0 when the iterate holds them)."""
         t0 = time.process_time()
-        self.b.scale(-1.0)
-        self.ksp.solve(self.b, self.dx)
-        self.b.scale(-1.0)
+        residual.copy(self._rhs)
+        self._rhs.scale(-1.0)
+        self.ksp.solve(self._rhs, self.dx)
         self.counters["linear_solves"] += 1
         self.counters["linear_cpu_s"] += time.process_time() - t0
         return self.dx.array_r[: self.n_owned].copy()
@@ -242,82 +244,25 @@ class FENewton:
 
     # --- the solve ----------------------------------------------------------
     def solve(self, gdt: float) -> tuple[bool, int, str]:
-        """Solve from the guess in ``T`` (held values imposed first); (converged, iterations, why not)."""
-        refactor = self.settings.refactor
+        """Solve from the guess in ``T`` (held values imposed first); (converged, iterations, why not).
+
+        The shared driver :func:`cryosim.numerics.newton.solve_stage_with_retry` on a :class:`_Stage`;
+        ``T`` holds the last iterate afterwards.
+        """
         T0 = self.T.x.array.copy()
-        ok, its, why = self._solve(gdt, refactor)
-        if ok or refactor == "exact":
-            return ok, its, why
-        self.counters["exact_retries"] += 1
-        self.T.x.array[:] = T0
-        ok, its2, why = self._solve(gdt, "exact")
-        return ok, its + its2, why
 
-    def _solve(self, gdt: float, refactor: str) -> tuple[bool, int, str]:
-        from mpi4py import MPI
+        def make() -> _Stage:
+            self.T.x.array[:] = T0
+            return _Stage(self, gdt)
 
-        for bc in self.bcs:
-            bc.set(self.T.x.array)
-        n = self.n_owned
-        fixed = np.zeros(n, np.bool_)
-        for bc in self.bcs:
-            idx = bc.dof_indices()[0]
-            fixed[idx[idx < n]] = True
-        self._free = ~fixed
-        if self._cap is not None and self._reference is not None:
-            self._T_star = np.asarray(self._reference()[:n], float)
-        _, norm, merit = self._residual(gdt)
-        if not math.isfinite(norm):
-            return False, 0, "non-finite residual at the initial guess"
-        if refactor != "lagged":
-            self._have_factors = False
-        fresh = False
-        limited = np.empty(n)
-        for it in range(self.settings.max_iter):
-            if norm <= self.settings.tol_K:
-                return True, it, ""
-            if not self._have_factors or refactor == "exact":
-                self._factorise(gdt)
-                fresh = True
-            T = self.T.x.array[:n].copy()
-            while True:
-                dT = self._direction()
-                changed = safeguard_temperature_correction(T, dT, self._mat, self._props, fixed, limited)
-                changed = int(self.comm.allreduce(changed, op=MPI.SUM))
-                self.counters["safeguarded_nodes"] += changed
-                accepted = False
-                for d in ((limited, dT) if changed else (dT,)):
-                    lam = 1.0
-                    for _ in range(MAX_HALVINGS + 1):
-                        self._set(T + lam * d)
-                        _, norm_try, merit_try = self._residual(gdt)
-                        if merit_try < merit:
-                            accepted = True
-                            break
-                        lam *= 0.5
-                    if accepted:
-                        break
-                if accepted or fresh:
-                    break
-                self._set(T)  # old factors gave no descent: retry with the Jacobian here
-                self._residual(gdt)
-                self._factorise(gdt)
-                fresh = True
-            if not accepted:
-                self._set(T)
-                self._have_factors = False
-                return False, it + 1, f"no descent along the Newton direction (scaled residual {norm:.2e} K)"
-            if merit_try > LAG_CONTRACTION * merit:
-                self._have_factors = False
-            norm, merit = norm_try, merit_try
-            fresh = False
-        if norm <= self.settings.tol_K:
-            return True, self.settings.max_iter, ""
-        return False, self.settings.max_iter, f"{self.settings.max_iter} iterations (scaled residual {norm:.2e} K)"
+        ok, its, why, stage = solve_stage_with_retry(make, self._factors, self.settings.refactor, self.settings.tol_K,
+                                                     self.settings.max_iter, self.counters)
+        self._set(stage.T_iter)
+        return ok, its, why
 
     def forget_factors(self) -> None:
         """Drop the lagged factors (the next solve factorises afresh): after a boundary condition changes kind."""
-        self._have_factors = False
+        self._factors.have_factors = False
 
     def close(self) -> None:
         self.ksp.destroy()
@@ -325,3 +270,58 @@ class FENewton:
         self.b.destroy()
         self.dx.destroy()
         self._diag.destroy()
+        self._rhs.destroy()
+        self._b_iter.destroy()
+
+
+class _Stage:
+    """One stage of :class:`FENewton` as the shared driver's :class:`~cryosim.numerics.newton.StageProblem`:
+    the iterate's owned temperatures and residual; a trial is written into ``T`` and ``b``."""
+
+    def __init__(self, nt: FENewton, gdt: float) -> None:
+        self.nt, self.gdt = nt, gdt
+        n = nt.n_owned
+        for bc in nt.bcs:
+            bc.set(nt.T.x.array)
+        fixed = np.zeros(n, np.bool_)
+        for bc in nt.bcs:
+            idx = bc.dof_indices()[0]
+            fixed[idx[idx < n]] = True
+        self.fixed = fixed
+        nt._free = ~fixed
+        if nt._cap is not None and nt._reference is not None:
+            nt._T_star = np.asarray(nt._reference()[:n], float)
+        self.T_iter = nt.T.x.array[:n].copy()
+        self.T_try = self.T_iter.copy()
+        self.limited = np.empty(n)
+
+    def start(self) -> tuple[float, float]:
+        _, norm, merit = self.nt._residual(self.gdt)
+        self.nt.b.copy(self.nt._b_iter)
+        return norm, merit
+
+    def factorise(self) -> None:
+        self.nt._set(self.T_iter)
+        self.nt._factorise(self.gdt)
+
+    def direction(self) -> np.ndarray:
+        return self.nt._direction(self.nt._b_iter)
+
+    def safeguard(self, dT: np.ndarray) -> np.ndarray | None:
+        from mpi4py import MPI
+
+        nt = self.nt
+        changed = safeguard_temperature_correction(self.T_iter, dT, nt._mat, nt._props, self.fixed, self.limited)
+        changed = int(nt.comm.allreduce(changed, op=MPI.SUM))
+        nt.counters["safeguarded_nodes"] += changed
+        return self.limited if changed else None
+
+    def trial(self, dT: np.ndarray, lam: float) -> tuple[float, float]:
+        np.add(self.T_iter, lam * dT, out=self.T_try)
+        self.nt._set(self.T_try)
+        _, norm, merit = self.nt._residual(self.gdt)
+        return norm, merit
+
+    def accept(self) -> None:
+        self.T_iter, self.T_try = self.T_try, self.T_iter
+        self.nt.b.copy(self.nt._b_iter)

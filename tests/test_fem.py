@@ -41,6 +41,7 @@ from mpi4py import MPI  # noqa: E402
 import cryosim  # noqa: E402
 from cryosim.fem import run_fem  # noqa: E402
 from cryosim.fem.solver import QUADRATURE_DEGREE, pennes_terms  # noqa: E402
+from cryosim.physics.catalogue import list_designs  # noqa: E402
 
 pytestmark = pytest.mark.fem
 
@@ -48,6 +49,8 @@ pytestmark = pytest.mark.fem
 #: its 0 °C radius, length and volume are within 0.5 % of the refined run
 #: (benchmarks/RESULTS.md, FE section).
 QUICK_RESOLUTION = 0.7
+#: The catalogue design run on the FE solver in the quick tier (the others are slow tests).
+QUICK_DESIGN = "cryoneurolysis-CO2-2.0mm"
 
 SNES_OPTS = {"snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10, "snes_atol": 1e-12,
              "snes_stol": 1e-12, "ksp_type": "preonly", "pc_type": "lu"}
@@ -444,3 +447,20 @@ def test_device_probe_on_fem_agrees_with_the_fast_solver(tmp_path):
     assert fe.device["cooling_power_W"][-1] == pytest.approx(fv.device["cooling_power_W"][-1], rel=0.02)
     assert fe.final(0.0, "radius_m") == pytest.approx(fv.final(0.0, "radius_m"), rel=0.03)
     assert np.min(fe.device["tip_min_C"]) >= fe.diagnostics["device_floor_C"] - 0.5
+
+
+@pytest.mark.parametrize("design", [pytest.param(d, marks=() if d == QUICK_DESIGN else pytest.mark.slow)
+                                    for d in list_designs()])
+def test_every_catalogue_design_runs_on_the_fem_solver(design):
+    """Every catalogue design runs on the FE solver (gas on): the floor holds, the wall cools, the balance closes."""
+    from cryosim.physics.catalogue import probe_from_design
+
+    s = cryosim.default_scenario().with_(probe=probe_from_design(design), thermocouples=(),
+                                         protocol=cryosim.Protocol((cryosim.Freeze(10.0, gas="on"),)),
+                                         numerics=cryosim.Numerics(resolution=0.5))
+    r = run_fem(s, write_fields=False)
+    d = r.device
+    assert r.energy_imbalance_relative < 1e-6
+    assert d["probe_wall_J"][-1] < 0.0 and d["cooling_power_W"][-1] > 0.0
+    assert np.min(d["tip_min_C"]) >= r.diagnostics["device_floor_C"] - 0.5
+    assert r.final(0.0, "volume_m3") > 0.0

@@ -132,3 +132,46 @@ def test_structured_grid_runs_a_device_with_the_wall_on_the_cells_next_to_it(mon
         cv.diagnostics["probe_wall_heat_capacity_J_per_K"], rel=1e-9)
     assert st.device["probe_wall_J"][-1] < 0.0
     assert st.final(0.0, "volume_m3") == pytest.approx(cv.final(0.0, "volume_m3"), rel=0.1)
+
+
+# --- operating values changed by the scenario (what a device engineer sweeps) ----------------------
+def test_supply_pressure_from_the_scenario_changes_the_device_and_sweeps_over_it():
+    """``probe.supply_pressure_Pa`` replaces the design's value (its floor too), a higher pressure never freezes
+    less, and a study path over it rebuilds the device scenario (plain data round trip)."""
+    from cryosim.physics.catalogue import design_of
+    from cryosim.studies.paths import check_path, plain_scenario, scenario_at
+
+    base = cryosim.default_scenario().with_(probe=probe_from_design(N2O_18G), thermocouples=(), numerics=QUICK,
+                                            protocol=Protocol((Freeze(30.0, gas="on"),)))
+    plain = plain_scenario(base)
+    assert cryosim.scenario.scenario_from_dict(plain).probe == base.probe
+    check_path("probe.supply_pressure_Pa")
+    nominal = load_probe_design(N2O_18G).supply_pressure_Pa
+    powers, volumes = [], []
+    for p in (0.8 * nominal, nominal, 1.2 * nominal):
+        s = scenario_at(plain, {"probe.supply_pressure_Pa": p})
+        assert s.probe.supply_pressure_Pa == p and design_of(s.probe).supply_pressure_Pa == p
+        assert "scenario" in design_of(s.probe).sources["supply_pressure_Pa"]
+        r = run_axisymmetric(s)
+        powers.append(r.device["cooling_power_W"][-1])
+        volumes.append(r.final(0.0, "volume_m3"))
+        assert np.min(r.device["tip_min_C"]) >= r.diagnostics["device_floor_C"] - 0.5
+    assert powers[0] < powers[1] < powers[2]
+    assert volumes[0] <= volumes[1] <= volumes[2] and volumes[2] > volumes[0]
+
+
+def test_operating_values_need_a_design_and_one_flow_law():
+    from cryosim.checks import ScenarioError
+
+    with pytest.raises(ScenarioError, match="probe.supply_pressure_Pa"):
+        cryosim.Probe.from_gauge(18, 5e-3, supply_pressure_Pa=5e6)
+    with pytest.raises(ScenarioError, match="probe.mass_flow_kg_per_s"):
+        probe_from_design(N2O_18G, orifice_diameter_m=1e-4, mass_flow_kg_per_s=1e-4)
+    with pytest.raises(ScenarioError, match="supply_pressure_Pa"):
+        probe_from_design(N2O_18G, supply_pressure_Pa=1e9)  # beyond the design's range
+    # an orifice given replaces the design's flow law: a larger orifice passes more gas
+    small = probe_from_design(N2O_18G, orifice_diameter_m=0.08e-3)
+    large = probe_from_design(N2O_18G, orifice_diameter_m=0.12e-3)
+    from cryosim.physics.catalogue import design_of
+
+    assert design_of(small).mass_flow_per_needle_kg_per_s < design_of(large).mass_flow_per_needle_kg_per_s

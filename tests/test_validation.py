@@ -127,7 +127,7 @@ def _deviation(case: str, r: dict) -> float:
 def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     rows = {r["name"]: r for r in _rows(payload, "wolter2017")}
-    assert sorted(n.split(" ")[0] for n in rows) == ["T1", "T2", "T3", "T3"]  # T3: diameter only and device model
+    assert sorted(n.split(" ")[0] for n in rows) == ["T1", "T2", "T2", "T3", "T3"]  # T2, T3: fixed tip and device model
     ref = {n.split(" ")[0]: r["reference"] for n, r in rows.items()}
     assert ref["T1"] == pytest.approx(2.0) and ref["T2"] == pytest.approx(2.61) and ref["T3"] == pytest.approx(5.0)
     # the primary ratios agree with the committed full report (validation/report/results.json)

@@ -384,10 +384,10 @@ def probe_boundaries(probe: Probe, protocol: Protocol, active_area_m2: float, fa
         if not device_tip:
             raise NotImplementedError('this solver does not consume the device model (BCKind.TABULATED_FLUX) yet: '
                                       'Freeze(gas="on") steps cannot run with it')
-        from .catalogue import load_probe_design
+        from .catalogue import design_of
         from .device import jt_device
 
-        dev = jt_device(load_probe_design(probe.design), float(max(far_temperature_C, 0.0)))
+        dev = jt_device(design_of(probe), float(max(far_temperature_C, 0.0)))
         tip = DeviceTip(protocol, dev, active_area_m2)
         return BoundarySet((tip, Shaft(tip, probe.shaft_heat_transfer_W_per_m2_K, far_temperature_C),
                             FixedTemperature(Surface.FAR, far_temperature_C)))

@@ -18,7 +18,7 @@ from typing import Any
 from ..checks import ScenarioError
 from .device import ProbeDesign
 
-__all__ = ["list_designs", "load_probe_design", "design_from_dict"]
+__all__ = ["design_from_dict", "design_of", "list_designs", "load_probe_design", "probe_from_design", "with_overrides"]
 
 _PLAIN = {"name", "description"}
 
@@ -68,7 +68,40 @@ def load_probe_design(name: str) -> ProbeDesign:
     return design
 
 
+def with_overrides(design: ProbeDesign, overrides: dict[str, float]) -> ProbeDesign:
+    """``design`` with operating values replaced (:data:`cryosim.physics.probe.DESIGN_OVERRIDES`), checked by the
+    design's ranges; an orifice given drops the design's mass flow and the converse; each changed value's source
+    says so."""
+    import dataclasses
+
+    if not overrides:
+        return design
+    if "orifice_diameter_m" in overrides and "mass_flow_kg_per_s" in overrides:
+        raise ScenarioError("probe.mass_flow_kg_per_s", overrides["mass_flow_kg_per_s"],
+                            "either orifice_diameter_m or mass_flow_kg_per_s, not both")
+    changes: dict[str, object] = dict(overrides)
+    if "orifice_diameter_m" in overrides:
+        changes.setdefault("mass_flow_kg_per_s", None)
+    if "mass_flow_kg_per_s" in overrides:
+        changes.setdefault("orifice_diameter_m", None)
+    sources = dict(design.sources)
+    for key in overrides:
+        sources[key] = "set by the scenario ([probe] " + key + "), replacing the design's value"
+    return dataclasses.replace(design, **changes, sources=sources)  # type: ignore[arg-type]
+
+
+def design_of(probe: object) -> ProbeDesign:
+    """The design a probe runs: its catalogue design with the probe's operating overrides."""
+    return with_overrides(load_probe_design(probe.design), probe.design_overrides())  # type: ignore[attr-defined]
+
+
 def probe_from_design(name: str, **kwargs: object) -> "object":
     """The :class:`~cryosim.physics.probe.Probe` of one needle of catalogue design ``name``
-    (diameter, active length, gauge, coolant and floor from it)."""
-    return load_probe_design(name).probe(**kwargs)
+    (diameter, active length, gauge, coolant and floor from it). Operating overrides among ``kwargs``
+    (``supply_pressure_Pa``, ...) change the design first, so the floor is that of the changed design."""
+    from .probe import DESIGN_OVERRIDES
+
+    overrides = {k: float(kwargs.pop(k)) for k in DESIGN_OVERRIDES if kwargs.get(k) is not None}  # type: ignore[arg-type]
+    for k in DESIGN_OVERRIDES:
+        kwargs.pop(k, None)
+    return with_overrides(load_probe_design(name), overrides).probe(**kwargs, **overrides)

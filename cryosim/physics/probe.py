@@ -52,6 +52,10 @@ COOLANTS = MappingProxyType({
 TIP_SHAPES = ("flat", "rounded", "sharp")
 
 
+#: Operating values of a Joule-Thomson design a probe may change (fields of both Probe and ProbeDesign).
+DESIGN_OVERRIDES = ("supply_pressure_Pa", "exhaust_pressure_Pa", "orifice_diameter_m", "mass_flow_kg_per_s")
+
+
 @dataclass(frozen=True)
 class Probe:
     """A cryoprobe.
@@ -80,6 +84,13 @@ class Probe:
         steps; build it with :func:`cryosim.physics.catalogue.probe_from_design`.
     design_floor_C : float or None
         The design's coldest gas temperature (°C), set by ``probe_from_design``.
+    supply_pressure_Pa, exhaust_pressure_Pa, orifice_diameter_m, mass_flow_kg_per_s : float or None
+        Operating values that replace the design's (only with ``design``; None:
+        the design's): absolute gas supply and exhaust pressures (Pa), the
+        orifice diameter (m) or the mass flow of one needle (kg/s; giving one
+        of these two drops the design's other). What a device engineer varies
+        in a sweep (``probe.supply_pressure_Pa``); checked by the design's own
+        ranges (:class:`cryosim.physics.device.ProbeDesign`).
     """
 
     outer_diameter_m: float
@@ -91,6 +102,10 @@ class Probe:
     coolant: str | None = None
     design: str | None = None
     design_floor_C: float | None = None
+    supply_pressure_Pa: float | None = None
+    exhaust_pressure_Pa: float | None = None
+    orifice_diameter_m: float | None = None
+    mass_flow_kg_per_s: float | None = None
 
     def __post_init__(self) -> None:
         check_range("probe.outer_diameter_m", self.outer_diameter_m, 0.2e-3, 6e-3, unit="m")
@@ -104,6 +119,17 @@ class Probe:
             check_choice("probe.coolant", self.coolant, COOLANTS)
         if self.design_floor_C is not None:
             check_range("probe.design_floor_C", self.design_floor_C, -273.15, 0.0, unit="°C")
+        for key, value in self.design_overrides().items():
+            if self.design is None:
+                raise ScenarioError(f"probe.{key}", value, "no value without a probe design (design = \"...\", "
+                                    "see `cryosim probes`): it changes a Joule-Thomson design's operation")
+        if self.orifice_diameter_m is not None and self.mass_flow_kg_per_s is not None:
+            raise ScenarioError("probe.mass_flow_kg_per_s", self.mass_flow_kg_per_s,
+                                "either orifice_diameter_m or mass_flow_kg_per_s, not both")
+
+    def design_overrides(self) -> dict[str, float]:
+        """The operating values given (not None) that replace the design's (see the class docstring)."""
+        return {k: float(getattr(self, k)) for k in DESIGN_OVERRIDES if getattr(self, k) is not None}
 
     @classmethod
     def from_gauge(cls, gauge: int, active_length_m: float, **kwargs: object) -> "Probe":

@@ -77,7 +77,10 @@ def plain_scenario(scenario: Scenario) -> dict[str, Any]:
     d.pop("initial_from_steady_state", None)
     if scenario.initial_from_steady_state:
         d.pop("initial_temperature_C")
-    if scenario.probe.gauge is not None:
+    if scenario.probe.design is not None:  # the design sets these (a scenario file may not repeat them)
+        for key in ("gauge", "outer_diameter_m", "active_length_m", "coolant", "design_floor_C"):
+            d["probe"].pop(key, None)
+    elif scenario.probe.gauge is not None:
         d["probe"].pop("outer_diameter_m")
     name = scenario.medium.name
     if name not in material_names():

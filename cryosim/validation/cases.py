@@ -505,6 +505,12 @@ def _wolter_device_rows(ctx: Context, s: dict[str, Any], res: CaseResult, tol: f
         rows.append([f"{bath:g} °C", f"{tips['small']:.1f} / {tips['large']:.1f}",
                      f"{powers['small']:.2f} / {powers['large']:.2f}"]
                     + [f"{out[(bath, m)][0]:.2f} / {out[(bath, m)][1]:.2f}" for m in a["measures"]])
+    ref2 = float(published["T2"]["published_ratio"])
+    val2 = out[(prim["bath_temperature_C"], prim["measure"])][0]
+    dev2 = _rel(val2, ref2)
+    res.rows.append(Row("wolter2017", f"T2 {published['T2']['trend']}: device model {dev['small']}, size ratio", ref2,
+                        val2, "×", dev2, tol, _status(dev2, tol), "Wolter 2017 via seed 002 (PHYSICS.md §4)",
+                        f"bath {prim['bath_temperature_C']:g} °C, {prim['measure']}, gas on {t2a:g} → {t2b:g} s"))
     ref3 = float(published["T3"]["published_ratio"])
     val = out[(prim["bath_temperature_C"], prim["measure"])][1]
     dev3 = _rel(val, ref3)

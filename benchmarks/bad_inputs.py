@@ -34,6 +34,8 @@ def freeze(tip: str = "-70", duration: str = "5", extra: str = "") -> str:
 
 
 OK_BODY = PROBE + freeze() + NUM
+DEVICE = '[probe]\ndesign = "cryoneurolysis-N2O-1.3mm"\n'
+GAS_ON = '[[protocol]]\ntype = "freeze"\nduration_s = 5\ngas = "on"\n'
 
 
 @dataclass
@@ -78,6 +80,13 @@ CASES = [
     Case("active thaw at -10 °C", PROBE + freeze() + '[[protocol]]\ntype = "thaw"\nduration_s = 5\nmode = "active"\n'
          'temperature_C = -10\n' + NUM, "protocol[1].temperature_C"),
     Case("tip_temperature_C as a string", PROBE + freeze('"-70"') + NUM, "protocol[0].tip_temperature_C"),
+    Case("supply_pressure_Pa without a design", PROBE + "supply_pressure_Pa = 5e6\n" + freeze() + NUM,
+         "probe.supply_pressure_Pa"),
+    Case("design with supply_pressure_Pa = 1e9", DEVICE + "supply_pressure_Pa = 1e9\n" + GAS_ON + NUM,
+         "probe.supply_pressure_Pa"),
+    Case("design with both orifice and mass flow", DEVICE + "orifice_diameter_m = 1e-4\nmass_flow_kg_per_s = 1e-4\n"
+         + GAS_ON + NUM, "probe.mass_flow_kg_per_s"),
+    Case("design with supply_pressure_Pa = 6e6", DEVICE + "supply_pressure_Pa = 6e6\n" + GAS_ON + NUM, "", "accept"),
     Case("tip_temperature_C as a table", PROBE + freeze("{ a = 1 }") + NUM, "protocol[0].tip_temperature_C"),
     Case("tip_temperature_C series [[0, -70, 3]]", PROBE + freeze("[[0, -70, 3]]") + NUM,
          "protocol[0].tip_temperature_C[0]"),

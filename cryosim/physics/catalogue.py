@@ -87,7 +87,13 @@ def with_overrides(design: ProbeDesign, overrides: dict[str, float]) -> ProbeDes
     sources = dict(design.sources)
     for key in overrides:
         sources[key] = "set by the scenario ([probe] " + key + "), replacing the design's value"
-    return dataclasses.replace(design, **changes, sources=sources)  # type: ignore[arg-type]
+    try:
+        return dataclasses.replace(design, **changes, sources=sources)  # type: ignore[arg-type]
+    except ScenarioError as e:  # name the scenario's key, not the design's field
+        key = e.field.rsplit(".", 1)[-1]
+        if key in overrides:
+            raise ScenarioError(f"probe.{key}", e.value, f"{e.allowed} (the range of design {design.name!r})") from None
+        raise
 
 
 def design_of(probe: object) -> ProbeDesign:

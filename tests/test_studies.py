@@ -342,3 +342,17 @@ def test_cli_chart_and_design(tmp_path, capsys):
     assert main(["design", str(f), "--find", "gauge", "--nerve-distance-m", "0.002"]) == 0
     assert "gauge:" in capsys.readouterr().out
     assert main(["design", str(f), "--find", "duration", "--nerve-distance-m", "0.03"]) == 2
+
+
+def test_cli_sweep_device_operation_example(tmp_path):
+    """The device engineers' example sweeps a catalogue design's supply pressure and orifice: every point runs,
+    and more pressure or a larger orifice never draws less heat."""
+    assert main(["sweep", str(ROOT / "examples" / "study_device_operation.toml"), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    df = pd.read_csv(tmp_path / "o" / "results.csv")
+    assert len(df) == 12 and (df["status"] == "ok").all()
+    power = df.pivot(index="probe.supply_pressure_Pa", columns="probe.orifice_diameter_m",
+                     values="cooling_power_end_of_freeze_W")
+    assert (np.diff(power.to_numpy(), axis=0) >= -1e-9).all()  # more pressure: never less power
+    assert (np.diff(power.to_numpy(), axis=1) >= -1e-9).all()  # larger orifice: never less power
+    assert power.iloc[0, 0] < power.iloc[-1, -1]

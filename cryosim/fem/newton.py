@@ -59,7 +59,7 @@ import numpy as np
 from ..numerics.newton import REFACTOR_CHOICES, FactorState, solve_stage_with_retry
 from ..physics.phase_change import NUMBA, P_CF, P_CU, P_CURVE, P_L, P_TL, P_TS, temperature_from_enthalpy
 
-__all__ = ["FENewton", "NewtonSettings", "safeguard_temperature_correction"]
+__all__ = ["FENewton", "NewtonSettings", "enthalpy_extrapolation", "safeguard_temperature_correction"]
 
 _H = NUMBA.enthalpy
 _C = NUMBA.heat_capacity
@@ -90,6 +90,24 @@ def safeguard_temperature_correction(T, dT, mat, props, fixed, out):  # pragma: 
             out[i] = temperature_from_enthalpy(H0 + dH_lin, p, T[i]) - T[i]
             n_changed += 1
     return n_changed
+
+
+@numba.njit(cache=True)
+def enthalpy_extrapolation(Tn, T1, factor, mat, props, out):  # pragma: no cover - numba
+    r"""Node by node, :math:`T(H(T^n_i) + (H(T_{1,i}) - H(T^n_i))\,\mathrm{factor})` (°C).
+
+    The embedded first-order solution of an SDIRK2 step (``factor`` = 1/γ)
+    taken in enthalpy, as the fast solver does: extrapolating the
+    temperature itself across the freezing interval would run tens of kelvin
+    past it and read as a local error no step size removes. ``mat[i]``: the
+    node's row of ``props``.
+    """
+    for i in range(Tn.size):
+        p = props[mat[i]]
+        Cf, Cu, L, Ts, Tl, cv = p[P_CF], p[P_CU], p[P_L], p[P_TS], p[P_TL], int(p[P_CURVE])
+        H0 = _H(Tn[i], Cf, Cu, L, Ts, Tl, cv)
+        H1 = _H(T1[i], Cf, Cu, L, Ts, Tl, cv)
+        out[i] = temperature_from_enthalpy(H0 + (H1 - H0) * factor, p, T1[i])
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ from ..post.results import Results
 from ..post.trackers import NodalField, StepView, Tracker, TrackerList
 from ..scenario import Numerics, Scenario
 from . import geometry as geo
-from .newton import FENewton, NewtonSettings
+from .newton import FENewton, NewtonSettings, enthalpy_extrapolation
 
 __all__ = ["run_fem", "FEMSettings", "FESystem", "QUADRATURE_DEGREE", "SDIRK_GAMMA", "pennes_terms",
            ]
@@ -496,6 +496,7 @@ class FESystem:
         self.bcs: list[Any] = [ph.bc_far]
         self._tip_dirichlet = False
         node_material, table = ph.node_materials()
+        self._node_material, self._table = node_material, table
         self.newton = FENewton(ph.F, ph.T, self.bcs, ph.mass, node_material, table,
                                float(table[:, P_CU].max()), settings.newton,
                                nodal_capacity=ph.wall_capacity, nodal_reference=ph.wall_star)
@@ -616,7 +617,9 @@ class FESystem:
         # stage 2 at t + dt: H*_2 = H(T^n) + (1 - gamma)/gamma (H(T_1) - H(T^n))
         ph.stage_c.value = STAGE2_C
         bounds = self.set_condition(t_s + dt_s)
-        T_low = Tn + (T1 - Tn) / g  # embedded first-order solution, also the Newton guess
+        # embedded first-order solution, taken in enthalpy node by node; also the Newton guess
+        T_low = np.empty_like(Tn)
+        enthalpy_extrapolation(Tn, T1, 1.0 / g, self._node_material, self._table, T_low)
         ph.T.x.array[:] = self._clipped(T_low, bounds)
         ok, its2, why = self._solve()
         if not ok:

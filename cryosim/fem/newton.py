@@ -36,14 +36,15 @@ temperature fails again and again (2D water, 20 s at -70 °C: 95 failed solves a
    Jacobian assembly and its factorisation cost little more than the extra
    residuals of a modified iteration, so there every iteration refactorises
    (``"exact"``): 3D saline + bone plate, N2O device, 30 s, 6,316 nodes: 63 s
-   of CPU exact, 75 s lagged (the latter even at a 100x looser tolerance);
+   of CPU exact, 75 s lagged (the latter even at a 100x looser tolerance;
+   after the enthalpy-based error estimate, 120 s: 88 s exact, 86 s lagged);
    default scenario in 2D: 2.6 s lagged, 3.4 s exact (measured 2026-11-29,
    before the enthalpy-based error estimate; after it the three rules take
    1.4-2.0 s there, within the noise of the shared machine).
 
 Convergence: :math:`\max_i |r_i| \le` ``tol_K`` (the fast solver's
-``newton_tolerance_K``). The LU factorisation is PETSc's (MUMPS on several
-ranks), its symbolic part done once (the pattern never changes).
+``newton_tolerance_K``). The LU factorisation is MUMPS through PETSc when
+PETSc has it, else PETSc's own (:attr:`NewtonSettings.lu_package`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ and factorised by a sparse direct solver (``backend``):
 :math:`r_i = R_i / (V_i C_{scale})` strictly decreases (the exact Newton
 direction is a descent direction of :math:`\|r\|_2^2`, so some step does,
 short of roundoff); a residual increase is never accepted: when no
-:math:`\lambda \geq 2^{-10}` (:data:`MAX_HALVINGS`) decreases it, the stage reports failure and the step
+:math:`\lambda \geq 2^{-10}` (:data:`cryosim.numerics.newton.MAX_HALVINGS`) decreases it, the stage reports failure and the step
 controller retries a smaller step. Convergence: every cell residual below
 ``tol_K`` kelvin-equivalents of heat capacity,
 :math:`\max_i |R_i| / (V_i C_{scale}) \le tol_K`.
@@ -44,7 +44,7 @@ When to factorise (``refactor``, compared in ``benchmarks/linear_algebra.py``):
     every iteration (Newton's method: quadratic convergence);
 ``"stage"``
     at the first iteration of each stage, then again only when an iteration
-    contracts the residual by less than :data:`LAG_CONTRACTION`
+    contracts the residual by less than :data:`cryosim.numerics.newton.LAG_CONTRACTION`
     (a modified Newton method);
 ``"lagged"``
     the factors are kept across stages and steps with the same rule.
@@ -71,12 +71,11 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from ..meshing.grids import FVGrid
-from ..numerics.newton import LAG_CONTRACTION, MAX_HALVINGS, REFACTOR_CHOICES, FactorState, solve_stage_with_retry
+from ..numerics.newton import FactorState, check_refactor, solve_stage_with_retry
 from ..physics.phase_change import P_CU
 from . import kernel as fv
 
-__all__ = ["LinearSolverSettings", "NewtonSolver", "MAX_HALVINGS", "LAG_CONTRACTION", "REFACTOR_CHOICES",
-           "BACKEND_CHOICES"]
+__all__ = ["BACKEND_CHOICES", "LinearSolverSettings", "NewtonSolver"]
 
 
 
@@ -173,8 +172,7 @@ class NewtonSolver:
     def __init__(self, grid: FVGrid, props: np.ndarray, arterial_temperature_C: float, tol_K: float,
                  max_iter: int, settings: LinearSolverSettings = LinearSolverSettings(),
                  wall_capacity_J_per_K: np.ndarray | None = None) -> None:
-        if settings.refactor not in REFACTOR_CHOICES:
-            raise ValueError(f"refactor must be one of {REFACTOR_CHOICES}, got {settings.refactor!r}")
+        check_refactor(settings.refactor)
         if settings.backend not in BACKEND_CHOICES:
             raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {settings.backend!r}")
         self.grid, self.props, self.Ta = grid, props, float(arterial_temperature_C)

@@ -26,11 +26,12 @@ the rules:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["LAG_CONTRACTION", "MAX_HALVINGS", "REFACTOR_CHOICES", "FactorState", "StageProblem", "solve_stage",
-           "solve_stage_with_retry"]
+__all__ = ["LAG_CONTRACTION", "MAX_HALVINGS", "REFACTOR_CHOICES", "FactorState", "StageProblem", "check_refactor",
+           "solve_stage", "solve_stage_with_retry"]
 
 #: Largest number of step halvings in the line search (smallest step 2^-10 of
 #: the Newton correction): far enough for the phase-change kinks, short of
@@ -42,6 +43,13 @@ MAX_HALVINGS = 10
 LAG_CONTRACTION = 0.1
 #: When the Jacobian is factorised: every iteration, once per stage, or lagged across stages and steps.
 REFACTOR_CHOICES = ("exact", "stage", "lagged")
+
+
+def check_refactor(refactor: str) -> str:
+    """``refactor`` if it is one of :data:`REFACTOR_CHOICES`, else a ValueError naming the choices."""
+    if refactor not in REFACTOR_CHOICES:
+        raise ValueError(f"refactor must be one of {REFACTOR_CHOICES}, got {refactor!r}")
+    return refactor
 
 
 class StageProblem(Protocol):
@@ -75,7 +83,7 @@ class FactorState:
 def solve_stage(p: StageProblem, state: FactorState, refactor: str, tol_K: float, max_iter: int) -> tuple[bool, int, str]:
     """Newton iterations on ``p`` (module docstring): (converged, iterations, why not)."""
     norm, merit = p.start()
-    if not (norm == norm and merit == merit) or norm == float("inf"):
+    if not (math.isfinite(norm) and math.isfinite(merit)):
         return False, 0, "non-finite residual at the initial guess"
     if refactor != "lagged":
         state.have_factors = False

@@ -208,8 +208,8 @@ def _worker_pids(parent: int) -> list[int]:
     return pids
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc")
-def test_lost_worker_is_replaced_and_no_point_lost(tmp_path):
+def _sweep_until_first_point(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """A `cryosim sweep` of 8 points started in a subprocess, returned once its first point is stored."""
     f = _write_study(tmp_path / "s.toml", {"probe.gauge": [14, 16, 18, 20], "protocol[0].duration_s": [20, 30]},
                      duration_s=30, resolution=1.0)
     out = tmp_path / "out"
@@ -218,6 +218,12 @@ def test_lost_worker_is_replaced_and_no_point_lost(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list((out / "points").glob("*.json")):
         time.sleep(0.02)
+    return proc, out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc")
+def test_lost_worker_is_replaced_and_no_point_lost(tmp_path):
+    proc, out = _sweep_until_first_point(tmp_path)
     victims = _worker_pids(proc.pid)
     assert victims
     os.kill(victims[0], signal.SIGKILL)
@@ -228,14 +234,7 @@ def test_lost_worker_is_replaced_and_no_point_lost(tmp_path):
 
 
 def test_ctrl_c_stops_and_says_how_to_resume(tmp_path):
-    f = _write_study(tmp_path / "s.toml", {"probe.gauge": [14, 16, 18, 20], "protocol[0].duration_s": [20, 30]},
-                     duration_s=30, resolution=1.0)
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cryosim", "sweep", str(f), "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(cmd, env=PYTHON_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list((out / "points").glob("*.json")):
-        time.sleep(0.02)
+    proc, _ = _sweep_until_first_point(tmp_path)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

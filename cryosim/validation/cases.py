@@ -51,6 +51,11 @@ class Row:
     note: str = ""
     #: "" when ``deviation`` and ``tolerance`` are relative (printed in %), else their unit (absolute values)
     deviation_unit: str = ""
+    #: what kind of evidence the row is (the report groups rows by it): "verification" (against an exact
+    #: solution or a conservation law), "blind" (a prediction from stated inputs, nothing fitted),
+    #: "calibration" (the fit itself: how well fitted parameters reproduce the data they were fitted on),
+    #: "holdout" (a prediction of data not used in a calibration), "info" (no tolerance). "" = from the case kind.
+    row_class: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -241,3 +241,28 @@ def test_littrup2009_in_the_summary(fast_report: tuple[Path, dict]) -> None:
     rows, _ = _littrup(payload)
     n_pass = sum(r["status"] == "pass" for r in rows)
     assert "Littrup et al. 2009" in summary and f"{n_pass} of {len(rows)} within tolerance" in summary
+
+
+def test_report_groups_rows_by_kind_of_evidence(tmp_path: Path) -> None:
+    """Verification, blind predictions and calibration / held-out rows land in separate tables, in that order,
+    and a held-out row is never counted with the blind ones (issue 15's validation protocol)."""
+    from cryosim.validation.cases import CaseResult, Row
+    from cryosim.validation.report import _write_report, row_class
+
+    def row(case: str, name: str, status: str, cls: str = "") -> Row:
+        return Row(case, name, 1.0, 1.1, "mm", 0.1, 0.15, status, "src", "assumed", row_class=cls)
+
+    ver = CaseResult("exact", "Exact", "verification", rows=[row("exact", "front", "pass")])
+    val = CaseResult("data", "Data", "validation",
+                     rows=[row("data", "blind size", "fail"), row("data", "fitted size", "pass", "calibration"),
+                           row("data", "held-out size", "pass", "holdout"), row("data", "note", "info")])
+    assert [row_class(val, r) for r in val.rows] == ["blind", "calibration", "holdout", "info"]
+    assert row_class(ver, ver.rows[0]) == "verification"
+    text = _write_report(tmp_path, [ver, val], fast=True, wall={}, errors={}).read_text(encoding="utf-8")
+    heads = [text.index(h) for h in ("### (a) Verification", "### (b) Blind", "### (c) Calibration")]
+    assert heads == sorted(heads)
+    blind = text[heads[1]:heads[2]]
+    assert "blind size" in blind and "held-out size" not in blind and "fitted size" not in blind
+    assert "PASS (holdout)" in text[heads[2]:]
+    summary = text.split("## Summary", 1)[1].split("## 1.", 1)[0]
+    assert "blind predictions: 0 of 1" in summary and "held-out predictions after calibration: 1 of 1" in summary

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..post.files import to_jsonable
 
-__all__ = ["run_validation"]
+__all__ = ["row_class", "run_validation"]
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -41,6 +41,38 @@ def _tol(x: float | None, unit: str = "") -> str:
 
 _STATUS = {"pass": "PASS", "fail": "**FAIL**", "not run": "not run", "info": "info"}
 
+#: The report's groups of evidence, in order: (row classes, heading).
+_CLASSES = (
+    (("verification",), "(a) Verification: exact solutions, conservation, solver against solver"),
+    (("blind",), "(b) Blind predictions from stated inputs (nothing fitted to these data)"),
+    (("calibration", "holdout"), "(c) Calibration on part of a dataset, and prediction of the held-out part"),
+    (("info",), "For information (no tolerance)"),
+)
+
+
+def row_class(case: Any, row: Any) -> str:
+    """The kind of evidence a row is: its own ``row_class``, else from the case kind and the row's status."""
+    cls = getattr(row, "row_class", "") or ""
+    if cls:
+        return cls
+    if case.kind == "verification":
+        return "verification"
+    return "blind" if row.status in ("pass", "fail") else "info"
+
+
+def _class_counts(cases: list[Any]) -> str:
+    """"blind predictions: 3 of 9 within tolerance; ..." over the validation rows that have a verdict."""
+    out = []
+    for cls, label in (("blind", "blind predictions"), ("calibration", "calibration fits"),
+                       ("holdout", "held-out predictions after calibration")):
+        rs = [r for c in cases if c.kind == "validation" for r in c.rows
+              if row_class(c, r) == cls and r.status in ("pass", "fail")]
+        if rs:
+            out.append(f"{label}: {sum(r.status == 'pass' for r in rs)} of {len(rs)} within tolerance")
+        elif cls == "holdout":
+            out.append("held-out predictions after calibration: none in this run")
+    return "; ".join(out)
+
 
 def _summary_paragraph(cases: list[Any], fast: bool) -> str:
     rows = [r for c in cases for r in c.rows]
@@ -56,6 +88,8 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
         parts.append(f"Verification: {count(ver, 'pass')} of {len(ver)} checks pass"
                      + (f", {count(ver, 'fail')} fail" if count(ver, 'fail') else "")
                      + (f", {count(ver, 'not run')} not run" if count(ver, 'not run') else "") + ".")
+    if val:
+        parts.append("Validation by kind of evidence: " + _class_counts(cases) + ".")
     details = []
     for cid, label in (("neumann", "the Neumann planar front"), ("paterson", "Paterson's line-sink front"),
                        ("steady_sphere", "the steady perfused ice sphere")):
@@ -141,17 +175,30 @@ def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float
               "Rerun with `cryosim validate [--fast] [--out DIR]`, or "
               "`python -c \"from cryosim.validation import run_validation; run_validation('DIR')\"`.", ""]
     lines += ["## 2. Results", "",
-              "| # | case | check | reference | cryosim | unit | deviation | tolerance | result | assumptions / note |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "The rows are grouped by the kind of evidence they are (issue 15's validation protocol): "
+              "(a) *verification* against exact solutions and conservation laws; (b) *blind predictions* from "
+              "stated inputs, nothing fitted to the data compared; (c) *calibration and held-out prediction*: the "
+              "fit of named unknown parameters to one part of a dataset (its residual, which is not validation) "
+              "and the prediction, with the fitted values, of another part that the fit did not see (which is). "
+              "Tolerances were fixed in the case files before the first comparison.", ""]
     n = 0
-    for c in cases:
-        for r in c.rows:
+    for cls, title in _CLASSES:
+        rows = [(c, r) for c in cases for r in c.rows if row_class(c, r) in cls]
+        if not rows:
+            continue
+        lines += [f"### {title}", "",
+                  "| # | case | check | reference | cryosim | unit | deviation | tolerance | result | assumptions / note |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for c, r in rows:
             n += 1
             note = r.assumptions + (f" — {r.note}" if r.note else "")
-            cells = [str(n), f"{c.kind[:5]}. {c.id}", r.name, _fmt(r.reference), _fmt(r.value), r.unit,
-                     _dev(r.deviation, r.deviation_unit), _tol(r.tolerance, r.deviation_unit), _STATUS.get(r.status, r.status), note]
+            cells = [str(n), c.id, r.name, _fmt(r.reference), _fmt(r.value), r.unit,
+                     _dev(r.deviation, r.deviation_unit), _tol(r.tolerance, r.deviation_unit),
+                     _STATUS.get(r.status, r.status)
+                     + (f" ({row_class(c, r)})" if row_class(c, r) in ("calibration", "holdout") else ""), note]
             lines.append("| " + " | ".join(x.replace("|", "/") for x in cells) + " |")
-    lines += ["", "Deviation = (cryosim − reference) / reference (relative; for the energy balance, the imbalance "
+        lines.append("")
+    lines += ["Deviation = (cryosim − reference) / reference (relative; for the energy balance, the imbalance "
               "relative to the heat drawn; for trend ratios, relative to the published ratio).", ""]
     sec = 3
     for kind, title in (("verification", "Verification"), ("validation", "Validation")):
@@ -227,7 +274,7 @@ def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] 
     payload = {
         "variant": "fast" if fast else "full",
         "cases": [{"id": c.id, "title": c.title, "kind": c.kind, "wall_s": c.wall_s,
-                   "rows": [r.as_dict() for r in c.rows], "data": c.data,
+                   "rows": [dict(r.as_dict(), row_class=row_class(c, r)) for r in c.rows], "data": c.data,
                    "figures": [f for f, _ in c.figures]} for c in results],
         "errors": errors,
     }

@@ -14,7 +14,8 @@
 Modules: :mod:`.paths` (field paths), :mod:`.study` (study files),
 :mod:`.point` (one point), :mod:`.store` (study folders),
 :mod:`.executors` (processes, Dask), :mod:`.sweep`, :mod:`.plots`,
-:mod:`.chart`, :mod:`.design`, :mod:`.uncertainty`.
+:mod:`.chart`, :mod:`.design`, :mod:`.uncertainty`, :mod:`.band` (the band of a
+prediction over a probe design's stated ranges).
 
 Names are imported on first use (:pep:`562`), so the command line and the
 worker processes load only the modules they need (no pandas, SALib or
@@ -25,6 +26,7 @@ from importlib import import_module
 
 #: Public name -> the module of this package that defines it.
 _EXPORTS = {
+    "BandResult": "band", "design_band": "band",
     "isotherm_chart": "chart", "write_chart": "chart",
     "DesignAnswer": "design", "DesignError": "design", "shortest_freeze": "design", "smallest_probe": "design",
     "warmest_tip": "design",
@@ -36,6 +38,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BandResult",
     "ITIS_SPREADS",
     "DesignAnswer",
     "DesignError",
@@ -43,6 +46,7 @@ __all__ = [
     "Study",
     "UncertaintyResult",
     "apply_path",
+    "design_band",
     "isotherm_chart",
     "load_study",
     "plain_scenario",

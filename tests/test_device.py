@@ -117,7 +117,7 @@ def test_every_catalogue_probe_loads_with_a_source_for_every_number():
     for name in names:
         d = load_probe_design(name)
         given = {f.name for f in dataclasses.fields(ProbeDesign)
-                 if f.name not in ("name", "description", "sources") and getattr(d, f.name) is not None}
+                 if f.name not in ("name", "description", "sources", "ranges") and getattr(d, f.name) is not None}
         assert given <= set(d.sources), (name, given - set(d.sources))
         assert all(s.strip() for s in d.sources.values())
         p = probe_from_design(name)
@@ -144,3 +144,60 @@ def test_gas_freeze_step_is_exclusive():
     with pytest.raises(Exception):
         Freeze(60.0, tip_temperature_C=-60.0, gas="on")
     assert Freeze(60.0, gas="on").temperatures_C() == []
+
+
+# --- stated ranges of uncertain design values (catalogue `range = [low, high]`) --------------------
+def test_catalogue_ranges_are_parsed_hold_their_value_and_are_read_only():
+    from cryosim.physics.catalogue import design_ranges
+
+    for name in list_designs():
+        d = load_probe_design(name)
+        rng = design_ranges(name)
+        assert rng == dict(d.ranges) and rng  # every catalogue design states some
+        for key, (lo, hi) in rng.items():
+            assert lo < hi and lo <= getattr(d, key) <= hi, (name, key)
+        with pytest.raises(TypeError):
+            d.ranges["orifice_diameter_m"] = (0.0, 1.0)  # type: ignore[index]
+    lo, hi = design_ranges("argon-2.4mm")["orifice_diameter_m"]
+    assert lo < load_probe_design("argon-2.4mm").orifice_diameter_m < hi
+
+
+def test_a_range_that_excludes_its_value_or_is_malformed_is_refused():
+    import tomllib
+
+    from cryosim.checks import ScenarioError
+    from cryosim.physics.catalogue import design_from_dict
+
+    text = (__import__("importlib").resources.files("cryosim") / "data" / "probes" / "argon-2.4mm.toml").read_text()
+    d = tomllib.loads(text)
+    bad = dict(d, orifice_diameter_m={"value": 0.25e-3, "range": [0.3e-3, 0.4e-3], "source": "x"})
+    with pytest.raises(ScenarioError, match=r"orifice_diameter_m.*0\.00025.*\[0\.0003, 0\.0004\]"):
+        design_from_dict(bad, "design 'argon-2.4mm'")
+    for rng in ([0.3e-3], [0.3e-3, 0.2e-3], ["a", "b"]):
+        with pytest.raises(ScenarioError, match=r"orifice_diameter_m\.range"):
+            design_from_dict(dict(d, orifice_diameter_m={"value": 0.25e-3, "range": rng, "source": "x"}))
+    with pytest.raises(ScenarioError, match=r"discharge_coefficient\.range"):  # an end the field itself refuses
+        design_from_dict(dict(d, discharge_coefficient={"value": 0.8, "range": [0.5, 1.2], "source": "x"}))
+    with pytest.raises(ScenarioError, match=r"gas\.range"):  # no range on a name
+        design_from_dict(dict(d, gas={"value": "Argon", "range": [0, 1], "source": "x"}))
+    with pytest.raises(ScenarioError, match="recuperator_effectiveness"):
+        _design(recuperator_effectiveness=0.5, ranges={"recuperator_effectiveness": (0.6, 0.9)})
+
+
+def test_gas_side_multiplier_scales_the_coefficient_and_never_lowers_the_heat_drawn():
+    d = load_probe_design("argon-2.4mm")
+    devs = [jt_device(dataclasses.replace(d, gas_heat_transfer_multiplier=m)) for m in (0.5, 1.0, 2.0)]
+    assert devs[2].vapour_heat_transfer_W_per_m2_K == pytest.approx(4 * devs[0].vapour_heat_transfer_W_per_m2_K)
+    T = np.linspace(-100.0, 37.0, 12)
+    q = [dev.heat_drawn_W(T) for dev in devs]
+    assert np.all(q[0] <= q[1] + 1e-9) and np.all(q[1] <= q[2] + 1e-9) and q[2][-1] > q[0][-1]
+
+
+def test_overriding_a_ranged_value_drops_its_range_and_keeps_the_others():
+    from cryosim.physics.catalogue import design_of, design_ranges
+
+    p = probe_from_design("argon-2.4mm", recuperator_effectiveness=0.7, orifice_diameter_m=0.2e-3)
+    d = design_of(p)
+    assert d.recuperator_effectiveness == 0.7 and "scenario" in d.sources["recuperator_effectiveness"]
+    assert "recuperator_effectiveness" not in d.ranges and "orifice_diameter_m" not in d.ranges
+    assert d.ranges["discharge_coefficient"] == design_ranges("argon-2.4mm")["discharge_coefficient"]

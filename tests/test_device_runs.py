@@ -175,3 +175,43 @@ def test_operating_values_need_a_design_and_one_flow_law():
     from cryosim.physics.catalogue import design_of
 
     assert design_of(small).mass_flow_per_needle_kg_per_s < design_of(large).mass_flow_per_needle_kg_per_s
+
+
+@pytest.mark.parametrize("key", ["recuperator_effectiveness", "gas_heat_transfer_multiplier", "discharge_coefficient",
+                                 "boiling_heat_transfer_W_per_m2_K", "supply_temperature_C"])
+def test_uncertain_design_values_are_study_paths_at_their_stated_ranges_ends(key):
+    """Each ranged value is a scenario key (``probe.<key>``): a study point at either end of the design's stated
+    range rebuilds a scenario whose device uses that value (plain data round trip), without running it."""
+    from cryosim.physics.catalogue import design_of, design_ranges
+    from cryosim.physics.probe import DESIGN_OVERRIDES
+    from cryosim.studies.paths import check_path, plain_scenario, scenario_at
+
+    assert key in DESIGN_OVERRIDES
+    name = "argon-2.4mm"
+    base = cryosim.default_scenario().with_(probe=probe_from_design(name), thermocouples=(), numerics=QUICK,
+                                            protocol=Protocol((Freeze(30.0, gas="on"),)))
+    plain = plain_scenario(base)
+    check_path(f"probe.{key}")
+    lo, hi = design_ranges(name)[key]
+    devs = []
+    for v in (lo, hi):
+        s = scenario_at(plain, {f"probe.{key}": v})
+        d = design_of(s.probe)
+        assert getattr(d, key) == v and key not in d.ranges
+        assert cryosim.scenario.scenario_from_dict(plain_scenario(s)).probe == s.probe
+        devs.append(jt_device(d))
+    if key != "supply_temperature_C":  # more of any of these never draws less heat at a warm wall
+        assert devs[1].heat_drawn_W(37.0) >= devs[0].heat_drawn_W(37.0) - 1e-9
+
+
+def test_a_larger_recuperator_effectiveness_from_the_scenario_freezes_more():
+    from cryosim.physics.catalogue import design_ranges
+
+    lo, hi = design_ranges(N2O_18G)["recuperator_effectiveness"]
+    vols = []
+    for e in (lo, hi):
+        s = cryosim.default_scenario().with_(probe=probe_from_design(N2O_18G, recuperator_effectiveness=e),
+                                             thermocouples=(), numerics=QUICK,
+                                             protocol=Protocol((Freeze(20.0, gas="on"),)))
+        vols.append(run_axisymmetric(s).final(0.0, "volume_m3"))
+    assert vols[1] > vols[0]

@@ -5,6 +5,11 @@ Each file has ``name`` and ``description`` strings and, for every field of
 ``field = { value = ..., source = "..." }``: every number says where it
 comes from, or that it is an assumption and why that value. Pressures are
 absolute (Pa).
+
+An uncertain value may state its plausible interval (SI, the value inside it):
+``orifice_diameter_m = { value = 0.25e-3, range = [0.2e-3, 0.3e-3], source = "..." }``.
+It becomes :attr:`ProbeDesign.ranges` (:func:`design_ranges`): what a band over
+the design, a study or a calibration (``probe.<field>``) varies it over.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any
 from ..checks import ScenarioError
 from .device import ProbeDesign
 
-__all__ = ["design_from_dict", "design_of", "list_designs", "load_probe_design", "probe_from_design", "with_overrides"]
+__all__ = ["design_from_dict", "design_of", "design_ranges", "list_designs", "load_probe_design", "probe_from_design",
+           "with_overrides"]
 
 _PLAIN = {"name", "description"}
 
@@ -35,24 +41,34 @@ def list_designs() -> tuple[str, ...]:
 
 
 def design_from_dict(d: dict[str, Any], where: str = "design") -> ProbeDesign:
-    """A validated :class:`ProbeDesign` from a parsed design file; every value needs a non-empty ``source``."""
-    known = {f.name for f in fields(ProbeDesign)} - {"sources"}
+    """A validated :class:`ProbeDesign` from a parsed design file; every value needs a non-empty ``source``,
+    and may state a ``range = [low, high]`` (SI) that holds it."""
+    known = {f.name for f in fields(ProbeDesign)} - {"sources", "ranges"}
     kwargs: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    ranges: dict[str, Any] = {}
     for key, value in d.items():
         if key not in known:
             raise ScenarioError(f"{where}.{key}", value, f"one of the design keys {sorted(known)}")
         if key in _PLAIN:
             kwargs[key] = value
             continue
-        if not isinstance(value, dict) or set(value) != {"value", "source"}:
-            raise ScenarioError(f"{where}.{key}", value, "an inline table { value = ..., source = \"...\" }")
+        if not isinstance(value, dict) or not {"value", "source"} <= set(value) <= {"value", "source", "range"}:
+            raise ScenarioError(f"{where}.{key}", value,
+                                "an inline table { value = ..., source = \"...\" } (optionally range = [low, high])")
         if not isinstance(value["source"], str) or not value["source"].strip():
             raise ScenarioError(f"{where}.{key}.source", value["source"], "a non-empty citation or stated assumption")
         kwargs[key], sources[key] = value["value"], value["source"]
+        if "range" in value:
+            ranges[key] = value["range"]
     if "name" not in kwargs:
         raise ScenarioError(f"{where}.name", None, "a name")
-    return ProbeDesign(**kwargs, sources=sources)
+    try:
+        return ProbeDesign(**kwargs, sources=sources, ranges=ranges)
+    except ScenarioError as e:  # name the file's key
+        if e.field.startswith("design "):
+            raise ScenarioError(f"{where}.{e.field.split('.', 1)[-1]}", e.value, e.allowed) from None
+        raise
 
 
 @lru_cache(maxsize=None)
@@ -68,10 +84,16 @@ def load_probe_design(name: str) -> ProbeDesign:
     return design
 
 
+def design_ranges(name: str) -> dict[str, tuple[float, float]]:
+    """The stated ranges of catalogue design ``name``: {field: (low, high)} in SI units (the value inside each)."""
+    return dict(load_probe_design(name).ranges)
+
+
 def with_overrides(design: ProbeDesign, overrides: dict[str, float]) -> ProbeDesign:
     """``design`` with operating values replaced (:data:`cryosim.physics.probe.DESIGN_OVERRIDES`), checked by the
-    design's ranges; an orifice given drops the design's mass flow and the converse; each changed value's source
-    says so."""
+    design's checks; an orifice given drops the design's mass flow and the converse; each changed value's source
+    says so. A value set by the scenario is no longer uncertain: its stated range (and that of the flow law it
+    replaces) is dropped, the other fields keep theirs."""
     import dataclasses
 
     if not overrides:
@@ -87,8 +109,9 @@ def with_overrides(design: ProbeDesign, overrides: dict[str, float]) -> ProbeDes
     sources = dict(design.sources)
     for key in overrides:
         sources[key] = "set by the scenario ([probe] " + key + "), replacing the design's value"
+    ranges = {k: v for k, v in design.ranges.items() if k not in changes}
     try:
-        return dataclasses.replace(design, **changes, sources=sources)  # type: ignore[arg-type]
+        return dataclasses.replace(design, **changes, sources=sources, ranges=ranges)  # type: ignore[arg-type]
     except ScenarioError as e:  # name the scenario's key, not the design's field
         key = e.field.rsplit(".", 1)[-1]
         if key in overrides:

@@ -38,7 +38,11 @@ Supply :math:`(P_s, T_s)`, exhaust :math:`P_e` (absolute), mass flow
    Transfer*, 6th ed., eq. 8.45b). :math:`h_v`: laminar :math:`Nu = 4.36`
    below Re = 2300, Gnielinski above 3000 (Incropera eqs. 8.53, 8.62),
    linear in between, with the lumen as hydraulic diameter (the supply
-   capillary neglected), vapour properties at :math:`(P_e, T_x)`.
+   capillary neglected), vapour properties at :math:`(P_e, T_x)`, times
+   the design's ``gas_heat_transfer_multiplier`` (1 by default: a fully
+   developed pipe-flow correlation ignores the jet leaving the orifice and
+   impinging on the tip and the entry length, both of which raise it, and
+   frost or oil films, which lower it; the multiplier states that uncertainty).
 
 3. Heat drawn: the energy balance from the supply to the warm end of the
    return, :math:`Q_{gas} = \dot m\,[h(P_e, T_r) - h_{in}]`,
@@ -83,7 +87,7 @@ from . import coolant as cl
 __all__ = [
     "ProbeDesign", "JTDevice", "jt_device", "TABLE_POINTS", "STEEL_304_DENSITY_KG_PER_M3",
     "STEEL_304_SPECIFIC_HEAT_J_PER_KG_K", "STEEL_304_CONDUCTIVITY_W_PER_M_K", "thermistor_reading_C",
-    "gas_heat_transfer_W_per_m2_K",
+    "gas_heat_transfer_W_per_m2_K", "RANGED_FIELDS",
 ]
 
 #: Temperatures in a device's flux table.
@@ -93,6 +97,13 @@ STEEL_304_DENSITY_KG_PER_M3 = 7900.0
 STEEL_304_SPECIFIC_HEAT_J_PER_KG_K = 477.0
 STEEL_304_CONDUCTIVITY_W_PER_M_K = 14.9
 _K = 273.15
+#: Fields of :class:`ProbeDesign` that may carry a stated range of plausible values (``ranges``).
+RANGED_FIELDS = (
+    "outer_diameter_m", "wall_thickness_m", "active_length_m", "supply_pressure_Pa", "supply_temperature_C",
+    "exhaust_pressure_Pa", "boiling_heat_transfer_W_per_m2_K", "mass_flow_kg_per_s", "orifice_diameter_m",
+    "discharge_coefficient", "recuperator_effectiveness", "thermistor_resistance_m2_K_per_W",
+    "gas_heat_transfer_multiplier",
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,11 @@ class ProbeDesign:
     coefficient) and it follows from the choked real-gas flow
     (:func:`cryosim.physics.coolant.choked_mass_flow_kg_per_s`). ``sources``
     maps each field to where its value comes from (a citation or "assumed: ...").
+    ``ranges`` maps an uncertain field (:data:`RANGED_FIELDS`) to its stated
+    plausible interval ``(low, high)`` in SI units, the value inside it (refused
+    otherwise): what a band, a study or a calibration may vary it over.
+    ``gas_heat_transfer_multiplier`` scales the gas-side coefficient of the
+    correlation (1: the correlation as it stands; module docstring, item 2).
     Pressures absolute (Pa).
     """
 
@@ -122,8 +138,10 @@ class ProbeDesign:
     discharge_coefficient: float = 1.0
     recuperator_effectiveness: float = 0.0
     thermistor_resistance_m2_K_per_W: float = 0.0
+    gas_heat_transfer_multiplier: float = 1.0
     description: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         w = f"design {self.name!r}"
@@ -145,6 +163,7 @@ class ProbeDesign:
         check_range(f"{w}.recuperator_effectiveness", self.recuperator_effectiveness, 0.0, 0.99, unit="")
         check_range(f"{w}.thermistor_resistance_m2_K_per_W", self.thermistor_resistance_m2_K_per_W, 0.0, 1e-2,
                     unit="m2 K/W")
+        check_range(f"{w}.gas_heat_transfer_multiplier", self.gas_heat_transfer_multiplier, 0.05, 20.0, unit="")
         if (self.mass_flow_kg_per_s is None) == (self.orifice_diameter_m is None):
             raise ScenarioError(f"{w}.mass_flow_kg_per_s", self.mass_flow_kg_per_s,
                                 "exactly one of mass_flow_kg_per_s and orifice_diameter_m")
@@ -153,6 +172,37 @@ class ProbeDesign:
         if self.orifice_diameter_m is not None:
             check_range(f"{w}.orifice_diameter_m", self.orifice_diameter_m, 5e-6, 1e-3, unit="m")
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
+        object.__setattr__(self, "ranges", MappingProxyType(self._checked_ranges()))
+
+    def _checked_ranges(self) -> dict[str, tuple[float, float]]:
+        """``ranges`` as {field: (low, high)} floats; each field numeric, low < high, the value inside, both
+        ends valid values of the field (the design's own checks at each end). A range on a field left None (the
+        flow law not used: a mass flow given instead of an orifice) is dropped."""
+        import dataclasses
+
+        w = f"design {self.name!r}"
+        out: dict[str, tuple[float, float]] = {}
+        for key, rng in dict(self.ranges).items():
+            if key not in RANGED_FIELDS:
+                raise ScenarioError(f"{w}.{key}.range", rng, f"a range only on the numeric fields {list(RANGED_FIELDS)}")
+            value = getattr(self, key)
+            ok = (isinstance(rng, (list, tuple)) and len(rng) == 2
+                  and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in rng))
+            if not ok or not rng[0] < rng[1]:
+                raise ScenarioError(f"{w}.{key}.range", rng, "[low, high], two finite numbers with low < high (SI)")
+            lo, hi = float(rng[0]), float(rng[1])
+            if value is None:  # the flow law this design does not use (an orifice replaced by a mass flow)
+                continue
+            if not lo <= value <= hi:
+                raise ScenarioError(f"{w}.{key}", value, f"a value inside its stated range [{lo:g}, {hi:g}]")
+            for end in (lo, hi):
+                try:
+                    dataclasses.replace(self, **{key: end}, ranges={})
+                except ScenarioError as e:
+                    raise ScenarioError(f"{w}.{key}.range", [lo, hi],
+                                        f"ends that are valid values of {key} ({e.allowed})") from None
+            out[key] = (lo, hi)
+        return out
 
     @property
     def inner_diameter_m(self) -> float:
@@ -319,7 +369,8 @@ def jt_device(design: ProbeDesign, tissue_temperature_C: float = 37.0, n_points:
     if tissue_temperature_C <= Tx + 1.0:
         raise ScenarioError(f"design {design.name!r}", tissue_temperature_C,
                             f"a tissue temperature above the device's coldest gas temperature {Tx:.1f} °C")
-    hv = gas_heat_transfer_W_per_m2_K(design.gas, design.exhaust_pressure_Pa, Tx, mdot, design.inner_diameter_m)
+    hv = design.gas_heat_transfer_multiplier * gas_heat_transfer_W_per_m2_K(
+        design.gas, design.exhaust_pressure_Pa, Tx, mdot, design.inner_diameter_m)
     cp = _vapour_cp(design.gas, design.exhaust_pressure_Pa, Tx)
     eps = 1.0 - math.exp(-hv * design.gas_area_m2 / (mdot * cp))
     T = np.linspace(Tx, tissue_temperature_C, int(n_points))

@@ -53,7 +53,10 @@ TIP_SHAPES = ("flat", "rounded", "sharp")
 
 
 #: Operating values of a Joule-Thomson design a probe may change (fields of both Probe and ProbeDesign).
-DESIGN_OVERRIDES = ("supply_pressure_Pa", "exhaust_pressure_Pa", "orifice_diameter_m", "mass_flow_kg_per_s")
+#: The last five are the uncertain values the catalogue designs state ranges for (``catalogue.design_ranges``).
+DESIGN_OVERRIDES = ("supply_pressure_Pa", "exhaust_pressure_Pa", "orifice_diameter_m", "mass_flow_kg_per_s",
+                    "supply_temperature_C", "discharge_coefficient", "recuperator_effectiveness",
+                    "gas_heat_transfer_multiplier", "boiling_heat_transfer_W_per_m2_K")
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,17 @@ class Probe:
         orifice diameter (m) or the mass flow of one needle (kg/s; giving one
         of these two drops the design's other). What a device engineer varies
         in a sweep (``probe.supply_pressure_Pa``); checked by the design's own
-        ranges (:class:`cryosim.physics.device.ProbeDesign`).
+        checks (:class:`cryosim.physics.device.ProbeDesign`).
+    supply_temperature_C, discharge_coefficient, recuperator_effectiveness, gas_heat_transfer_multiplier, boiling_heat_transfer_W_per_m2_K : float or None
+        Uncertain design values that replace the design's (only with
+        ``design``; None: the design's): gas temperature at the probe inlet
+        (°C), the orifice's discharge coefficient, the counter-flow
+        recuperator's effectiveness, the factor on the gas-side correlation and
+        the boiling coefficient (W/m²/K). The catalogue states a plausible range
+        for each (:func:`cryosim.physics.catalogue.design_ranges`): what a band,
+        a study (``probe.recuperator_effectiveness``) or a calibration varies.
+        A value outside the stated range is accepted (a new design) if the
+        design's own checks accept it; the range is then dropped.
     """
 
     outer_diameter_m: float
@@ -106,6 +119,11 @@ class Probe:
     exhaust_pressure_Pa: float | None = None
     orifice_diameter_m: float | None = None
     mass_flow_kg_per_s: float | None = None
+    supply_temperature_C: float | None = None
+    discharge_coefficient: float | None = None
+    recuperator_effectiveness: float | None = None
+    gas_heat_transfer_multiplier: float | None = None
+    boiling_heat_transfer_W_per_m2_K: float | None = None
 
     def __post_init__(self) -> None:
         check_range("probe.outer_diameter_m", self.outer_diameter_m, 0.2e-3, 6e-3, unit="m")

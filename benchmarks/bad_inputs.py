@@ -133,6 +133,13 @@ CASES = [
     Case("/dev/zero as scenario", None, "scenario file", path="/dev/zero"),
     Case("missing file", None, "scenario file", path="nope.toml"),
     Case("2 MB file", "# " + "x" * 2_000_000 + "\n" + OK_BODY, "scenario file"),
+    # wrong answers that used to be returned as success (issue 16)
+    Case("bone plate with solver = fast", OK_BODY + 'solver = "fast"\n[bone]\ndistance_m = 0.003\nangle_deg = 45\n',
+         "numerics.solver"),
+    Case("vessel with solver = fast", OK_BODY + 'solver = "fast"\n[[vessels]]\ndiameter_m = 0.0015\n'
+         'distance_m = 0.0035\n', "numerics.solver"),
+    Case("output time after the protocol", PROBE + freeze() + NUM + "output_times_s = [3, 6]\n",
+         "numerics.output_times_s[1]"),
 ]
 
 

@@ -20,8 +20,21 @@ def choose_solver(scenario: Scenario) -> str:
     """``numerics.solver`` when set; else ``"fast"`` when the scene is axisymmetric with a flat tip, else ``"fem"``."""
     n = scenario.numerics
     if n.solver != "auto":
-        if n.solver == "fast" and n.force_3d:
-            raise ScenarioError("numerics.force_3d", True, "false with solver = 'fast' (3D needs the FE solver)")
+        if n.solver == "fast":
+            # the fast solver has one medium, one probe and a flat end: what it cannot represent is refused,
+            # never dropped (a bone plate, a vessel or a second probe left out gives a wrong ice ball)
+            if n.force_3d:
+                raise ScenarioError("numerics.force_3d", True, "false with solver = 'fast' (3D needs the FE solver)")
+            for key, value in (("bone", scenario.bone), ("vessels", scenario.vessels),
+                               ("extra_probes", scenario.extra_probes)):
+                if value:
+                    raise ScenarioError("numerics.solver", "fast",
+                                        f"'fem' or 'auto' for a scenario with {key} (the fast solver has one medium "
+                                        "and one probe: it would leave them out)")
+            if scenario.probe.tip_shape != "flat":
+                raise ScenarioError("numerics.solver", "fast",
+                                    f"'fem' or 'auto' for a {scenario.probe.tip_shape!r} tip (the fast solver "
+                                    "represents a flat end only)")
         return n.solver
     fem_only = scenario.probe.tip_shape != "flat" or scenario.has_scene or n.force_3d
     return "fem" if fem_only else "fast"

@@ -269,6 +269,7 @@ class Scenario:
         object.__setattr__(self, "thermocouples", tuple(self.thermocouples))
         object.__setattr__(self, "nerves", tuple(self.nerves))
         self._check_protocol()
+        self._check_output_times()
         self._check_limits()
         self._check_thermocouples()
         self._check_nerves()
@@ -289,6 +290,14 @@ class Scenario:
                         raise ScenarioError(f"protocol[{i}].tip_temperature_C", T,
                                             f"a temperature <= the initial temperature "
                                             f"({self.initial_temperature_C:g} °C): a freeze cools")
+
+    def _check_output_times(self) -> None:
+        """Requested output times lie within the protocol (a time after its end would be dropped silently)."""
+        end = self.protocol.duration_s
+        for i, t in enumerate(self.numerics.output_times_s):
+            if t > end * (1 + 1e-12):
+                raise ScenarioError(f"numerics.output_times_s[{i}]", t,
+                                    f"a time within the protocol, (0, {end:g}] s")
 
     def _check_limits(self) -> None:
         """Bound the work: steps, isotherms, thermocouples, domain size (constants above)."""

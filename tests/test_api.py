@@ -6,6 +6,7 @@ import pytest
 
 import cryosim
 from cryosim.api import choose_solver
+from cryosim.checks import ScenarioError
 from cryosim.physics.scene import BonePlate, ProbePlacement, Vessel
 
 
@@ -39,6 +40,25 @@ def test_scene_objects_need_fem(base, scene):
 @pytest.mark.parametrize("solver", ["fast", "fem"])
 def test_explicit_solver_is_honoured(base, solver):
     assert choose_solver(base.with_(solver=solver)) == solver
-    rounded = base.with_(probe=replace(base.probe, tip_shape="rounded"), solver=solver)
-    assert choose_solver(rounded) == solver
-    assert choose_solver(base.with_(bone=BonePlate(3e-3, 45.0), solver=solver)) == solver
+    assert choose_solver(base.with_(solver=solver, resolution=2.0)) == solver
+    if solver == "fem":
+        rounded = base.with_(probe=replace(base.probe, tip_shape="rounded"), solver=solver)
+        assert choose_solver(rounded) == solver
+        assert choose_solver(base.with_(bone=BonePlate(3e-3, 45.0), solver=solver)) == solver
+
+
+@pytest.mark.parametrize("scene", [
+    {"bone": BonePlate(3e-3, 45.0)},
+    {"bone": BonePlate(3e-3, 90.0)},
+    {"vessels": (Vessel(1.5e-3, 3.5e-3),)},
+    {"extra_probes": (ProbePlacement((5e-3, 0.0, 0.0)),)},
+])
+def test_fast_solver_refuses_what_it_cannot_represent(base, scene):
+    """A scene object the fast solver would leave out is refused, naming the solver key and the object."""
+    s = base.with_(solver="fast", **scene)
+    with pytest.raises(ScenarioError, match=f"numerics.solver.*{next(iter(scene))}"):
+        choose_solver(s)
+    with pytest.raises(ScenarioError, match="numerics.solver"):
+        cryosim.run(s)
+    with pytest.raises(ScenarioError, match="flat end"):
+        choose_solver(base.with_(solver="fast", probe=replace(base.probe, tip_shape="rounded")))

@@ -133,6 +133,19 @@ def test_library_objects_refuse_too():
         base.with_(initial_temperature_C=10.0, protocol=Protocol((Freeze(60, ((0, 20.0), (30, -70.0))),)))
 
 
+def test_wrong_answers_are_refused_not_returned():
+    """Inputs that used to run and quietly give something else than asked (issue 16): fractional cycles gave two
+    freezes and a trailing thaw; an output time after the protocol was dropped."""
+    for n in (2.5, 2.0, True, "2"):
+        with pytest.raises(ScenarioError, match="protocol.cycles.*whole number"):
+            Protocol.cycles(n, 60.0, -70.0, 30.0)
+    assert len(Protocol.cycles(2, 60.0, -70.0, 30.0).steps) == 3
+    base = cryosim.default_scenario()  # 120 s of protocol
+    with pytest.raises(ScenarioError, match=r"numerics.output_times_s\[1\].*\(0, 120\] s"):
+        base.with_(output_times_s=(60.0, 121.0))
+    assert base.with_(output_times_s=(60.0, 120.0)).numerics.output_times_s == (60.0, 120.0)
+
+
 # --- unreadable files ---------------------------------------------------------------
 BODY = PROBE + freeze()
 

@@ -198,6 +198,8 @@ class Protocol:
     def cycles(cls, n: int, freeze_s: float, tip_temperature_C: float, thaw_s: float,
                thaw_mode: str = "passive", thaw_temperature_C: float | None = None) -> "Protocol":
         """``n`` freeze steps separated by thaws (no thaw after the last freeze)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise ScenarioError("protocol.cycles", n, "a whole number of freezes in [1, 10]")
         check_range("protocol.cycles", n, 1, 10)
         steps: list[Step] = []
         for i in range(int(n)):

@@ -53,6 +53,12 @@ def test_plain_form_round_trips():
     assert scenario_from_dict(plain_scenario(s)) == s
     custom = s.with_(medium=s.medium.with_(perfusion_per_s=0.002))
     assert scenario_from_dict(plain_scenario(custom)).medium.perfusion_per_s == 0.002
+    # a nerve given as a line (distance_m, from_z_m, to_z_m) is written as its points, which the file accepts
+    from cryosim.scenario import Nerve
+
+    nerve = Nerve("n", distance_m=3e-3, from_z_m=-5e-3, to_z_m=5e-3)
+    back = scenario_from_dict(plain_scenario(s.with_(nerves=(nerve,))))
+    assert back.nerves[0].points_m == nerve.points_m and back.with_(nerves=()) == s
 
 
 def test_paths_apply_and_validate():

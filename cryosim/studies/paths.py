@@ -82,6 +82,9 @@ def plain_scenario(scenario: Scenario) -> dict[str, Any]:
             d["probe"].pop(key, None)
     elif scenario.probe.gauge is not None:
         d["probe"].pop("outer_diameter_m")
+    for nerve in d.get("nerves", ()):  # a nerve given as a line holds its resolved points too: keep those only
+        for key in ("distance_m", "from_z_m", "to_z_m"):
+            nerve.pop(key, None)
     name = scenario.medium.name
     if name not in material_names():
         raise ScenarioError("medium.name", name, "a material of the library (one of "

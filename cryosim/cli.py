@@ -99,7 +99,31 @@ def _run(args: argparse.Namespace) -> int:
     print(results.table())
     verb = "replaced" if replacing else "wrote"
     print(f"\n{verb} {final}/: results.json, timeseries.csv, field.npz, extent_vs_time.png, isotherm_map.png")
+    if not args.no_band:
+        _print_band(scenario, results, final, quiet=args.quiet)
     return EXIT_OK
+
+
+def _print_band(scenario: "object", results: "object", final: Path, quiet: bool) -> None:
+    """The band of the ice ball over the probe design's stated ranges (nothing when the design states none)."""
+    from .studies.band import uncertain_design_values
+
+    ranges, _ = uncertain_design_values(scenario)  # type: ignore[arg-type]
+    if not ranges:
+        return
+    from .studies.band import design_band
+
+    print(f"\ncryosim: the design states ranges for {len(ranges)} of its values; running the band "
+          "(--no-band to skip) ...", flush=True)
+    try:
+        band = design_band(scenario, results, out=final / "band",  # type: ignore[arg-type]
+                           progress=sys.stderr.isatty() and not quiet)
+    except ScenarioError as e:  # the prediction stands; its band could not be had
+        print(f"cryosim: no band: {e}", file=sys.stderr)
+        return
+    if band is not None:
+        print("\n".join(band.lines()))
+        print(f"band runs: {final}/band/")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -348,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="replace an earlier cryosim result of the same folder (atomically, once the new one is complete)")
     p_run.add_argument("--solver", choices=("auto", "fast", "fem"), help="override the scenario's solver")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_run.add_argument("--no-band", action="store_true",
+                       help="skip the band over the probe design's stated ranges (printed after the table "
+                            "when the scenario's design states ranges)")
     p_val = sub.add_parser("validate", help="run the verification and validation cases and write the report")
     p_val.add_argument("--out", default="cryosim-output/validation", help="report folder")
     p_val.add_argument("--fast", action="store_true", help="coarse variants (what the tests run)")

@@ -124,3 +124,34 @@ def test_validate_one_case(tmp_path, capsys):
     assert [c["id"] for c in payload["cases"]] == ["neumann"]
     assert main(["validate", "--case", "no_such_case", "--out", str(tmp_path / "bad")]) == 2
     assert "unknown validation case" in capsys.readouterr().err
+
+
+DEVICE_SHORT = """
+name = "device-band"
+[probe]
+design = "cryoneurolysis-N2O-1.3mm"
+[[protocol]]
+type = "freeze"
+duration_s = 10
+gas = "on"
+[numerics]
+resolution = 0.25
+"""
+
+
+@pytest.mark.slow  # 16 device runs on 2 worker processes (~25 s); the band itself is in tests/test_band.py
+def test_run_prints_the_band_of_a_design_with_ranges(tmp_path, capsys):
+    """A catalogue design states ranges for its unknown values: `cryosim run` prints the band of the ice ball
+    over them after the table, keeps its runs beside the result, and skips it with --no-band (issue 15)."""
+    f = tmp_path / "s.toml"
+    f.write_text(DEVICE_SHORT)
+    assert main(["run", str(f), "--out", str(tmp_path / "a"), "--quiet", "--no-band"]) == 0
+    assert "band over" not in capsys.readouterr().out
+    assert main(["run", str(f), "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "band over the design's stated ranges" in printed and "orifice_diameter_m" in printed
+    line = next(x for x in printed.splitlines() if x.strip().startswith("0 °C:"))
+    nominal, low, high = (float(v) for v in
+                          __import__("re").match(r".*volume ([\d.]+) \[([\d.]+)–([\d.]+)\] mm³", line).groups())
+    assert low <= nominal <= high and low < high
+    assert (tmp_path / "b" / "band").is_dir()

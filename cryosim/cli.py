@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from .checks import ScenarioError
+from .checks import ScenarioError, check_range
 from .numerics.stepsize import ConvergenceError
 
 __all__ = ["main"]
@@ -144,6 +144,7 @@ def _probes(args: argparse.Namespace) -> int:
     from .physics.coolant import PSI_PA
     from .physics.device import jt_device
 
+    check_range("--tissue-temperature", args.tissue_temperature, 0.0, 45.0, unit="°C")  # as a scenario's
     head = (f"{'design':26s} {'gas':5s} {'n':>2s} {'d mm':>5s} {'L mm':>5s} {'P_s psi':>8s} {'P_e kPa':>8s} "
             f"{'m_dot g/s':>9s} {'floor °C':>8s} {'coldest °C':>10s} {'Q_max W':>8s}")
     print(head)
@@ -254,6 +255,8 @@ def _design(args: argparse.Namespace) -> int:
 
     scenario = _scenario_arg(args)
     find = {"duration": shortest_freeze, "gauge": smallest_probe, "tip-temperature": warmest_tip}[args.find]
+    check_range("--threshold-C", args.threshold_C, -150.0, 37.0, unit="°C")
+    check_range("--nerve-distance-m", args.nerve_distance_m, 0.0, 0.5, unit="m")
     answer = find(scenario, args.nerve_distance_m, args.threshold_C)
     print(answer)
     return EXIT_OK

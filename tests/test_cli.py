@@ -155,3 +155,15 @@ def test_run_prints_the_band_of_a_design_with_ranges(tmp_path, capsys):
                           __import__("re").match(r".*volume ([\d.]+) \[([\d.]+)–([\d.]+)\] mm³", line).groups())
     assert low <= nominal <= high and low < high
     assert (tmp_path / "b" / "band").is_dir()
+
+
+@pytest.mark.parametrize("argv, key", [
+    (["probes", "--tissue-temperature", "1e6"], "--tissue-temperature"),
+    (["probes", "--tissue-temperature", "nan"], "--tissue-temperature"),
+    (["design", "--find", "duration", "--nerve-distance-m", "0.003", "--threshold-C", "nan"], "--threshold-C"),
+    (["design", "--find", "duration", "--nerve-distance-m", "-1", "--threshold-C", "-20"], "--nerve-distance-m"),
+])
+def test_command_arguments_are_checked_like_scenario_keys(argv, key, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert key in err and "Traceback" not in err

@@ -261,9 +261,10 @@ class _SkinSurface(BoundaryCondition):
 
     surface = Surface.ACTIVE
 
-    def __init__(self, therapy: SurfaceTherapy, t_on_s: float) -> None:
+    def __init__(self, therapy: SurfaceTherapy, t_on_s: float, room_air_C: float = ROOM_AIR_C,
+                 room_h_W_per_m2_K: float = ROOM_H_W_PER_M2_K) -> None:
         self.therapy, self.t_on_s = therapy, t_on_s
-        self._room = SurfaceCondition(BCKind.CONVECTIVE, ROOM_AIR_C, ROOM_H_W_PER_M2_K)
+        self._room = SurfaceCondition(BCKind.CONVECTIVE, room_air_C, room_h_W_per_m2_K)
         self._on = SurfaceCondition(BCKind.CONVECTIVE, therapy.equivalent_coolant_C, therapy.heat_transfer_W_per_m2_K)
 
     def at(self, t_s: float) -> SurfaceCondition:
@@ -377,7 +378,8 @@ PRECONDITION_S = 4.0 * 3600.0
 
 def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYERS, after_s: float = 300.0,
              core_C: float = 37.0, perfusion_scale: float = 1.0, resolution: float = 1.0,
-             temperature_tolerance_K: float = 0.2, max_step_s: float = 5.0) -> SkinResult:
+             temperature_tolerance_K: float = 0.2, max_step_s: float = 5.0, room_air_C: float = ROOM_AIR_C,
+             room_h_W_per_m2_K: float = ROOM_H_W_PER_M2_K) -> SkinResult:
     """Cool the layered body with ``therapy``, then ``after_s`` of rewarming in room air.
 
     ``perfusion_scale`` multiplies every layer's perfusion (1: basal; 0: no
@@ -392,6 +394,8 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
     check_range("after_s", after_s, 0.0, 86400.0, unit="s")
     check_range("resolution", resolution, 0.25, 16.0)
     check_range("core_C", core_C, 30.0, 42.0, unit="°C")
+    check_range("room_air_C", room_air_C, -40.0, 45.0, unit="°C")
+    check_range("room_h_W_per_m2_K", room_h_W_per_m2_K, 1.0, 100.0, unit="W/m2/K")
     mats = [L.material if perfusion_scale == 1.0 else
             L.material.with_(perfusion_per_s=L.material.perfusion_per_s * perfusion_scale,
                              perfusion_coefficient_W_per_m3_K=None) for L in layers]
@@ -403,11 +407,12 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
     props = np.vstack([m.property_row() for m in mats])
     tol = StepTolerances(temperature_tolerance_K=temperature_tolerance_K, enthalpy_rtol=1e-3)
     # 1. steady state in room air
-    room = BoundarySet((_SkinSurface(therapy, math.inf), FixedTemperature(Surface.FAR, core_C)))
+    room = BoundarySet((_SkinSurface(therapy, math.inf, room_air_C, room_h_W_per_m2_K),
+                        FixedTemperature(Surface.FAR, core_C)))
     pre = FVSystem(grid, props, core_C, core_C, room, tol)
     integrate(pre, PRECONDITION_S, StepSettings(max_step_s=600.0))
     # 2. therapy from t = 0, then room air
-    bcs = BoundarySet((_SkinSurface(therapy, 0.0), FixedTemperature(Surface.FAR, core_C)))
+    bcs = BoundarySet((_SkinSurface(therapy, 0.0, room_air_C, room_h_W_per_m2_K), FixedTemperature(Surface.FAR, core_C)))
     st = FVSystem(grid, props, pre.T, core_C, bcs, tol)
     times, surf, rows = [0.0], [float(pre.surface_temperatures()[0])], [pre.T.copy()]
     drawn = {"J": 0.0}

@@ -46,18 +46,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..checks import ScenarioError, check_range
+from ..checks import ScenarioError, check_choice, check_range
 from ..fast.stepper import FVSystem, StepTolerances
 from ..meshing.grids import radial_grid
 from ..numerics.stepsize import StepSettings, integrate
 from ..physics.boundary import (BCKind, BoundaryCondition, BoundarySet, FixedTemperature, Surface,
                                 SurfaceCondition)
 from ..physics.materials import Material, get_material
+from ..physics.phase_change import P_BETA
 
 __all__ = [
     "Layer", "SurfaceTherapy", "SkinResult", "DEFAULT_LAYERS", "co2_jet", "ice_pack", "cold_air",
     "impinging_jet_h_W_per_m2_K", "simulate", "rank_therapies", "ANALGESIA_SKIN_C", "FROSTBITE_SKIN_C",
-    "CO2_SUBLIMATION_C", "CO2_SUBLIMATION_J_PER_KG",
+    "CO2_SUBLIMATION_C", "CO2_SUBLIMATION_J_PER_KG", "THERAPY_RANGES", "SIMULATE_RANGES", "RANGE_SOURCES",
+    "FACTORIES", "Band", "prediction_band", "vasoconstriction_factor", "VASOCONSTRICTION_Q10",
+    "CO2_JET_DUTY_CYCLE", "ICE_PACK_CONTACT_W_PER_M2_K",
 ]
 
 # --- constants, each with its source --------------------------------------------------
@@ -191,55 +194,81 @@ class SurfaceTherapy:
         return self.coolant_C
 
 
-def co2_jet(duration_s: float = 30.0, *, snow_deposition_kg_per_m2_s: float = 5e-3, duty_cycle: float = 1.0,
-            nozzle_m: float = 8e-3, standoff_m: float = 96e-3, spot_radius_m: float = 20e-3,
-            velocity_m_per_s: float = 30.0) -> SurfaceTherapy:
-    """The CO2 micro-crystal jet of neurocryostimulation (seed 000), held on one spot (``duty_cycle`` 1).
+#: Default share of the time a point of skin is under the swept jet: the jet's spot (the 20 mm-radius
+#: area of the correlation, 12.6 cm2) over the area swept. The seed sweeps the zone ("balayer la zone",
+#: 30 s for a small area to 90 s for a knee or a shoulder); Mourot et al. 2007 sprayed the dorsal hand
+#: (about 8 x 9 cm, 70 cm2: 0.18). Range 0.1-0.35: a swept area of 126 to 36 cm2 (10 x 12 to 6 x 6 cm);
+#: 0.2 is taken in it (assumed; chosen from the geometry, not from the temperatures).
+CO2_JET_DUTY_CYCLE = 0.2
 
-    Assumed (no measurement of this device's jet was found): the jet
-    reaches the skin 96 mm from the nozzle with an effective diameter of
-    8 mm (widened by entrainment) at 30 m/s over a 20 mm-radius spot -- the
-    largest standoff Martin's correlation covers (H/D = 12); clinical use
-    sprays from about 10 cm, so this is at the edge of the correlation. It
-    gives h of about 180 W/m2/K. Snow deposition 5 g/m2/s (assumed order
-    of magnitude: a thin deposit that sublimates as it lands; the
-    sensitivity is shown in examples/surface_cryotherapy.py) adds about
-    2.9 kW/m2. ``duty_cycle`` < 1: the operator sweeps the jet ("balayer la
-    zone", seed 000), so a point of skin is under it that share of the
-    time; coefficient and flux are time-averaged.
+
+def co2_jet(duration_s: float = 30.0, *, snow_deposition_kg_per_m2_s: float = 5e-3,
+            duty_cycle: float = CO2_JET_DUTY_CYCLE, nozzle_m: float = 8e-3, standoff_m: float = 96e-3,
+            spot_radius_m: float = 20e-3, velocity_m_per_s: float = 30.0) -> SurfaceTherapy:
+    """The CO2 micro-crystal jet of neurocryostimulation (seed 000), swept over the treated area.
+
+    Assumed jet (no measurement of this device's jet was found): it reaches
+    the skin 96 mm from the nozzle with an effective diameter of 8 mm
+    (widened by entrainment) at 30 m/s over a 20 mm-radius spot -- the
+    largest standoff Martin's correlation covers (H/D = 12; clinical use
+    sprays from about 10 cm). Under the spot h is about 180 W/m2/K. Snow
+    deposition 5 g/m2/s (assumed order of magnitude, the middle of the stated
+    range 0-10 g/m2/s: 0 when the crystals bounce off or sublimate in flight
+    on their own vapour, as dry ice does on any warm surface) adds about
+    2.9 kW/m2 under the spot. ``duty_cycle``: the share of the time a point
+    of skin is under the jet while the operator sweeps it (default
+    :data:`CO2_JET_DUTY_CYCLE`, 0.2, from the swept-area geometry); coefficient
+    and flux are time-averaged (the sweep passes a point every few seconds,
+    shorter than the skin's thermal time over the cooled depth). ``duty_cycle
+    = 1`` holds the jet on one spot: the skin freezes within seconds
+    (validation/skin_cooling/diagnosis.md), which no published measurement shows.
+    Stated ranges of the unknowns: :data:`THERAPY_RANGES`.
     """
     check_range("co2_jet.duty_cycle", duty_cycle, 0.0, 1.0, low_open=True)
     check_range("co2_jet.snow_deposition_kg_per_m2_s", snow_deposition_kg_per_m2_s, 0.0, 1.0, unit="kg/m2/s")
     h = impinging_jet_h_W_per_m2_K(CO2_GAS_M78, nozzle_m, standoff_m, spot_radius_m, velocity_m_per_s)
     return SurfaceTherapy(
-        "CO2 jet" if duty_cycle == 1.0 else f"CO2 jet, swept ({duty_cycle:.0%} on spot)", duration_s,
-        CO2_SUBLIMATION_C, duty_cycle * h, duty_cycle * snow_deposition_kg_per_m2_s * CO2_SUBLIMATION_J_PER_KG,
+        "CO2 jet, held on one spot" if duty_cycle == 1.0 else f"CO2 jet, swept ({duty_cycle:.0%} on spot)",
+        duration_s, CO2_SUBLIMATION_C, duty_cycle * h, duty_cycle * snow_deposition_kg_per_m2_s * CO2_SUBLIMATION_J_PER_KG,
         sources=("jet at the CO2 sublimation point -78.5 °C (NIST WebBook; seed 000: -78 °C)",
                  f"h = {duty_cycle * h:.0f} W/m2/K: Martin, Adv Heat Transfer 1977;13:1-60, single round nozzle, "
                  f"with the assumed jet of co2_jet's docstring; CO2 gas properties: Vesovic et al. 1990",
                  f"sublimation {CO2_SUBLIMATION_J_PER_KG / 1e3:.0f} kJ/kg (CRC Handbook: 25.2 kJ/mol) of an assumed "
-                 f"{1e3 * snow_deposition_kg_per_m2_s:g} g/m2/s of snow"))
+                 f"{1e3 * snow_deposition_kg_per_m2_s:g} g/m2/s of snow",
+                 f"swept: {duty_cycle:g} of the time under the jet (spot area / swept area; see CO2_JET_DUTY_CYCLE)"))
 
 
-def ice_pack(duration_s: float = 1200.0, *, contact_conductance_W_per_m2_K: float = 240.0, ice_mass_kg: float = 0.6,
-             contact_area_m2: float = 0.18 * 0.23) -> SurfaceTherapy:
-    """Melting ice in a bag on the skin (0 °C through a contact conductance); 20 min by default.
+#: Contact conductance of an ice bag wrapped in a wet towel, the usual clinical set-up (Kanlayanaphotporn
+#: & Janwantanakul 2005; "crushed ice in a wet towel", Physiother Theory Pract 2010;26:393) (W/m2/K).
+#: Layers in series (assumed values): a 50 µm polyethylene bag, k 0.33 W/m/K, 6600 W/m2/K; a 0.5 mm
+#: meltwater film, k 0.57, 1140 W/m2/K (bag and water: about 970 W/m2/K over full contact); a wrung-out
+#: wet cotton towel 1.5-3 mm thick with k 0.15-0.45 W/m/K (between dry fabric, about 0.05, and water,
+#: 0.6): 50-300 W/m2/K; ice touching through water over 50-100 % of the area. Range 40-250 W/m2/K (the
+#: towel dominates); 100 is its geometric middle. Without a towel (bag on bare skin) the estimate is
+#: 240-970 W/m2/K (the value of issue 15, 240, assumed 25 % contact).
+ICE_PACK_CONTACT_W_PER_M2_K = 100.0
 
-    Contact conductance 240 W/m2/K (assumed, from the layers in series:
-    a 50 µm polyethylene bag, k 0.33 W/m/K, 6600 W/m2/K; a 0.5 mm meltwater
-    film, k 0.57, 1140 W/m2/K; together about 970 W/m2/K over full contact,
-    times an assumed 25 % of the area where ice touches through water --
-    cubed ice leaves air pockets). The pack (0.6 kg on 18 x 23 cm, the pack of
+
+def ice_pack(duration_s: float = 1200.0, *, contact_conductance_W_per_m2_K: float = ICE_PACK_CONTACT_W_PER_M2_K,
+             ice_mass_kg: float = 0.6, contact_area_m2: float = 0.18 * 0.23) -> SurfaceTherapy:
+    """Melting ice in a bag wrapped in a wet towel on the skin (0 °C through a contact conductance); 20 min.
+
+    Contact conductance :data:`ICE_PACK_CONTACT_W_PER_M2_K` (100 W/m2/K, the
+    middle of the stated range 40-250 for a bag in a wet towel; a bag on bare
+    skin is nearer 240-970). The pack (0.6 kg on 18 x 23 cm, the pack of
     Janwantanakul, Physiotherapy 2009;95:120-125) can absorb
-    ``ice_mass_kg * 334 kJ/kg`` over its area.
+    ``ice_mass_kg * 334 kJ/kg`` over its area. Not modelled: the pack warming
+    (it stays at 0 °C until used up; Janwantanakul 2009 measured the coldest
+    interface after 8-9 min and a 0.3 kg pack 2-3 K warmer than 0.6 kg).
     """
     check_range("ice_pack.ice_mass_kg", ice_mass_kg, 0.0, 10.0, unit="kg", low_open=True)
     check_range("ice_pack.contact_area_m2", contact_area_m2, 1e-4, 1.0, unit="m2")
     return SurfaceTherapy(
         "ice pack", duration_s, 0.0, contact_conductance_W_per_m2_K,
         capacity_J_per_m2=ice_mass_kg * ICE_MELTING_J_PER_KG / contact_area_m2,
-        sources=("melting ice at 0 °C", f"contact conductance {contact_conductance_W_per_m2_K:g} W/m2/K (assumed, "
-                 "see ice_pack's docstring)", "pack 0.6 kg on 18 x 23 cm: Janwantanakul, Physiotherapy 2009;95:120"))
+        sources=("melting ice at 0 °C", f"contact conductance {contact_conductance_W_per_m2_K:g} W/m2/K (bag in a wet "
+                 "towel: ICE_PACK_CONTACT_W_PER_M2_K, range in THERAPY_RANGES)",
+                 "pack 0.6 kg on 18 x 23 cm: Janwantanakul, Physiotherapy 2009;95:120"))
 
 
 def cold_air(duration_s: float = 180.0, *, air_C: float = -30.0, nozzle_m: float = 25e-3, standoff_m: float = 100e-3,
@@ -254,6 +283,39 @@ def cold_air(duration_s: float = 180.0, *, air_C: float = -30.0, nozzle_m: float
     return SurfaceTherapy("cold air", duration_s, air_C, h,
                           sources=(f"air at {air_C:g} °C (seed 000)",
                                    f"h = {h:.0f} W/m2/K: Martin 1977 with the assumed blower of cold_air's docstring"))
+
+
+#: Stated ranges (low, high) of the unknown keyword arguments of each therapy factory, with their
+#: sources; the factory's default lies inside (the middle, or the best-supported value). A prediction
+#: is reported with the band these ranges give (:func:`prediction_band`), and ``cryosim calibrate`` may
+#: fit a keyword within its range by name.
+THERAPY_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "co2_jet": {
+        "duty_cycle": (0.1, 0.35),
+        "snow_deposition_kg_per_m2_s": (0.0, 10e-3),
+        "velocity_m_per_s": (15.0, 45.0),
+    },
+    "ice_pack": {
+        "contact_conductance_W_per_m2_K": (40.0, 250.0),
+    },
+    "cold_air": {
+        "velocity_m_per_s": (10.0, 20.0),
+    },
+}
+#: Stated ranges of the unknown keyword arguments of :func:`simulate` used in every band.
+SIMULATE_RANGES: dict[str, tuple[float, float]] = {"vasoconstriction_q10": (1.0, 3.0)}
+#: Where each range comes from.
+RANGE_SOURCES: dict[str, str] = {
+    "co2_jet.duty_cycle": "spot area (12.6 cm2) / swept area 36-126 cm2 (CO2_JET_DUTY_CYCLE; seed 000 sweeps the zone)",
+    "co2_jet.snow_deposition_kg_per_m2_s": "assumed: 0 (crystals bounce or sublimate in flight) to twice the 5 g/m2/s "
+                                           "order of magnitude; no measurement found",
+    "co2_jet.velocity_m_per_s": "assumed: a free jet 10 cm from a sonic nozzle decays to a few tens of m/s "
+                                "(centre-line decay u ~ 6 u0 D/x); default 30 m/s",
+    "ice_pack.contact_conductance_W_per_m2_K": "bag in a wet towel, layers in series (ICE_PACK_CONTACT_W_PER_M2_K)",
+    "cold_air.velocity_m_per_s": "assumed blower (cold_air's docstring), default 15 m/s",
+    "simulate.vasoconstriction_q10": "1 = none (issue 15) to 3; Stolwijk 1971: 2 (VASOCONSTRICTION_Q10)",
+}
+FACTORIES = {"co2_jet": co2_jet, "ice_pack": ice_pack, "cold_air": cold_air}
 
 
 class _SkinSurface(BoundaryCondition):
@@ -286,6 +348,10 @@ class SkinResult:
     T_C: np.ndarray  # steps x cells
     energy_J_per_m2: dict[str, float]
     heat_drawn_during_therapy_J_per_m2: float
+    #: room air before and after the therapy (°C): the one asked for, or the one that gave ``baseline_skin_C``
+    room_air_C: float = ROOM_AIR_C
+    #: perfusion of each cell at the end of the run as a fraction of its basal value (vasoconstriction)
+    final_perfusion_fraction: np.ndarray | None = None
 
     @property
     def energy_imbalance_relative(self) -> float:
@@ -376,15 +442,53 @@ MAX_CELL_M = 0.5e-3
 PRECONDITION_S = 4.0 * 3600.0
 
 
+#: Cold-induced vasoconstriction: local temperature coefficient of skin blood flow. Stolwijk JAJ, "A
+#: mathematical model of physiological temperature regulation in man", NASA CR-1855, 1971: the blood flow
+#: of each skin compartment is multiplied by 2^((T - T0)/10), T0 its thermoneutral temperature (a Q10 of 2;
+#: the same local factor in Fiala D, Lomas KJ, Stohrer M, Int J Biometeorol 2001;45:143-159, and, as the
+#: formulation most models use, Severens NMW et al., Physiol Meas 2007;28:1221). Applied here to every
+#: cell's Pennes coefficient with T0 its own pre-therapy (steady) temperature, cooling only (the factor
+#: is capped at 1). Range (1, 3): 1 = no local vasoconstriction (the model of issue 15); 3 = a stronger
+#: response than Stolwijk's (assumed upper end: Khoshnevis et al., ASME J Med Diagn 2018;1:041007, measured
+#: cutaneous vascular conductance falling more the colder the skin, 27.3 to 16.6 °C, without a Q10).
+VASOCONSTRICTION_Q10 = 2.0
+
+
+def vasoconstriction_factor(T_C: np.ndarray | float, reference_C: np.ndarray | float,
+                            q10: float = VASOCONSTRICTION_Q10) -> np.ndarray:
+    """Perfusion multiplier of a tissue at ``T_C`` whose thermoneutral temperature is ``reference_C``.
+
+    Stolwijk 1971 (NASA CR-1855): ``q10 ** ((T - T0) / 10)``, capped at 1 (cold-induced
+    vasoconstriction only; no hyperaemia above the reference). At 10 K below the reference, 1/q10.
+    """
+    return np.minimum(1.0, float(q10) ** ((np.asarray(T_C, float) - np.asarray(reference_C, float)) / 10.0))
+
+
+def _precondition(grid, props, core_C: float, therapy: SurfaceTherapy, room_air_C: float, room_h: float,
+                  tol: StepTolerances) -> FVSystem:
+    room = BoundarySet((_SkinSurface(therapy, math.inf, room_air_C, room_h), FixedTemperature(Surface.FAR, core_C)))
+    pre = FVSystem(grid, props, core_C, core_C, room, tol)
+    integrate(pre, PRECONDITION_S, StepSettings(max_step_s=600.0))
+    return pre
+
+
 def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYERS, after_s: float = 300.0,
              core_C: float = 37.0, perfusion_scale: float = 1.0, resolution: float = 1.0,
              temperature_tolerance_K: float = 0.2, max_step_s: float = 5.0, room_air_C: float = ROOM_AIR_C,
-             room_h_W_per_m2_K: float = ROOM_H_W_PER_M2_K) -> SkinResult:
+             room_h_W_per_m2_K: float = ROOM_H_W_PER_M2_K, vasoconstriction: bool = True,
+             vasoconstriction_q10: float = VASOCONSTRICTION_Q10,
+             baseline_skin_C: float | None = None) -> SkinResult:
     """Cool the layered body with ``therapy``, then ``after_s`` of rewarming in room air.
 
-    ``perfusion_scale`` multiplies every layer's perfusion (1: basal; 0: no
-    perfusion, the full-vasoconstriction bound). ``resolution`` divides the
-    cell sizes. Refuses a run whose surface goes below the therapy's floor
+    ``perfusion_scale`` multiplies every layer's basal perfusion (1: basal; 0: no perfusion, the
+    full-vasoconstriction bound). ``vasoconstriction`` (on by default): each cell's perfusion follows
+    its temperature by :func:`vasoconstriction_factor` (Stolwijk 1971, ``vasoconstriction_q10``), updated
+    after every accepted step (lagged by one step of at most ``max_step_s``; the energy balance stays
+    exact, each step using one coefficient). ``baseline_skin_C``: a measured pre-therapy skin
+    temperature; the room air is then set so that the steady skin is at it (the problem is linear
+    before the therapy, so two trial runs give it exactly) -- a stand-in for whatever makes a limb's
+    skin cooler or warmer than this 1D body; the same room air is used after the therapy.
+    ``resolution`` divides the cell sizes. Refuses a run whose surface goes below the therapy's floor
     (its model broke) or that uses more than the coolant's latent capacity.
     """
     layers = tuple(layers)
@@ -396,6 +500,9 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
     check_range("core_C", core_C, 30.0, 42.0, unit="°C")
     check_range("room_air_C", room_air_C, -40.0, 45.0, unit="°C")
     check_range("room_h_W_per_m2_K", room_h_W_per_m2_K, 1.0, 100.0, unit="W/m2/K")
+    check_range("vasoconstriction_q10", vasoconstriction_q10, 1.0, 10.0)
+    if baseline_skin_C is not None:
+        check_range("baseline_skin_C", baseline_skin_C, 15.0, 37.0, unit="°C")
     mats = [L.material if perfusion_scale == 1.0 else
             L.material.with_(perfusion_per_s=L.material.perfusion_per_s * perfusion_scale,
                              perfusion_coefficient_W_per_m3_K=None) for L in layers]
@@ -403,19 +510,26 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
     grid = radial_grid("planar", 0.0, depth, FIRST_CELL_M / resolution, 1.0 + (GROWTH - 1.0) / resolution,
                        MAX_CELL_M / resolution, far_boundary=True)
     bounds = np.cumsum([L.thickness_m for L in layers])
-    grid.material[:] = np.minimum(np.searchsorted(bounds, grid.centers_m[:, 0]), len(layers) - 1)
-    props = np.vstack([m.property_row() for m in mats])
+    layer_of = np.minimum(np.searchsorted(bounds, grid.centers_m[:, 0]), len(layers) - 1)
+    # one property row per cell, so that the perfusion coefficient can follow each cell's temperature
+    props = np.ascontiguousarray(np.vstack([m.property_row() for m in mats])[layer_of])
+    grid.material[:] = np.arange(grid.n_cells)
     tol = StepTolerances(temperature_tolerance_K=temperature_tolerance_K, enthalpy_rtol=1e-3)
-    # 1. steady state in room air
-    room = BoundarySet((_SkinSurface(therapy, math.inf, room_air_C, room_h_W_per_m2_K),
-                        FixedTemperature(Surface.FAR, core_C)))
-    pre = FVSystem(grid, props, core_C, core_C, room, tol)
-    integrate(pre, PRECONDITION_S, StepSettings(max_step_s=600.0))
+    # 1. steady state in room air (optionally at a measured baseline skin temperature)
+    pre = _precondition(grid, props, core_C, therapy, room_air_C, room_h_W_per_m2_K, tol)
+    if baseline_skin_C is not None:
+        T1 = float(pre.surface_temperatures()[0])
+        trial = _precondition(grid, props, core_C, therapy, room_air_C + 10.0, room_h_W_per_m2_K, tol)
+        slope = (float(trial.surface_temperatures()[0]) - T1) / 10.0
+        room_air_C = room_air_C + (baseline_skin_C - T1) / slope
+        check_range("room air that gives baseline_skin_C", room_air_C, -40.0, 45.0, unit="°C")
+        pre = _precondition(grid, props, core_C, therapy, room_air_C, room_h_W_per_m2_K, tol)
     # 2. therapy from t = 0, then room air
     bcs = BoundarySet((_SkinSurface(therapy, 0.0, room_air_C, room_h_W_per_m2_K), FixedTemperature(Surface.FAR, core_C)))
     st = FVSystem(grid, props, pre.T, core_C, bcs, tol)
     times, surf, rows = [0.0], [float(pre.surface_temperatures()[0])], [pre.T.copy()]
     drawn = {"J": 0.0}
+    T_ref, beta0 = pre.T.copy(), props[:, P_BETA].copy()
 
     def on_accept(t: float, _: bool) -> None:
         times.append(t)
@@ -423,11 +537,14 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
         rows.append(st.T.copy())
         if t <= therapy.duration_s + 1e-9:
             drawn["J"] = -st.energy["probe_J"]
+        if vasoconstriction:  # in place: the solver reads this array (st.props is props)
+            st.props[:, P_BETA] = beta0 * vasoconstriction_factor(st.T, T_ref, vasoconstriction_q10)
 
     integrate(st, therapy.duration_s + after_s, StepSettings(max_step_s=max_step_s, first_step_s=1e-3),
               breaks_s=bcs.breakpoints_s(), on_accept=on_accept)
     res = SkinResult(therapy, layers, np.asarray(times), np.asarray(surf), grid.centers_m[:, 0].copy(),
-                     np.asarray(rows), dict(st.energy, enthalpy_change_J=st.enthalpy_change_J), drawn["J"])
+                     np.asarray(rows), dict(st.energy, enthalpy_change_J=st.enthalpy_change_J), drawn["J"],
+                     room_air_C, st.props[:, P_BETA] / np.where(beta0 > 0, beta0, 1.0))
     if res.surface_C.min() < therapy.floor_C - 1e-6:
         raise ScenarioError(f"therapy[{therapy.name}]", f"surface down to {res.surface_C.min():.1f} °C",
                             f"a surface that stays above the coolant floor {therapy.floor_C:g} °C (the snow or coolant "
@@ -461,3 +578,63 @@ def rank_therapies(results: Sequence[SkinResult]) -> list[tuple[int, str, str]]:
                f"{t:.0f} s" if t is not None else f"surface never at {ANALGESIA_SKIN_C:g} °C")
         out.append((k + 1, r.therapy.name, why))
     return out
+
+
+@dataclass
+class Band:
+    """A prediction from the defaults and its min-max band over the stated ranges (corners of the box).
+
+    ``default_C`` / ``low_C`` / ``high_C``: the quantity at each of ``times_s``; ``corners``: the
+    parameter sets run (those refused by :func:`simulate`, e.g. a surface below the coolant floor, are
+    listed in ``refused``); ``initial_C``: the default run's pre-therapy skin.
+    """
+
+    therapy: str
+    times_s: tuple[float, ...]
+    default_C: np.ndarray
+    low_C: np.ndarray
+    high_C: np.ndarray
+    initial_C: float
+    default: SkinResult
+    corners: list[dict[str, float]]
+    refused: list[dict[str, float]]
+
+
+def prediction_band(therapy: str, duration_s: float, times_s: Sequence[float], *, quantity: str = "surface_C",
+                    ranges: dict[str, tuple[float, float]] | None = None, **simulate_kwargs) -> Band:
+    """Run ``therapy`` (a key of :data:`FACTORIES`) at its defaults and at every corner of its stated ranges.
+
+    ``ranges``: the box, default :data:`THERAPY_RANGES` [therapy] plus :data:`SIMULATE_RANGES` (keys of
+    the latter go to :func:`simulate`). ``quantity``: ``surface_C`` or ``surface_drop_K`` (initial skin
+    minus the surface). ``simulate_kwargs`` (``after_s``, ``baseline_skin_C``, ``resolution`` ...) apply
+    to every run. The band is the min-max over the corners and the default (monotone responses have their
+    extremes at corners; 2^k runs for k ranged keywords).
+    """
+    import itertools
+
+    check_choice("therapy", therapy, FACTORIES)
+    check_choice("quantity", quantity, ("surface_C", "surface_drop_K"))
+    box = dict(THERAPY_RANGES[therapy]) | {f"simulate.{k}": v for k, v in SIMULATE_RANGES.items()} \
+        if ranges is None else dict(ranges)
+    times = tuple(float(t) for t in times_s)
+    after = max(0.0, max(times) - duration_s)
+    simulate_kwargs.setdefault("after_s", after)
+
+    def one(p: dict[str, float]) -> tuple[np.ndarray, SkinResult]:
+        fk = {k: v for k, v in p.items() if not k.startswith("simulate.")}
+        sk = {k.split(".", 1)[1]: v for k, v in p.items() if k.startswith("simulate.")}
+        r = simulate(FACTORIES[therapy](duration_s, **fk), **(simulate_kwargs | sk))
+        T = np.array([r.surface_at_C(t) for t in times])
+        return (T if quantity == "surface_C" else r.initial_surface_C - T), r
+
+    base, r0 = one({})
+    vals, corners, refused = [base], [], []
+    for combo in itertools.product(*[(lo, hi) for lo, hi in box.values()]):
+        p = dict(zip(box, combo))
+        try:
+            vals.append(one(p)[0])
+            corners.append(p)
+        except ScenarioError:
+            refused.append(p)
+    V = np.vstack(vals)
+    return Band(therapy, times, base, V.min(axis=0), V.max(axis=0), r0.initial_surface_C, r0, corners, refused)

@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    if a.model == "current":  # today's defaults of the factories instead of those of issue 15
+        JET_DEFAULTS["duty_cycle"] = getattr(S, "CO2_JET_DUTY_CYCLE", 1.0)
+        ICE_DEFAULTS["contact_conductance_W_per_m2_K"] = getattr(S, "ICE_PACK_CONTACT_W_PER_M2_K", 240.0)
     t0 = time.time()
     nums: dict = {"model": a.model}
     # --- 1. one at a time -------------------------------------------------------------------------
@@ -247,14 +250,16 @@ def main(argv: list[str] | None = None) -> int:
         mech_ice[ps] = T
         a2.semilogx(hs, T, ls, label=f"surface at 20 min, perfusion x{ps:g}")
     a2.axhspan(10.2 - 3.5, 10.2 + 3.5, color="0.85", label="Kanlayanaphotporn 2005 (ice pack in a wet towel)")
-    a2.axvline(240.0, color="k", lw=0.6, ls=":", label="issue-15 default 240 W/m2/K")
+    a2.axvline(ICE_DEFAULTS["contact_conductance_W_per_m2_K"], color="k", lw=0.6, ls=":",
+               label=f"default {ICE_DEFAULTS['contact_conductance_W_per_m2_K']:g} W/m2/K")
     a2.set_xlabel("ice-pack contact conductance (W/m2/K)")
     a2.set_ylabel("skin surface temperature (°C)")
     a2.legend(fontsize=7)
     # rewarming after the pack is removed: what a thermal camera sees "immediately after" depends on the delay
     mech_rewarm = {}
     for ps, ls in ((1.0, "-"), (0.0, "--")):
-        r = S.simulate(S.ice_pack(1200.0), after_s=1200.0, perfusion_scale=ps, **_sim_kwargs(a.model))
+        pack = S.ice_pack(1200.0, contact_conductance_W_per_m2_K=ICE_DEFAULTS["contact_conductance_W_per_m2_K"])
+        r = S.simulate(pack, after_s=1200.0, perfusion_scale=ps, **_sim_kwargs(a.model))
         a3.plot(r.time_s / 60.0, r.surface_C, ls, label=f"ice pack 20 min, then room air; perfusion x{ps:g}")
         mech_rewarm[ps] = {f"{t:g}": r.surface_at_C(t) for t in (0.0, 1200.0, 1215.0, 1230.0, 1260.0, 1800.0, 2400.0)}
     a3.errorbar([20.0, 40.0], [6.8, 21.8], yerr=[1.8, 1.0], fmt="ks", capsize=3,

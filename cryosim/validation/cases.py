@@ -484,6 +484,24 @@ def wolter_device_scenario(setup: dict[str, Any], *, design: str, duration_s: fl
     return _wolter_bath(setup, "wolter2017-device", probe_from_design(design), Freeze(duration_s, gas="on"), bath_C)
 
 
+#: What the device-model diagnosis found (validation/wolter2017/diagnosis.md; `.venv/bin/python
+#: validation/wolter2017/diagnose.py oat`, fast resolution, 20 °C bath, volume). Static text: rerun to update.
+WOLTER_DEVICE_DIAGNOSIS = (
+    "**Device rows: what moves them (issue 15, `validation/wolter2017/diagnosis.md`).** All rows above are "
+    "*blind*: stated assumptions, nothing fitted. One at a time over the two N2O designs' stated ranges, T2 stays "
+    "between ×2.9 and ×4.0 (×10 without a recuperator): the device tip of the 18 G design ends near −49 °C and is "
+    "still cooling at 30 s, warmer than the −70 °C of the fixed-tip rows; T2 enters the tolerance (≤ ×3.26) only "
+    "where the small probe runs colder (recuperator effectiveness 0.8: ×3.06; supply at 15 °C: ×3.04; its orifice "
+    "at 0.15 mm: ×3.05). T3 (×5) needs a mechanism the catalogue pair lacks: several-fold more ice from the larger "
+    "probe comes when the SMALL probe is capacity-limited (its gas draws less heat than the bath brings, so its tip "
+    "stays warm: −25 °C with a 0.07 mm orifice) while the larger one, with several times the flow, reaches −70 °C; "
+    "a volume then grows much faster than the flow. Under the stated assumption that the 18 G probe's orifice is "
+    "at the low end of its range (0.07 mm, flow ratio ×4.6 between the probes) the model gives T3 ×5.7 and T2 ×3.15, "
+    "both within tolerance; with the catalogue's small probe and a larger probe that also has a 10 mm tip and a "
+    "0.22 mm orifice, T3 ×4.3. These are readings of assumptions chosen after the diagnosis, not reproductions: "
+    "the study's probes, flows and tips are not known. A larger diameter alone (same gas) gives ×1.0–×2.3.")
+
+
 def _wolter_device_rows(ctx: Context, s: dict[str, Any], res: CaseResult, tol: float, published: dict) -> str:
     """T2 and T3 with the Joule-Thomson device model (issue 8): markdown, and a row for T3 at the primary set."""
     from ..fast.solver import run_axisymmetric
@@ -515,7 +533,8 @@ def _wolter_device_rows(ctx: Context, s: dict[str, Any], res: CaseResult, tol: f
     dev2 = _rel(val2, ref2)
     res.rows.append(Row("wolter2017", f"T2 {published['T2']['trend']}: device model {dev['small']}, size ratio", ref2,
                         val2, "×", dev2, tol, _status(dev2, tol), "Wolter 2017 via seed 002 (PHYSICS.md §4)",
-                        f"bath {prim['bath_temperature_C']:g} °C, {prim['measure']}, gas on {t2a:g} → {t2b:g} s"))
+                        f"bath {prim['bath_temperature_C']:g} °C, {prim['measure']}, gas on {t2a:g} → {t2b:g} s",
+                        row_class="blind"))
     ref3 = float(published["T3"]["published_ratio"])
     val = out[(prim["bath_temperature_C"], prim["measure"])][1]
     dev3 = _rel(val, ref3)
@@ -523,14 +542,15 @@ def _wolter_device_rows(ctx: Context, s: dict[str, Any], res: CaseResult, tol: f
                         "size ratio", ref3, val, "×", dev3, tol, _status(dev3, tol),
                         "Wolter 2017 via seed 002 (PHYSICS.md §4)",
                         f"bath {prim['bath_temperature_C']:g} °C, {prim['measure']}, gas on {base_t:g} s; "
-                        f"{dev['scaling']}"))
+                        f"{dev['scaling']}", row_class="blind"))
     head = ["bath", "tip at end, small / large (°C)", "cooling power, small / large (W)"] + [
         f"T2 / T3, {m}" for m in a["measures"]]
     return ("**Device model (issue 8).** The probe as a Joule–Thomson device instead of a surface held at a "
             f"temperature: catalogue designs `{dev['small']}` (small) and `{dev['large']}` (large), gas on; the tip "
             "temperature and cooling power are outcomes. " + dev["scaling"] + " Set before the comparison and not "
             "fitted to it. T1 has no device counterpart (the tip temperature is not commanded). Published: "
-            f"T2 ×{float(published['T2']['published_ratio']):g}, T3 ×{ref3:g}.\n\n" + _md_table(head, rows))
+            f"T2 ×{float(published['T2']['published_ratio']):g}, T3 ×{ref3:g}.\n\n" + _md_table(head, rows)
+            + "\n\n" + WOLTER_DEVICE_DIAGNOSIS)
 
 
 def wolter2017(ctx: Context) -> CaseResult:
@@ -593,7 +613,8 @@ def wolter2017(ctx: Context) -> CaseResult:
         desc = {"T1": f"tip {t1a:g} → {t1b:g} °C", "T2": f"freeze {t2a:g} → {t2b:g} s",
                 "T3": f"gauge {small['gauge']} → {large[prim['large_probe']]['gauge']} G ({prim['large_probe']})"}[tid]
         res.rows.append(Row("wolter2017", f"{tid} {published[tid]['trend']}: {desc}, size ratio", ref, val, "×", dev,
-                            tol, _status(dev, tol), "Wolter 2017 via seed 002 (PHYSICS.md §4)", prim_text))
+                            tol, _status(dev, tol), "Wolter 2017 via seed 002 (PHYSICS.md §4)", prim_text,
+                            row_class="blind"))
     # sensitivity table
     baths, coolings = a["bath_temperatures_C"], a["cooling_models"]
     header = ["trend (published ratio)", "measure"] + [f"{b:g} °C, {c}" for b in baths for c in coolings]

@@ -190,3 +190,82 @@ def test_skin_grid_convergence():
 def test_ice_pack_capacity_is_enforced():
     with pytest.raises(ScenarioError, match="ice lasts"):
         simulate(ice_pack(3600.0, ice_mass_kg=0.05), after_s=0.0)
+
+
+# --- issue 15: vasoconstriction, swept jet, stated ranges ----------------------------------------------
+def test_vasoconstriction_law_at_stolwijks_point():
+    from cryosim.clinical.skin import VASOCONSTRICTION_Q10, vasoconstriction_factor
+
+    assert VASOCONSTRICTION_Q10 == 2.0  # Stolwijk 1971 (NASA CR-1855): 2^((T - T0)/10)
+    assert vasoconstriction_factor(24.0, 34.0) == pytest.approx(0.5)
+    assert vasoconstriction_factor(14.0, 34.0) == pytest.approx(0.25)
+    assert vasoconstriction_factor(36.0, 34.0) == 1.0  # cooling only
+    assert vasoconstriction_factor(24.0, 34.0, q10=1.0) == 1.0
+
+
+def test_vasoconstriction_cools_the_skin_and_keeps_the_balance():
+    on = simulate(ice_pack(600.0), after_s=0.0)
+    off = simulate(ice_pack(600.0), after_s=0.0, vasoconstriction=False)
+    assert on.initial_surface_C == pytest.approx(off.initial_surface_C)  # the steady state is the reference
+    assert on.surface_at_C(600.0) < off.surface_at_C(600.0) - 0.5
+    assert on.energy_imbalance_relative < 1e-8
+    skin = on.depth_m < on.layers[0].thickness_m
+    assert np.all(on.final_perfusion_fraction[skin] < 0.9) and np.all(off.final_perfusion_fraction == 1.0)
+
+
+def test_issue15_model_is_reproduced_without_vasoconstriction():
+    # the ice pack of issue 15 (240 W/m2/K, basal perfusion): 4.97 °C at 20 min in the report
+    r = simulate(ice_pack(1200.0, contact_conductance_W_per_m2_K=240.0), after_s=0.0, vasoconstriction=False)
+    assert r.surface_at_C(1200.0) == pytest.approx(4.92, abs=0.1)
+
+
+def test_more_snow_or_a_longer_dwell_is_colder():
+    T = [simulate(co2_jet(30.0, snow_deposition_kg_per_m2_s=g), after_s=0.0).surface_at_C(30.0)
+         for g in (0.0, 5e-3, 10e-3)]
+    assert T[0] > T[1] > T[2]
+    D = [simulate(co2_jet(30.0, duty_cycle=d), after_s=0.0).surface_at_C(30.0) for d in (0.1, 0.2, 0.35)]
+    assert D[0] > D[1] > D[2]
+
+
+def test_stated_ranges_are_keywords_of_the_factories_and_hold_the_defaults():
+    import inspect
+
+    from cryosim.clinical.skin import FACTORIES, RANGE_SOURCES, SIMULATE_RANGES, THERAPY_RANGES
+
+    for name, ranges in THERAPY_RANGES.items():
+        sig = inspect.signature(FACTORIES[name]).parameters
+        for key, (lo, hi) in ranges.items():
+            assert sig[key].kind is inspect.Parameter.KEYWORD_ONLY
+            assert lo <= sig[key].default <= hi and lo < hi, (name, key)
+            assert f"{name}.{key}" in RANGE_SOURCES
+    sig = inspect.signature(simulate).parameters
+    for key, (lo, hi) in SIMULATE_RANGES.items():
+        assert lo <= sig[key].default <= hi and f"simulate.{key}" in RANGE_SOURCES
+    assert co2_jet().heat_transfer_W_per_m2_K < 0.5 * co2_jet(duty_cycle=1.0).heat_transfer_W_per_m2_K  # swept
+
+
+def test_baseline_skin_temperature_is_met():
+    r = simulate(ice_pack(60.0), after_s=0.0, baseline_skin_C=28.6)
+    assert r.initial_surface_C == pytest.approx(28.6, abs=0.05) and r.room_air_C < 23.0
+
+
+def test_default_jet_stays_within_the_published_band():
+    from cryosim.clinical.skin import prediction_band
+
+    # Mourot et al. 2007: 32.5 -> 7.3 +- 0.8 °C after 2 min of swept CO2 (hand); the seed: no frozen skin
+    b = prediction_band("co2_jet", 120.0, (30.0, 120.0), baseline_skin_C=32.5)
+    assert np.all(b.low_C <= b.default_C) and np.all(b.default_C <= b.high_C)
+    assert b.low_C[1] <= 7.3 + 0.8 and b.high_C[1] >= 7.3 - 0.8  # the band covers the measurement
+    drop = 32.5 - b.default_C[1]
+    assert 25.2 / 1.5 <= drop <= 25.2 * 1.5  # the default within 1.5x of the measured drop
+    assert len(b.corners) + len(b.refused) == 2 ** 4
+
+
+def test_default_ice_pack_stays_within_the_published_band():
+    from cryosim.clinical.skin import prediction_band
+
+    # Kanlayanaphotporn & Janwantanakul 2005: 10.2 +- 3.5 °C after 20 min (ice pack in a wet towel)
+    b = prediction_band("ice_pack", 1200.0, (1200.0,))
+    assert b.low_C[0] <= 10.2 + 3.5 and b.high_C[0] >= 10.2 - 3.5
+    drop_model, drop_paper = b.initial_C - b.default_C[0], b.initial_C - 10.2  # the paper gives no baseline
+    assert drop_paper / 1.5 <= drop_model <= drop_paper * 1.5

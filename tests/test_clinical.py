@@ -258,7 +258,7 @@ def test_default_jet_stays_within_the_published_band():
     assert b.low_C[1] <= 7.3 + 0.8 and b.high_C[1] >= 7.3 - 0.8  # the band covers the measurement
     drop = 32.5 - b.default_C[1]
     assert 25.2 / 1.5 <= drop <= 25.2 * 1.5  # the default within 1.5x of the measured drop
-    assert len(b.corners) + len(b.refused) == 2 ** 4
+    assert len(b.corners) + len(b.refused) == 2 ** 5
 
 
 def test_default_ice_pack_stays_within_the_published_band():

@@ -60,6 +60,7 @@ __all__ = [
     "impinging_jet_h_W_per_m2_K", "simulate", "rank_therapies", "ANALGESIA_SKIN_C", "FROSTBITE_SKIN_C",
     "CO2_SUBLIMATION_C", "CO2_SUBLIMATION_J_PER_KG", "THERAPY_RANGES", "SIMULATE_RANGES", "RANGE_SOURCES",
     "FACTORIES", "Band", "prediction_band", "vasoconstriction_factor", "VASOCONSTRICTION_Q10",
+    "VASOCONSTRICTION_RELEASE_S",
     "CO2_JET_DUTY_CYCLE", "ICE_PACK_CONTACT_W_PER_M2_K",
 ]
 
@@ -303,7 +304,8 @@ THERAPY_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     },
 }
 #: Stated ranges of the unknown keyword arguments of :func:`simulate` used in every band.
-SIMULATE_RANGES: dict[str, tuple[float, float]] = {"vasoconstriction_q10": (1.0, 3.0)}
+SIMULATE_RANGES: dict[str, tuple[float, float]] = {"vasoconstriction_q10": (1.0, 3.0),
+                                                   "vasoconstriction_release_s": (1800.0, 36000.0)}
 #: Where each range comes from.
 RANGE_SOURCES: dict[str, str] = {
     "co2_jet.duty_cycle": "spot area (12.6 cm2) / swept area 36-126 cm2 (CO2_JET_DUTY_CYCLE; seed 000 sweeps the zone)",
@@ -314,6 +316,8 @@ RANGE_SOURCES: dict[str, str] = {
     "ice_pack.contact_conductance_W_per_m2_K": "bag in a wet towel, layers in series (ICE_PACK_CONTACT_W_PER_M2_K)",
     "cold_air.velocity_m_per_s": "assumed blower (cold_air's docstring), default 15 m/s",
     "simulate.vasoconstriction_q10": "1 = none (issue 15) to 3; Stolwijk 1971: 2 (VASOCONSTRICTION_Q10)",
+    "simulate.vasoconstriction_release_s": "Khoshnevis et al. 2016: persistent over 120 min of rewarming "
+                                           "(VASOCONSTRICTION_RELEASE_S); 30 min to 10 h assumed",
 }
 FACTORIES = {"co2_jet": co2_jet, "ice_pack": ice_pack, "cold_air": cold_air}
 
@@ -452,6 +456,14 @@ PRECONDITION_S = 4.0 * 3600.0
 #: response than Stolwijk's (assumed upper end: Khoshnevis et al., ASME J Med Diagn 2018;1:041007, measured
 #: cutaneous vascular conductance falling more the colder the skin, 27.3 to 16.6 °C, without a Q10).
 VASOCONSTRICTION_Q10 = 2.0
+#: Time constant of the release of cold-induced vasoconstriction when the tissue rewarms (s). Khoshnevis
+#: S, Craik NK, Brothers RM, Diller KR, J Biomech Eng 2016;138:031004: after 60 min of cooling at the knee,
+#: cutaneous vascular conductance stayed significantly depressed throughout 120 min of passive rewarming
+#: while the skin temperature returned toward baseline (hysteresis); likewise Khoshnevis, Craik, Diller,
+#: Knee Surg Sports Traumatol Arthrosc 2015;23:2475 (perfusion unchanged during rewarming). 7200 s (the
+#: observed persistence) is taken; range 1800 s to 10 h (assumed). Constriction itself follows the law at
+#: once.
+VASOCONSTRICTION_RELEASE_S = 7200.0
 
 
 def vasoconstriction_factor(T_C: np.ndarray | float, reference_C: np.ndarray | float,
@@ -477,14 +489,16 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
              temperature_tolerance_K: float = 0.2, max_step_s: float = 5.0, room_air_C: float = ROOM_AIR_C,
              room_h_W_per_m2_K: float = ROOM_H_W_PER_M2_K, vasoconstriction: bool = True,
              vasoconstriction_q10: float = VASOCONSTRICTION_Q10,
+             vasoconstriction_release_s: float = VASOCONSTRICTION_RELEASE_S,
              baseline_skin_C: float | None = None) -> SkinResult:
     """Cool the layered body with ``therapy``, then ``after_s`` of rewarming in room air.
 
     ``perfusion_scale`` multiplies every layer's basal perfusion (1: basal; 0: no perfusion, the
     full-vasoconstriction bound). ``vasoconstriction`` (on by default): each cell's perfusion follows
-    its temperature by :func:`vasoconstriction_factor` (Stolwijk 1971, ``vasoconstriction_q10``), updated
-    after every accepted step (lagged by one step of at most ``max_step_s``; the energy balance stays
-    exact, each step using one coefficient). ``baseline_skin_C``: a measured pre-therapy skin
+    its temperature by :func:`vasoconstriction_factor` (Stolwijk 1971, ``vasoconstriction_q10``) when it
+    cools, and relaxes back towards the law with the time constant ``vasoconstriction_release_s`` when it
+    rewarms (Khoshnevis et al. 2016; 0: at once); updated after every accepted step (lagged by one step of
+    at most ``max_step_s``; the energy balance stays exact, each step using one coefficient). ``baseline_skin_C``: a measured pre-therapy skin
     temperature; the room air is then set so that the steady skin is at it (the problem is linear
     before the therapy, so two trial runs give it exactly) -- a stand-in for whatever makes a limb's
     skin cooler or warmer than this 1D body; the same room air is used after the therapy.
@@ -501,6 +515,7 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
     check_range("room_air_C", room_air_C, -40.0, 45.0, unit="°C")
     check_range("room_h_W_per_m2_K", room_h_W_per_m2_K, 1.0, 100.0, unit="W/m2/K")
     check_range("vasoconstriction_q10", vasoconstriction_q10, 1.0, 10.0)
+    check_range("vasoconstriction_release_s", vasoconstriction_release_s, 0.0, 1e6, unit="s")
     if baseline_skin_C is not None:
         check_range("baseline_skin_C", baseline_skin_C, 15.0, 37.0, unit="°C")
     mats = [L.material if perfusion_scale == 1.0 else
@@ -530,6 +545,7 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
     times, surf, rows = [0.0], [float(pre.surface_temperatures()[0])], [pre.T.copy()]
     drawn = {"J": 0.0}
     T_ref, beta0 = pre.T.copy(), props[:, P_BETA].copy()
+    state = {"t": 0.0, "f": np.ones(grid.n_cells)}
 
     def on_accept(t: float, _: bool) -> None:
         times.append(t)
@@ -538,7 +554,12 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
         if t <= therapy.duration_s + 1e-9:
             drawn["J"] = -st.energy["probe_J"]
         if vasoconstriction:  # in place: the solver reads this array (st.props is props)
-            st.props[:, P_BETA] = beta0 * vasoconstriction_factor(st.T, T_ref, vasoconstriction_q10)
+            law = vasoconstriction_factor(st.T, T_ref, vasoconstriction_q10)
+            dt, state["t"] = t - state["t"], t
+            # constriction follows the law at once; its release lags (Khoshnevis et al. 2016: hysteresis)
+            relax = 1.0 if vasoconstriction_release_s <= 0.0 else -math.expm1(-dt / vasoconstriction_release_s)
+            state["f"] = np.where(law < state["f"], law, state["f"] + (law - state["f"]) * relax)
+            st.props[:, P_BETA] = beta0 * state["f"]
 
     integrate(st, therapy.duration_s + after_s, StepSettings(max_step_s=max_step_s, first_step_s=1e-3),
               breaks_s=bcs.breakpoints_s(), on_accept=on_accept)

@@ -201,3 +201,22 @@ def test_overriding_a_ranged_value_drops_its_range_and_keeps_the_others():
     assert d.recuperator_effectiveness == 0.7 and "scenario" in d.sources["recuperator_effectiveness"]
     assert "recuperator_effectiveness" not in d.ranges and "orifice_diameter_m" not in d.ranges
     assert d.ranges["discharge_coefficient"] == design_ranges("argon-2.4mm")["discharge_coefficient"]
+
+
+def test_band_corners_of_the_argon_design_bracket_its_nominal_heat():
+    """The littrup2009 band runs the warm and cold corners of the stated ranges: at every wall temperature the
+    warm corner's device draws no more heat than the catalogue design and the cold corner's no less."""
+    from cryosim.physics.catalogue import design_ranges, with_overrides
+    from cryosim.validation.cases import _littrup_corners
+
+    name = "argon-2.4mm"
+    warm, cold = _littrup_corners(name, 39.0)
+    assert set(warm) == set(cold) == set(design_ranges(name))
+    assert warm["recuperator_effectiveness"] < cold["recuperator_effectiveness"]
+    assert warm["exhaust_pressure_Pa"] > cold["exhaust_pressure_Pa"]  # a back-pressure raises the floor
+    d = load_probe_design(name)
+    T = np.linspace(-150.0, 39.0, 20)
+    q = {k: jt_device(with_overrides(d, v) if v else d, 39.0).heat_drawn_W(T) for k, v in
+         (("warm", warm), ("nominal", {}), ("cold", cold))}
+    assert np.all(q["warm"] <= q["nominal"] + 1e-9) and np.all(q["nominal"] <= q["cold"] + 1e-9)
+    assert q["cold"][-1] > 2.0 * q["warm"][-1]

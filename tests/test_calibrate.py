@@ -1,0 +1,286 @@
+"""Calibration (cryosim.studies.calibrate): the fitting core on cheap model functions, one coarse end-to-end fit.
+
+The core is tested through the public API with pure-Python models (a
+function of the parameter values): recovery of known values within the
+reported intervals (and a perturbed model giving another answer), a pair
+that only enters as a product flagged by name, resuming an interrupted
+calibration without recomputing stored points, refusals naming the field.
+One quick end-to-end run fits the orifice of a catalogue probe on a very
+coarse grid and checks that the written design file loads and runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryosim.checks import ScenarioError
+from cryosim.studies.calibrate import (CalibrationResult, calibrate, calibration_from_dict,
+                                       load_calibration_study)
+from cryosim.studies.calibration_data import Dataset, read_dataset
+from cryosim.studies.calibration_outputs import (load_design_file, load_therapy_file, scenario_with_design_file,
+                                                 therapy_file_body)
+
+TRUE = {"a": 3.0, "tau": 2.5}
+T = np.linspace(0.5, 10.0, 30)
+
+
+def decay(values, datasets):
+    """y = a exp(-t / tau)."""
+    return [values["a"] * np.exp(-ds.time_s / values["tau"]) for ds in datasets]
+
+
+def decay_slower(values, datasets):
+    """The same model with a 10 % longer time constant (a perturbed model)."""
+    return [values["a"] * np.exp(-ds.time_s / (1.1 * values["tau"])) for ds in datasets]
+
+
+def product(values, datasets):
+    """y = a b t: only the product a b is seen."""
+    return [values["a"] * values["b"] * ds.time_s for ds in datasets]
+
+
+def _data(rng, sigma=0.02):
+    y = TRUE["a"] * np.exp(-T / TRUE["tau"]) + rng.normal(0.0, sigma, T.size)
+    return Dataset.from_arrays("values", T, y, sigma=sigma, name="decay")
+
+
+PARAMS = {"a": (1.0, 5.0), "tau": {"bounds": [0.5, 10.0], "log": True}}
+
+
+def test_recovers_known_values_within_intervals(rng):
+    data = _data(rng)
+    r = calibrate(decay, PARAMS, [data], starts=2, executor="serial")
+    assert isinstance(r, CalibrationResult)
+    for k, v in TRUE.items():
+        lo, hi = r.intervals[k]
+        assert lo < v < hi, (k, v, r.intervals[k])
+        assert hi - lo < 0.1 * v  # an interval that says something
+    assert r.identifiable and not r.warnings
+    assert r.dof == T.size - 2 and math.isclose(r.chi2, float(np.sum(r.residual_frames()[0]["normalised"] ** 2)))
+    assert r.correlation.shape == (2, 2) and abs(r.correlation[0, 1]) < 0.95
+    # the test can fail: a perturbed model fits another time constant, outside the first interval
+    r2 = calibrate(decay_slower, PARAMS, [data], starts=2, executor="serial")
+    assert not r.intervals["tau"][0] < r2.values["tau"] < r.intervals["tau"][1]
+    assert math.isclose(r2.values["tau"] * 1.1, r.values["tau"], rel_tol=1e-3)
+
+
+def test_predict_held_out_data(rng):
+    data = _data(rng)
+    fit, held = data.subset(T < 6.0), data.subset(T >= 6.0)
+    r = calibrate(decay, PARAMS, [fit], executor="serial")
+    (frame,) = r.predict([held], band=True)
+    assert len(frame) == len(held)
+    assert np.all(np.abs(frame["normalised"]) < 5)
+    assert np.all(frame["predicted_low"] < frame["predicted"]) and np.all(frame["predicted"] < frame["predicted_high"])
+
+
+def test_flags_parameters_that_enter_only_as_a_product(rng):
+    y = 6.0 * T + rng.normal(0.0, 0.05, T.size)
+    data = Dataset.from_arrays("values", T, y, sigma=0.05)
+    r = calibrate(product, {"a": (1.0, 4.0), "b": (1.0, 4.0)}, [data], executor="serial")
+    assert not r.identifiable
+    text = " ".join(r.warnings)
+    assert "a" in text and "b" in text and "cannot be told apart" in text
+    flagged = {n for f in r.unidentified for n in f["parameters"]}
+    assert flagged == {"a", "b"}
+    assert math.isclose(r.values["a"] * r.values["b"], 6.0, rel_tol=1e-2)
+    # the two-parameter decay is not flagged (the check can fail both ways)
+    assert calibrate(decay, PARAMS, [_data(rng)], executor="serial").identifiable
+
+
+def test_no_effect_parameter_is_named(rng):
+    r = calibrate(decay, {**PARAMS, "unused": (0.0, 1.0)}, [_data(rng)], executor="serial")
+    assert not r.identifiable
+    assert any("unused" in w and "no effect" in w for w in r.warnings)
+    assert r.intervals["unused"] == (-math.inf, math.inf)
+
+
+class _Counting:
+    """A model that counts its evaluations and raises KeyboardInterrupt after ``stop_after`` of them."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.calls, self.stop_after = 0, stop_after
+
+    def __call__(self, values, datasets):
+        if self.stop_after is not None and self.calls >= self.stop_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return decay(values, datasets)
+
+
+def test_resume_does_not_recompute_stored_points(tmp_path, rng):
+    data = _data(rng)
+    full = _Counting()
+    ref = calibrate(full, PARAMS, [data], starts=2, executor="serial", out=tmp_path / "full")
+    assert full.calls == ref.computed == ref.evaluations and ref.reused == 0
+    stopped = _Counting(stop_after=7)
+    with pytest.raises(KeyboardInterrupt):
+        calibrate(stopped, PARAMS, [data], starts=2, executor="serial", out=tmp_path / "cut")
+    assert len(list((tmp_path / "cut" / "points").glob("*.json"))) == 7
+    again = _Counting()
+    r = calibrate(again, PARAMS, [data], starts=2, executor="serial", out=tmp_path / "cut")
+    assert again.calls == ref.evaluations - 7 and r.reused == 7 and r.computed == again.calls
+    assert r.values == ref.values
+    # a finished calibration run again computes nothing
+    none = _Counting()
+    calibrate(none, PARAMS, [data], starts=2, executor="serial", out=tmp_path / "cut")
+    assert none.calls == 0
+    # another calibration in the same folder is refused
+    with pytest.raises(ScenarioError, match="calibration folder"):
+        calibrate(decay, {"a": (1.0, 4.0), "tau": (0.5, 10.0)}, [data], executor="serial", out=tmp_path / "cut")
+    out = json.loads((tmp_path / "cut" / "calibration.json").read_text())
+    assert set(out["parameters"]) == {"a", "tau"} and out["evaluations"] == ref.evaluations
+    assert (tmp_path / "cut" / "residuals.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("parameters, field", [
+    ({"a": (5.0, 1.0)}, "parameters.a.bounds"),
+    ({"a": {"bounds": [0.0, 1.0], "log": True}}, "parameters.a.bounds[0]"),
+    ({"a": {"bounds": [1.0, 2.0], "slope": 1}}, "parameters.a.slope"),
+    ({"a": (1.0, math.nan)}, "parameters.a.bounds[1]"),
+])
+def test_bad_parameters_refused_with_the_field(parameters, field, rng):
+    with pytest.raises(ScenarioError) as e:
+        calibrate(decay, parameters, [_data(rng)], executor="serial")
+    assert e.value.field == field
+
+
+def test_bad_settings_and_data_refused(rng, tmp_path):
+    with pytest.raises(ScenarioError) as e:
+        calibrate(decay, PARAMS, [_data(rng)], starts=0, executor="serial")
+    assert e.value.field == "calibration.starts"
+    few = Dataset.from_arrays("values", [1.0, 2.0], [1.0, 0.5])
+    with pytest.raises(ScenarioError, match="more data than fitted parameters"):
+        calibrate(decay, PARAMS, [few], executor="serial")
+    with pytest.raises(ScenarioError) as e:
+        Dataset.from_arrays("values", [1.0, 2.0], [1.0, 0.5], sigma=[1.0, 0.0])
+    assert "sigma" in e.value.field
+    csv = tmp_path / "tc.csv"
+    csv.write_text("time_s,r_m,temperature_C\n1,0.002,10\n")
+    with pytest.raises(ScenarioError) as e:
+        read_dataset("thermocouple", csv)
+    assert "z_m" in str(e.value)
+    csv.write_text("time_s,isotherm_C,measure,value_m\n10,0,girth_m,0.004\n")
+    with pytest.raises(ScenarioError) as e:
+        read_dataset("isotherm", csv)
+    assert "measure" in e.value.field and "width_m" in e.value.allowed
+    csv.write_text("time_s,isotherm_C,measure,value,unit\n10,0,volume_m3,40,mm2\n")
+    with pytest.raises(ScenarioError, match="mm3"):
+        read_dataset("isotherm", csv)
+    csv.write_text("time_s,isotherm_C,measure,value,unit\n10,0,volume_m3,40,mm3\n")
+    assert read_dataset("isotherm", csv).observed[0] == pytest.approx(40e-9)
+
+
+def _study(tmp_path: Path, **changes) -> dict:
+    (tmp_path / "iso.csv").write_text("time_s,isotherm_C,measure,value_m3\n10,0,volume_m3,5e-8\n15,0,volume_m3,8e-8\n"
+                                      "20,0,volume_m3,1e-7\n")
+    d = {"calibration": {"name": "t", "starts": 1},
+         "base": {"name": "t", "medium": "soft_tissue", "probe": {"design": "cryoneurolysis-N2O-1.3mm"},
+                  "protocol": [{"type": "freeze", "duration_s": 20, "gas": "on"}],
+                  "numerics": {"resolution": 0.5}},
+         "parameters": {"probe.orifice_diameter_m": {"bounds": [0.08e-3, 0.14e-3], "log": True}},
+         "data": [{"kind": "isotherm", "file": "iso.csv"}]}
+    for k, v in changes.items():
+        d[k] = v
+    return d
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"parameters": {"probe.orifice": {"bounds": [1e-4, 2e-4]}}}, "study parameter"),
+    ({"parameters": {"probe.orifice_diameter_m": {"bounds": [1e-7, 2e-4]}}},
+     "parameters.probe.orifice_diameter_m.bounds"),
+    ({"data": [{"kind": "thermometer", "file": "iso.csv"}]}, "data[0].kind"),
+    ({"data": [{"kind": "isotherm", "file": "missing.csv"}]}, "data file"),
+    ({"data": [{"kind": "skin", "file": "iso.csv"}]}, "data file"),
+    ({"extra": {}}, "extra"),
+    ({"calibration": {"starts": 1, "speed": "fast"}}, "calibration.speed"),
+])
+def test_bad_study_refused_with_the_field(tmp_path, change, field):
+    with pytest.raises(ScenarioError) as e:
+        study = calibration_from_dict(_study(tmp_path, **change), tmp_path)
+        calibrate(study.model, study.parameters, study.datasets, executor="serial")
+    assert e.value.field.startswith(field), (e.value.field, str(e.value))
+
+
+def test_data_past_the_protocol_refused(tmp_path):
+    d = _study(tmp_path)
+    (tmp_path / "iso.csv").write_text("time_s,isotherm_C,measure,value_m3\n50,0,volume_m3,3e-8\n60,0,volume_m3,4e-8\n")
+    study = calibration_from_dict(d, tmp_path)
+    with pytest.raises(ScenarioError) as e:
+        calibrate(study.model, study.parameters, study.datasets, executor="serial")
+    assert "time_s" in e.value.field and "[0, 20]" in e.value.allowed
+
+
+def test_end_to_end_orifice_fit_writes_a_design_file_that_runs(tmp_path):
+    """One coarse device run per point (20 s of gas, resolution 0.5): fit the orifice to volumes made at 0.11 mm."""
+    import cryosim
+
+    study = calibration_from_dict(_study(tmp_path), tmp_path)
+    truth = {"probe.orifice_diameter_m": 0.11e-3}
+    model = study.model
+    iso = read_dataset("isotherm", tmp_path / "iso.csv")
+    made = model.predict(truth, [iso])[0]
+    lines = ["time_s,isotherm_C,measure,value_m3,sigma"]
+    noise = np.array([1e-9, -1e-9, 0.5e-9])  # stated: 2 mm3 standard deviation
+    lines += [f"{t:g},0,volume_m3,{v:.6e},2e-9" for t, v in zip(iso.time_s, made + noise)]
+    (tmp_path / "iso.csv").write_text("\n".join(lines) + "\n")
+    study = calibration_from_dict(_study(tmp_path), tmp_path)
+    r = calibrate(study.model, study.parameters, study.datasets, executor="serial", out=tmp_path / "out",
+                  name="t", max_nfev=8)
+    lo, hi = r.intervals["probe.orifice_diameter_m"]
+    assert lo < 0.11e-3 < hi
+    assert r.files["design"] == "cryoneurolysis-N2O-1.3mm-fitted.toml"
+    path = r.design_file
+    assert path == tmp_path / "out" / "cryoneurolysis-N2O-1.3mm-fitted.toml"
+    design = load_design_file(path)
+    assert design.orifice_diameter_m == pytest.approx(r.values["probe.orifice_diameter_m"])
+    assert "fitted by cryosim calibrate to iso.csv" in design.sources["orifice_diameter_m"]
+    assert "± " in design.sources["orifice_diameter_m"] and "(95 %)" in design.sources["orifice_diameter_m"]
+    side = json.loads((tmp_path / "out" / "cryoneurolysis-N2O-1.3mm-fitted.calibration.json").read_text())
+    assert side["based_on"] == "cryoneurolysis-N2O-1.3mm" and side["data"][0]["sha256"] == study.datasets[0].sha256
+    s = scenario_with_design_file(cryosim.default_scenario(), path)  # another scenario takes the fitted probe
+    assert s.probe.design == "cryoneurolysis-N2O-1.3mm" and s.medium.name == "soft_tissue"
+    assert s.probe.orifice_diameter_m == pytest.approx(r.values["probe.orifice_diameter_m"])
+    fitted = scenario_with_design_file(study.model.scenario(), path)
+    assert fitted == r.scenario()
+    res = cryosim.run(fitted.with_(output_times_s=(10.0, 15.0, 20.0)))
+    assert res.at(20.0, 0.0, "volume_m3") == pytest.approx(r.predictions[0][2], rel=1e-9)
+    # a perturbed design file gives another ice ball (the check can fail)
+    other = cryosim.run(fitted.with_(probe=dataclasses.replace(fitted.probe, orifice_diameter_m=0.09e-3),
+                                     output_times_s=(20.0,)))
+    assert other.at(20.0, 0.0, "volume_m3") < 0.9 * res.at(20.0, 0.0, "volume_m3")
+
+
+def test_example_study_file_reads():
+    root = Path(__file__).resolve().parents[1]
+    study = load_calibration_study(root / "examples" / "calibrate_device.toml")
+    assert [p.name for p in study.parameters] == ["probe.supply_pressure_Pa", "probe.orifice_diameter_m"]
+    assert [d.kind for d in study.datasets] == ["thermistor", "isotherm"]
+    assert all(d.sha256 and len(d) > 0 for d in study.datasets)
+    study.model.check_data(study.datasets)
+
+
+@pytest.mark.slow
+def test_skin_fit_writes_a_therapy_file(tmp_path):
+    from cryosim.clinical import skin
+    from cryosim.studies.calibration_models import SkinModel
+
+    model = SkinModel("ice_pack", {"duration_s": 300.0}, {"after_s": 0.0})
+    t = np.arange(30.0, 300.1, 30.0)
+    truth = {"therapy.contact_conductance_W_per_m2_K": 300.0}
+    y = model.predict(truth, [Dataset.from_arrays("skin", t, np.zeros(t.size))])[0]
+    data = Dataset.from_arrays("skin", t, y + np.linspace(-0.1, 0.1, t.size), sigma=0.2)
+    r = calibrate(model, {"therapy.contact_conductance_W_per_m2_K": {"bounds": [100.0, 800.0], "log": True}},
+                  [data], executor="serial", out=tmp_path / "skin", name="pack")
+    lo, hi = r.intervals["therapy.contact_conductance_W_per_m2_K"]
+    assert lo < 300.0 < hi
+    therapy = load_therapy_file(r.therapy_file)
+    assert isinstance(therapy, skin.SurfaceTherapy)
+    assert therapy.heat_transfer_W_per_m2_K == pytest.approx(r.values["therapy.contact_conductance_W_per_m2_K"])
+    assert therapy_file_body(r.therapy_file) == {"after_s": 0.0}

@@ -6,14 +6,17 @@ skin (epidermis and dermis), subcutaneous fat and muscle, each a
 freezing by the enthalpy method, so frostbite is latent heat and all). The
 deep end is held at the arterial temperature (37 °C, the body core; with
 muscle perfusion the cooling decays within about 15 mm, well inside
-:data:`DEFAULT_LAYERS`). Pennes perfusion and metabolic heat act at their
-basal values: **cold-induced vasoconstriction is not modelled** (skin blood
-flow falls several-fold when the skin is cooled; basal perfusion rewarms
-more than the real skin, so the model errs on the warm side; the perfusion
-scale of :func:`simulate` can be set to 0 for the other bound).
+:data:`DEFAULT_LAYERS`). Pennes perfusion starts at its basal value and
+follows **cold-induced vasoconstriction** (on by default): each cell's
+perfusion is multiplied by :math:`2^{(T - T_0)/10}` (Stolwijk 1971, NASA
+CR-1855; :func:`vasoconstriction_factor`), :math:`T_0` its pre-therapy
+temperature, at once when it cools, released with a 2 h time constant when it
+rewarms (Khoshnevis et al., J Biomech Eng 2016: the constriction persists).
+Metabolic heat stays basal.
 
 Before the therapy the body sits in still room air (:data:`ROOM_AIR_C`,
-:data:`ROOM_H_W_PER_M2_K`) until steady: the skin is then at about 33 °C.
+:data:`ROOM_H_W_PER_M2_K`) until steady: the skin is then at about 34.5 °C (``baseline_skin_C`` of
+:func:`simulate` sets a measured baseline instead, through the room air).
 During the therapy the skin surface sees one :class:`SurfaceTherapy`:
 
 * ``co2_jet`` -- CO2 micro-crystals at the sublimation point, -78.5 °C
@@ -23,14 +26,22 @@ During the therapy the skin surface sees one :class:`SurfaceTherapy`:
   :math:`\dot m'' L_{sub}` drawn while the jet sprays. The two combine into
   one convective condition with an equivalent coolant temperature
   :math:`T_{eq} = T_{jet} - \dot m'' L_{sub} / h` (exact: both are affine in
-  the surface temperature); ``duty_cycle`` < 1 models a jet swept over an
-  area (time-averaged coefficient and flux);
+  the surface temperature). The jet is swept over the area as the seed
+  prescribes ("balayer la zone"): ``duty_cycle`` (default 0.2, from the
+  spot / swept-area geometry) time-averages coefficient and flux; held on one
+  spot (``duty_cycle=1``) it freezes the skin within seconds
+  (validation/skin_cooling/diagnosis.md);
 * ``ice_pack`` -- melting ice at 0 °C through a contact conductance (bag
-  film, meltwater film, partial contact); the pack's latent heat limits the
+  film, meltwater film, the wet towel of the usual set-up, partial contact:
+  100 W/m2/K, range 40-250); the pack's latent heat limits the
   duration: :attr:`SkinResult.ice_used_fraction` says how much of it the
   application used, and a run that would melt the whole pack is refused;
 * ``cold_air`` -- air at -30 °C blown on the skin, convection only (Martin
   1977 again, with air properties).
+
+The unknown inputs are stated ranges (:data:`THERAPY_RANGES`,
+:data:`SIMULATE_RANGES`, sources in :data:`RANGE_SOURCES`); :func:`prediction_band`
+runs a therapy at its defaults and at the corners of its ranges.
 
 After the therapy the skin is back in room air. Everything runs through
 :class:`~cryosim.fast.stepper.FVSystem` (SDIRK2 on the enthalpy) and the

@@ -847,8 +847,8 @@ def skin_cooling(ctx: Context) -> CaseResult:
         drop_m, drop_r = ((value, refv) if ref["quantity"] == "surface_drop_K" else (b0 - value, b0 - refv))
         factor = max(drop_m / drop_r, drop_r / drop_m) if drop_m > 0 and drop_r > 0 else math.inf
         worst.append(factor)
-        name = (f"{ref['therapy']} {ref['quantity']} at {t:g} s ({dur:g} s application), "
-                f"{ref['source'].split('(')[0].split(',')[0].strip()}")
+        label = ref.get("label") or ref["source"].split(",")[0]
+        name = f"{ref['therapy']} {ref['quantity']} at {t:g} s ({dur:g} s application), {label}"
         res.rows.append(Row("skin_cooling", name, refv, value, ref["unit"], dev, tol, _status(dev, tol), ref["source"],
                             f"defaults of cryosim.clinical.skin (swept CO2 jet, ice bag in a wet towel, Stolwijk "
                             f"vasoconstriction); band over the stated ranges {lo:.1f} to {hi:.1f} {ref['unit']} "
@@ -858,7 +858,7 @@ def skin_cooling(ctx: Context) -> CaseResult:
                             f"drop {factor:.2f}x off; deviation absolute ({ref['unit']})",
                             f"{ref['note']}; split {ref.get('split') or '-'}; looked at in diagnosis.md: "
                             f"{ref.get('seen_in_diagnosis') or '-'}", deviation_unit=ref["unit"], row_class="blind"))
-        table.append([ref["therapy"], ref["quantity"], f"{t:g} ({dur:g})", ref["source"].split(",")[0][:40],
+        table.append([ref["therapy"], ref["quantity"], f"{t:g} ({dur:g})", label,
                       _fmt(refv), f"± {tol:g}", _fmt(value), f"{lo:.1f} – {hi:.1f}", f"{dev:+.1f}", f"{factor:.2f}",
                       _status(dev, tol), ref.get("split") or "–"])
         res.data["rows"].append({"ref": ref, "value": value, "band": [lo, hi], "deviation": dev, "factor": factor,

@@ -25,7 +25,17 @@ from .api import run
 __version__ = "0.1.0"
 
 __all__ = [
-    "ScenarioError", "Material", "citations", "get_material", "material_names", "COOLANTS",
+    "calibrate", "ScenarioError", "Material", "citations", "get_material", "material_names", "COOLANTS",
     "ISO_9626_OUTER_DIAMETER_MM", "Probe", "Freeze", "Protocol", "Thaw", "Results", "Numerics",
     "Scenario", "Thermocouple", "default_scenario", "load_scenario", "run", "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``cryosim.calibrate`` (:func:`cryosim.studies.calibrate.calibrate`) is imported on first use, so
+    ``cryosim run`` loads neither scipy.optimize nor the study machinery."""
+    if name == "calibrate":
+        from .studies.calibrate import calibrate
+
+        return calibrate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """Command line: ``cryosim run [scenario.toml]``, ``cryosim validate``, and the design studies
-(``cryosim sweep``, ``chart``, ``design``, ``uncertainty``: :mod:`cryosim.studies`)."""
+(``cryosim sweep``, ``chart``, ``design``, ``uncertainty``, ``calibrate``: :mod:`cryosim.studies`)."""
 
 from __future__ import annotations
 
@@ -302,6 +302,50 @@ def _uncertainty(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from .post.files import slug
+    from .studies.calibrate import CalibrationError, load_calibration_study, run_calibration_study
+    from .studies.executors import check_workers
+
+    study = load_calibration_study(args.study)
+    if args.scheduler is None and not args.serial:
+        check_workers(args.workers)  # before the folder is created
+    out = Path(args.out) if args.out else Path(DEFAULT_OUTPUT_ROOT) / slug(study.name)
+    n = sum(len(d) for d in study.datasets)
+    where = (f"Dask scheduler {args.scheduler}" if args.scheduler else "this process" if args.serial
+             else f"{args.workers} local worker processes")
+    stored = len(list((out / "points").glob("*.json"))) if (out / ".cryosim-calibration").is_file() else 0
+    resumed = f"; resuming: {stored} points stored" if stored else ""
+    print(f"cryosim: calibration {study.name!r}: {len(study.parameters)} parameters "
+          f"({', '.join(p.name for p in study.parameters)}) to {n} data in {len(study.datasets)} files; "
+          f"{study.settings.get('starts', 1)} starts on {where}{resumed}; results in {out}/")
+    show = not args.quiet and sys.stderr.isatty()
+
+    def progress(computed: int, reused: int) -> None:
+        if show:
+            sys.stderr.write(f"\r  {computed} model runs computed, {reused} reused")
+            sys.stderr.flush()
+
+    try:
+        result = run_calibration_study(study, out, executor="serial" if args.serial else "processes",
+                                       workers=args.workers, scheduler=args.scheduler, progress=progress)
+    except KeyboardInterrupt:
+        done = len(list((out / "points").glob("*.json")))
+        print(f"\ncryosim: interrupted; {done} evaluated points are stored in {out}/points/; the same command "
+              "resumes the calibration", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except CalibrationError as e:
+        if show:
+            sys.stderr.write("\n")
+        print(f"cryosim: calibration stopped: {e}", file=sys.stderr)
+        return EXIT_INVALID if e.error.startswith(("ScenarioError", "OutputError")) else EXIT_NOT_CONVERGED
+    if show:
+        sys.stderr.write("\n")
+    print(result.table())
+    print(f"wrote {out}/: " + ", ".join(result.files.values()) + ", points/, study.toml, calibration-study.json")
+    return EXIT_OK
+
+
 def _add_study_commands(sub: argparse._SubParsersAction) -> None:
     from .post.isotherms import MEASURES
     from .studies.executors import DEFAULT_WORKERS
@@ -317,6 +361,21 @@ def _add_study_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retry-errors", action="store_true",
                    help="when resuming, compute the points stored as failed again (else a failure is a result)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("calibrate", help="fit scenario parameters to measurements (thermocouples, isotherm sizes, "
+                                         "thermistor, skin temperature)",
+                       description="Fit the parameters of a calibration study file by weighted least squares, "
+                                   "with 95 %% intervals, correlations and identifiability warnings. Every model "
+                                   "run is stored at once in OUT/points/, so an interrupted calibration resumes "
+                                   "with the same command. Writes calibration.json, residuals.png and, for a "
+                                   "probe design's operation, a fitted design file.")
+    p.add_argument("study", help="calibration study TOML file (see examples/calibrate_device.toml)")
+    p.add_argument("--out", help="calibration folder: new, empty, or an earlier run of the same study (resumed). "
+                                 "Default: cryosim-output/<calibration name>")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local worker processes")
+    p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port): run there instead")
+    p.add_argument("--serial", action="store_true", help="run the model in this process (no worker processes)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
 
     p = sub.add_parser("chart", help="isotherm chart of a probe: 0/-20/-40 °C width and length against freeze time")
     p.add_argument("scenario", nargs="?", help="scenario TOML file (its first freeze step is charted)")
@@ -347,7 +406,8 @@ def _add_study_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-_STUDY_COMMANDS = {"sweep": _sweep, "chart": _chart, "design": _design, "uncertainty": _uncertainty}
+_STUDY_COMMANDS = {"sweep": _sweep, "chart": _chart, "design": _design, "uncertainty": _uncertainty,
+                   "calibrate": _calibrate}
 
 
 HELP_OUT = (

@@ -217,44 +217,89 @@ def test_data_past_the_protocol_refused(tmp_path):
     assert "time_s" in e.value.field and "[0, 20]" in e.value.allowed
 
 
-def test_end_to_end_orifice_fit_writes_a_design_file_that_runs(tmp_path):
-    """One coarse device run per point (20 s of gas, resolution 0.5): fit the orifice to volumes made at 0.11 mm."""
-    import cryosim
+STUDY_TOML = """
+[calibration]
+name = "orifice-e2e"
+starts = 1
+max_nfev = 8
 
-    study = calibration_from_dict(_study(tmp_path), tmp_path)
-    truth = {"probe.orifice_diameter_m": 0.11e-3}
-    model = study.model
+[base]
+name = "t"
+medium = "soft_tissue"
+probe = { design = "cryoneurolysis-N2O-1.3mm" }
+protocol = [{ type = "freeze", duration_s = 20, gas = "on" }]
+numerics = { resolution = 0.5 }
+
+[parameters."probe.orifice_diameter_m"]
+bounds = [0.08e-3, 0.14e-3]
+log = true
+
+[[data]]
+kind = "isotherm"
+file = "iso.csv"
+"""
+
+
+def test_end_to_end_cli_fit_writes_a_design_file_that_runs(tmp_path, capsys):
+    """``cryosim calibrate`` on one coarse device run per point (20 s of gas, resolution 0.5): the orifice is
+    fitted to 0 °C volumes made at 0.11 mm (plus stated noise); the design file written loads and runs."""
+    import cryosim
+    from cryosim.cli import main
+
+    (tmp_path / "study.toml").write_text(STUDY_TOML)
+    study = calibration_from_dict(_study(tmp_path), tmp_path)  # writes iso.csv (times 10, 15, 20 s)
     iso = read_dataset("isotherm", tmp_path / "iso.csv")
-    made = model.predict(truth, [iso])[0]
-    lines = ["time_s,isotherm_C,measure,value_m3,sigma"]
+    made = study.model.predict({"probe.orifice_diameter_m": 0.11e-3}, [iso])[0]
     noise = np.array([1e-9, -1e-9, 0.5e-9])  # stated: 2 mm3 standard deviation
-    lines += [f"{t:g},0,volume_m3,{v:.6e},2e-9" for t, v in zip(iso.time_s, made + noise)]
-    (tmp_path / "iso.csv").write_text("\n".join(lines) + "\n")
-    study = calibration_from_dict(_study(tmp_path), tmp_path)
-    r = calibrate(study.model, study.parameters, study.datasets, executor="serial", out=tmp_path / "out",
-                  name="t", max_nfev=8)
-    lo, hi = r.intervals["probe.orifice_diameter_m"]
-    assert lo < 0.11e-3 < hi
-    assert r.files["design"] == "cryoneurolysis-N2O-1.3mm-fitted.toml"
-    path = r.design_file
-    assert path == tmp_path / "out" / "cryoneurolysis-N2O-1.3mm-fitted.toml"
+    (tmp_path / "iso.csv").write_text("time_s,isotherm_C,measure,value_m3,sigma\n" + "".join(
+        f"{t:g},0,volume_m3,{v:.6e},2e-9\n" for t, v in zip(iso.time_s, made + noise)))
+    out = tmp_path / "out"
+    assert main(["calibrate", str(tmp_path / "study.toml"), "--out", str(out), "--serial"]) == 0
+    printed = capsys.readouterr().out
+    assert "probe.orifice_diameter_m" in printed and "95 % interval" in printed and "calibration.json" in printed
+    cal = json.loads((out / "calibration.json").read_text())
+    fit = cal["parameters"]["probe.orifice_diameter_m"]
+    lo, hi = fit["interval_95"]
+    assert lo < 0.11e-3 < hi and hi - lo < 0.02e-3
+    assert cal["data"][0]["sha256"] == read_dataset("isotherm", tmp_path / "iso.csv").sha256
+    assert len(cal["data"][0]["residuals"]) == 3 and cal["identifiable"]
+    path = out / "cryoneurolysis-N2O-1.3mm-fitted.toml"
+    assert cal["files"]["design"] == path.name
     design = load_design_file(path)
-    assert design.orifice_diameter_m == pytest.approx(r.values["probe.orifice_diameter_m"])
-    assert "fitted by cryosim calibrate to iso.csv" in design.sources["orifice_diameter_m"]
-    assert "± " in design.sources["orifice_diameter_m"] and "(95 %)" in design.sources["orifice_diameter_m"]
-    side = json.loads((tmp_path / "out" / "cryoneurolysis-N2O-1.3mm-fitted.calibration.json").read_text())
-    assert side["based_on"] == "cryoneurolysis-N2O-1.3mm" and side["data"][0]["sha256"] == study.datasets[0].sha256
+    assert design.orifice_diameter_m == pytest.approx(fit["fitted"])
+    source = design.sources["orifice_diameter_m"]
+    assert "fitted by cryosim calibrate to iso.csv" in source and "± " in source and "(95 %)" in source
+    side = json.loads((out / "cryoneurolysis-N2O-1.3mm-fitted.calibration.json").read_text())
+    assert side["based_on"] == "cryoneurolysis-N2O-1.3mm"
     s = scenario_with_design_file(cryosim.default_scenario(), path)  # another scenario takes the fitted probe
     assert s.probe.design == "cryoneurolysis-N2O-1.3mm" and s.medium.name == "soft_tissue"
-    assert s.probe.orifice_diameter_m == pytest.approx(r.values["probe.orifice_diameter_m"])
+    assert s.probe.orifice_diameter_m == pytest.approx(fit["fitted"])
     fitted = scenario_with_design_file(study.model.scenario(), path)
-    assert fitted == r.scenario()
     res = cryosim.run(fitted.with_(output_times_s=(10.0, 15.0, 20.0)))
-    assert res.at(20.0, 0.0, "volume_m3") == pytest.approx(r.predictions[0][2], rel=1e-9)
-    # a perturbed design file gives another ice ball (the check can fail)
+    predicted = [row["predicted"] for row in cal["data"][0]["residuals"]]
+    assert res.at(20.0, 0.0, "volume_m3") == pytest.approx(predicted[2], rel=1e-9)
+    # a perturbed design gives another ice ball (the check can fail)
     other = cryosim.run(fitted.with_(probe=dataclasses.replace(fitted.probe, orifice_diameter_m=0.09e-3),
                                      output_times_s=(20.0,)))
     assert other.at(20.0, 0.0, "volume_m3") < 0.9 * res.at(20.0, 0.0, "volume_m3")
+    # run again: resumed, nothing computed
+    assert main(["calibrate", str(tmp_path / "study.toml"), "--out", str(out), "--serial"]) == 0
+    assert f"resuming: {cal['evaluations']} points stored" in capsys.readouterr().out
+    assert json.loads((out / "calibration.json").read_text())["computed"] == 0
+
+
+def test_cli_refuses_a_bad_study_with_the_field(tmp_path, capsys):
+    from cryosim.cli import main
+
+    (tmp_path / "iso.csv").write_text("time_s,isotherm_C,measure,value_m3\n10,0,volume_m3,5e-8\n")
+    (tmp_path / "study.toml").write_text(STUDY_TOML.replace("bounds = [0.08e-3, 0.14e-3]", "bounds = [0.14e-3, 0.08e-3]"))
+    assert main(["calibrate", str(tmp_path / "study.toml"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "parameters.probe.orifice_diameter_m.bounds" in err and "low < high" in err
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "study.toml").write_text(STUDY_TOML.replace('kind = "isotherm"', 'kind = "pressure"'))
+    assert main(["calibrate", str(tmp_path / "study.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert "data[0].kind" in capsys.readouterr().err
 
 
 def test_example_study_file_reads():
@@ -266,8 +311,8 @@ def test_example_study_file_reads():
     study.model.check_data(study.datasets)
 
 
-@pytest.mark.slow
 def test_skin_fit_writes_a_therapy_file(tmp_path):
+    """Ice pack on the layered skin: the contact conductance fitted to a surface trace (5 min, no rewarming)."""
     from cryosim.clinical import skin
     from cryosim.studies.calibration_models import SkinModel
 
@@ -284,3 +329,54 @@ def test_skin_fit_writes_a_therapy_file(tmp_path):
     assert isinstance(therapy, skin.SurfaceTherapy)
     assert therapy.heat_transfer_W_per_m2_K == pytest.approx(r.values["therapy.contact_conductance_W_per_m2_K"])
     assert therapy_file_body(r.therapy_file) == {"after_s": 0.0}
+
+
+def test_thermocouple_and_thermistor_predictions_from_one_run(tmp_path):
+    """Virtual thermocouples are added at the data's positions and read at the data's times (landed on)."""
+    import cryosim
+    from cryosim.studies.calibration_models import ScenarioModel
+
+    base = calibration_from_dict(_study(tmp_path), tmp_path).model
+    tc = Dataset.from_arrays("thermocouple", [5.0, 10.0, 10.0, 20.0], [0.0] * 4,
+                             r_m=[2e-3, 2e-3, 3e-3, 3e-3], z_m=[2.5e-3, 2.5e-3, 2.5e-3, 2.5e-3])
+    th = Dataset.from_arrays("thermistor", [7.0, 20.0], [0.0, 0.0])
+    model = ScenarioModel(base.base)
+    prepared = model.prepared([tc, th])
+    assert [t["name"] for t in prepared["thermocouples"]] == ["calib0_0", "calib0_1"]
+    assert {5.0, 7.0, 10.0, 20.0} <= set(prepared["numerics"]["output_times_s"])
+    p_tc, p_th = model.predict({}, [tc, th], prepared)
+    s = model.scenario().with_(thermocouples=(cryosim.Thermocouple("a", 2e-3, 2.5e-3),
+                                              cryosim.Thermocouple("b", 3e-3, 2.5e-3)),
+                               output_times_s=(5.0, 7.0, 10.0, 20.0))
+    r = cryosim.run(s)
+    at = {t: int(np.searchsorted(r.time_s, t)) for t in (5.0, 7.0, 10.0, 20.0)}
+    assert p_tc == pytest.approx([r.thermocouples_C["a"][at[5.0]], r.thermocouples_C["a"][at[10.0]],
+                                  r.thermocouples_C["b"][at[10.0]], r.thermocouples_C["b"][at[20.0]]], abs=1e-9)
+    assert p_th == pytest.approx([r.device["thermistor_C"][at[7.0]], r.device["thermistor_C"][at[20.0]]], abs=1e-9)
+    assert p_tc[1] < p_tc[2] < 37.0  # nearer the probe is colder
+
+
+def test_thermistor_data_need_a_device(tmp_path):
+    from cryosim.studies.calibration_models import ScenarioModel
+    import cryosim
+
+    model = ScenarioModel.of(cryosim.default_scenario())
+    with pytest.raises(ScenarioError, match="Joule-Thomson"):
+        model.check_data([Dataset.from_arrays("thermistor", [10.0, 20.0], [0.0, 0.0])])
+
+
+@pytest.mark.slow
+def test_pressure_and_orifice_from_one_power_number_are_flagged(tmp_path):
+    """Supply pressure and orifice fitted to the 0 °C volume alone (one cooling-power number, over time), on
+    two local worker processes: flagged as not told apart, by name."""
+    study = calibration_from_dict(_study(tmp_path), tmp_path)
+    iso = read_dataset("isotherm", tmp_path / "iso.csv")
+    truth = {"probe.supply_pressure_Pa": 4.6e6, "probe.orifice_diameter_m": 0.11e-3}
+    made = study.model.predict(truth, [iso])[0]
+    data = Dataset.from_arrays("isotherm", iso.time_s, made, sigma=2e-9, isotherm_C=iso.columns["isotherm_C"],
+                               measure=iso.columns["measure"])
+    r = calibrate(study.model, {"probe.supply_pressure_Pa": (4.2e6, 5.0e6),
+                                "probe.orifice_diameter_m": {"bounds": [0.08e-3, 0.14e-3], "log": True}},
+                  [data], starts=1, workers=2, max_nfev=10)
+    assert not r.identifiable
+    assert any("probe.supply_pressure_Pa" in w and "probe.orifice_diameter_m" in w for w in r.warnings)

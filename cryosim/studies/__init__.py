@@ -9,13 +9,19 @@
 * :func:`shortest_freeze`, :func:`smallest_probe`, :func:`warmest_tip` /
   ``cryosim design``: the least treatment that brings a nerve below a temperature;
 * :func:`propagate` / ``cryosim uncertainty``: a confidence band on the ice
-  ball from uncertain tissue properties, with Sobol' indices.
+  ball from uncertain tissue properties, with Sobol' indices;
+* :func:`cryosim.calibrate` (:func:`.calibrate.calibrate`; the module's name
+  shadows it here) / ``cryosim calibrate``: fit named parameters to
+  thermocouple, isotherm-size, thermistor or skin measurements, with
+  intervals and identifiability warnings, resumable, on the same executors.
 
 Modules: :mod:`.paths` (field paths), :mod:`.study` (study files),
 :mod:`.point` (one point), :mod:`.store` (study folders),
 :mod:`.executors` (processes, Dask), :mod:`.sweep`, :mod:`.plots`,
 :mod:`.chart`, :mod:`.design`, :mod:`.uncertainty`, :mod:`.band` (the band of a
-prediction over a probe design's stated ranges).
+prediction over a probe design's stated ranges), :mod:`.calibrate` (with
+:mod:`.calibration_data`, :mod:`.calibration_models`, :mod:`.calibration_store`,
+:mod:`.calibration_outputs`).
 
 Names are imported on first use (:pep:`562`), so the command line and the
 worker processes load only the modules they need (no pandas, SALib or
@@ -33,11 +39,31 @@ _EXPORTS = {
     "apply_path": "paths", "plain_scenario": "paths", "scenario_at": "paths",
     "Study": "study", "load_study": "study", "study_from_dict": "study",
     "sweep": "sweep",
+    "CalibrationError": "calibrate", "CalibrationResult": "calibrate", "Parameter": "calibrate",
+    "load_calibration_study": "calibrate", "run_calibration_study": "calibrate",
+    "Dataset": "calibration_data", "read_dataset": "calibration_data",
+    "SkinModel": "calibration_models",
+    "load_design_file": "calibration_outputs", "load_therapy_file": "calibration_outputs",
+    "probe_from_design_file": "calibration_outputs", "scenario_with_design_file": "calibration_outputs",
+    "therapy_file_body": "calibration_outputs",
     "ITIS_SPREADS": "uncertainty", "Spread": "uncertainty", "UncertaintyResult": "uncertainty",
     "propagate": "uncertainty",
 }
 
 __all__ = [
+    "CalibrationError",
+    "CalibrationResult",
+    "Dataset",
+    "Parameter",
+    "SkinModel",
+    "load_calibration_study",
+    "load_design_file",
+    "load_therapy_file",
+    "probe_from_design_file",
+    "read_dataset",
+    "run_calibration_study",
+    "scenario_with_design_file",
+    "therapy_file_body",
     "BandResult",
     "ITIS_SPREADS",
     "DesignAnswer",

@@ -241,7 +241,8 @@ def co2_jet(duration_s: float = 30.0, *, snow_deposition_kg_per_m2_s: float = 5e
     h = impinging_jet_h_W_per_m2_K(CO2_GAS_M78, nozzle_m, standoff_m, spot_radius_m, velocity_m_per_s)
     return SurfaceTherapy(
         "CO2 jet, held on one spot" if duty_cycle == 1.0 else f"CO2 jet, swept ({duty_cycle:.0%} on spot)",
-        duration_s, CO2_SUBLIMATION_C, duty_cycle * h, duty_cycle * snow_deposition_kg_per_m2_s * CO2_SUBLIMATION_J_PER_KG,
+        duration_s, CO2_SUBLIMATION_C, duty_cycle * h,
+        duty_cycle * snow_deposition_kg_per_m2_s * CO2_SUBLIMATION_J_PER_KG,
         sources=("jet at the CO2 sublimation point -78.5 °C (NIST WebBook; seed 000: -78 °C)",
                  f"h = {duty_cycle * h:.0f} W/m2/K: Martin, Adv Heat Transfer 1977;13:1-60, single round nozzle, "
                  f"with the assumed jet of co2_jet's docstring; CO2 gas properties: Vesovic et al. 1990",
@@ -509,10 +510,11 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
     its temperature by :func:`vasoconstriction_factor` (Stolwijk 1971, ``vasoconstriction_q10``) when it
     cools, and relaxes back towards the law with the time constant ``vasoconstriction_release_s`` when it
     rewarms (Khoshnevis et al. 2016; 0: at once); updated after every accepted step (lagged by one step of
-    at most ``max_step_s``; the energy balance stays exact, each step using one coefficient). ``baseline_skin_C``: a measured pre-therapy skin
-    temperature; the room air is then set so that the steady skin is at it (the problem is linear
-    before the therapy, so two trial runs give it exactly) -- a stand-in for whatever makes a limb's
-    skin cooler or warmer than this 1D body; the same room air is used after the therapy.
+    at most ``max_step_s``; the energy balance stays exact, each step using one coefficient).
+    ``baseline_skin_C``: a measured pre-therapy skin temperature; the room air is then set so that the
+    steady skin is at it (the problem is linear before the therapy, so two trial runs give it exactly)
+    -- a stand-in for whatever makes a limb's skin cooler or warmer than this 1D body; the same room
+    air is used after the therapy.
     ``resolution`` divides the cell sizes. Refuses a run whose surface goes below the therapy's floor
     (its model broke) or that uses more than the coolant's latent capacity.
     """
@@ -551,7 +553,8 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
         check_range("room air that gives baseline_skin_C", room_air_C, -40.0, 45.0, unit="°C")
         pre = _precondition(grid, props, core_C, therapy, room_air_C, room_h_W_per_m2_K, tol)
     # 2. therapy from t = 0, then room air
-    bcs = BoundarySet((_SkinSurface(therapy, 0.0, room_air_C, room_h_W_per_m2_K), FixedTemperature(Surface.FAR, core_C)))
+    bcs = BoundarySet((_SkinSurface(therapy, 0.0, room_air_C, room_h_W_per_m2_K),
+                       FixedTemperature(Surface.FAR, core_C)))
     st = FVSystem(grid, props, pre.T, core_C, bcs, tol)
     times, surf, rows = [0.0], [float(pre.surface_temperatures()[0])], [pre.T.copy()]
     drawn = {"J": 0.0}
@@ -579,8 +582,8 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
                      room_air_C, st.props[:, P_BETA] / np.where(beta0 > 0, beta0, 1.0))
     if res.surface_C.min() < therapy.floor_C - 1e-6:
         raise ScenarioError(f"therapy[{therapy.name}]", f"surface down to {res.surface_C.min():.1f} °C",
-                            f"a surface that stays above the coolant floor {therapy.floor_C:g} °C (the snow or coolant "
-                            "cannot cool below it: lower the deposition rate or shorten the therapy)")
+                            f"a surface that stays above the coolant floor {therapy.floor_C:g} °C (the snow or "
+                            "coolant cannot cool below it: lower the deposition rate or shorten the therapy)")
     used = res.ice_used_fraction
     if used is not None and used > 1.0:
         raise ScenarioError(f"therapy[{therapy.name}].duration_s", therapy.duration_s,

@@ -857,7 +857,8 @@ def skin_cooling(ctx: Context) -> CaseResult:
         res.rows.append(Row("skin_cooling", name, refv, value, ref["unit"], dev, tol, _status(dev, tol), ref["source"],
                             f"defaults of cryosim.clinical.skin (swept CO2 jet, ice bag in a wet towel, Stolwijk "
                             f"vasoconstriction); band over the stated ranges {lo:.1f} to {hi:.1f} {ref['unit']} "
-                            f"({len(band.corners)} corners{', ' + str(len(band.refused)) + ' refused' if band.refused else ''}"
+                            f"({len(band.corners)} corners"
+                            f"{', ' + str(len(band.refused)) + ' refused' if band.refused else ''}"
                             f"; {'overlaps' if overlap else 'misses'} the tolerance interval); initial skin "
                             f"{band.initial_C:.1f} °C{' (set to the study baseline)' if base is not None else ''}; "
                             f"drop {factor:.2f}x off; deviation absolute ({ref['unit']})",
@@ -878,15 +879,18 @@ def skin_cooling(ctx: Context) -> CaseResult:
             lo_d, hi_d = (mid, hi_d) if T > target_C else (lo_d, mid)
         return math.sqrt(lo_d * hi_d)
 
-    implied = {"seed 000, 2 °C at 30 s": duty_for(2.0, 30.0, 32.0), "Mourot 2007, 7.3 °C at 120 s": duty_for(7.3, 120.0, 32.5)}
+    implied = {"seed 000, 2 °C at 30 s": duty_for(2.0, 30.0, 32.0),
+               "Mourot 2007, 7.3 °C at 120 s": duty_for(7.3, 120.0, 32.5)}
     for k, v in implied.items():
         res.rows.append(Row("skin_cooling", f"duty cycle of the swept CO2 jet that gives {k}", None, v, "–", None, None,
                             INFO, k.split(",")[0], "inferred from the measurement itself: not a validation",
-                            f"default {S.CO2_JET_DUTY_CYCLE:g}, stated range {S.THERAPY_RANGES['co2_jet']['duty_cycle']}",
+                            f"default {S.CO2_JET_DUTY_CYCLE:g}, stated range "
+                            f"{S.THERAPY_RANGES['co2_jet']['duty_cycle']}",
                             row_class="info"))
     held = S.simulate(S.co2_jet(120.0, duty_cycle=1.0), after_s=0.0, resolution=p["resolution"])
     res.rows.append(Row("skin_cooling", "CO2 jet held on one spot (duty cycle 1), surface at 30 s / 120 s", None,
-                        held.surface_at_C(120.0), "degC", None, None, INFO, "model", f"30 s: {held.surface_at_C(30.0):.1f} °C",
+                        held.surface_at_C(120.0), "degC", None, None, INFO, "model",
+                        f"30 s: {held.surface_at_C(30.0):.1f} °C",
                         "the held spot freezes the skin (issue 15); the default jet is swept", row_class="info"))
     # figure: defaults with their bands, and the measurements
     fig, ax = plt.subplots(figsize=(8, 4.8))
@@ -910,9 +914,9 @@ def skin_cooling(ctx: Context) -> CaseResult:
     fig.tight_layout()
     fig.savefig(ctx.out / "skin_cooling.png", dpi=130)
     plt.close(fig)
-    res.figures.append(("skin_cooling.png", "Skin surface temperature under the default therapies (lines) with the band "
-                        "over the stated ranges (shaded); points: published values with their tolerances (circles: CO2 "
-                        "jet, squares: ice pack)."))
+    res.figures.append(("skin_cooling.png", "Skin surface temperature under the default therapies (lines) with the "
+                        "band over the stated ranges (shaded); points: published values with their tolerances "
+                        "(circles: CO2 jet, squares: ice pack)."))
     ranges = "; ".join(f"`{k}` {v}" for th, r in S.THERAPY_RANGES.items() for k, v in
                        ((f"{th}.{n}", rng) for n, rng in r.items())) + "; " + \
         "; ".join(f"`simulate.{k}` {v}" for k, v in S.SIMULATE_RANGES.items())

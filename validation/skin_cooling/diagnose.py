@@ -45,7 +45,8 @@ HERE = Path(__file__).resolve().parent
 OAT_JET = [
     ("velocity_m_per_s", 10.0, 60.0, "jet", "assumed: 30 m/s default; a free jet 10 cm from a sonic nozzle has decayed "
                                              "to a few tens of m/s (jet centre-line decay u ~ 6 u0 D/x)"),
-    ("standoff_m", 40e-3, 96e-3, "jet", "Martin 1977 needs H/D <= 12 with the 8 mm effective nozzle: 96 mm is its edge"),
+    ("standoff_m", 40e-3, 96e-3, "jet", "Martin 1977 needs H/D <= 12 with the 8 mm effective nozzle: "
+                                        "96 mm is its edge"),
     ("spot_radius_m", 20e-3, 60e-3, "jet", "Martin 1977 range r/D 2.5-7.5 with D = 8 mm"),
     ("snow_deposition_kg_per_m2_s", 0.0, 20e-3, "jet", "assumed 5 g/m2/s in the model; 0 (snow bounces or "
                                                         "sublimates in flight, Leidenfrost) to 4x"),
@@ -59,8 +60,8 @@ OAT_JET = [
     ("core_C", 35.0, 37.0, "simulate", "deep (40 mm) temperature: a limb's deep muscle 35-37 °C (model 37 °C)"),
 ]
 OAT_ICE = [
-    ("contact_conductance_W_per_m2_K", 50.0, 1000.0, "ice", "assumed 240 in the model: a wet towel and partial "
-                                                             "contact (~50) to full wet contact through a thin bag (~1000)"),
+    ("contact_conductance_W_per_m2_K", 50.0, 1000.0, "ice",
+     "assumed 240 in the model: a wet towel and partial contact (~50) to full wet contact through a thin bag (~1000)"),
     ("ice_mass_kg", 0.3, 0.8, "ice", "Janwantanakul, Physiotherapy 2009;95:120-125: 0.3-0.8 kg packs"),
     ("skin_m", 1.0e-3, 3.0e-3, "layer", "as for the jet"),
     ("fat_m", 3e-3, 20e-3, "layer", "ankle (Kennet 2007) to thigh (Kanlayanaphotporn 2005: skinfold < 40 mm)"),
@@ -263,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         a3.plot(r.time_s / 60.0, r.surface_C, ls, label=f"ice pack 20 min, then room air; perfusion x{ps:g}")
         mech_rewarm[ps] = {f"{t:g}": r.surface_at_C(t) for t in (0.0, 1200.0, 1215.0, 1230.0, 1260.0, 1800.0, 2400.0)}
     a3.errorbar([20.0, 40.0], [6.8, 21.8], yerr=[1.8, 1.0], fmt="ks", capsize=3,
-                label="PTP 2010: crushed ice in a wet towel (IR camera)\n28.6 -> 6.8 (removal) -> 21.8 °C (20 min later)")
+                label="PTP 2010: crushed ice in a wet towel (IR camera)\n"
+                      "28.6 -> 6.8 (removal) -> 21.8 °C (20 min later)")
     a3.set_xlabel("time from the start of the application (min)")
     a3.set_ylabel("skin surface temperature (°C)")
     a3.set_title("rewarming after removal", fontsize=9)

@@ -266,3 +266,25 @@ def test_report_groups_rows_by_kind_of_evidence(tmp_path: Path) -> None:
     assert "PASS (holdout)" in text[heads[2]:]
     summary = text.split("## Summary", 1)[1].split("## 1.", 1)[0]
     assert "blind predictions: 0 of 1" in summary and "held-out predictions after calibration: 1 of 1" in summary
+
+
+def test_sarshoghi_case_separates_blind_calibration_and_holdout(fast_report: tuple[Path, dict]) -> None:
+    """The PBS-trace case: blind rows from the probe's thermocouple, the fit's own residuals as calibration rows
+    (the 1.8 and 6.8 mm traces only), predictions of the 2.8 / 4.8 mm traces, of the front and of the other run
+    as held-out rows; the documented blind miss (pure conduction from the probe thermocouple puts the front too
+    far out) and the calibrated model's gain on held-out data are what the numbers say."""
+    rows = _rows(fast_report[1], "sarshoghi_pbs_cryoprobe")
+    by = {}
+    for r in rows:
+        by.setdefault(r["row_class"], []).append(r)
+    assert {"blind", "calibration", "holdout"} <= set(by)
+    assert all("1.8 mm" in r["name"] or "6.8 mm" in r["name"] for r in by["calibration"])
+    held_traces = [r for r in by["holdout"] if "RMS" in r["name"] and "S1" in r["name"]]
+    assert sorted(r["name"].split("of the ")[1][:6] for r in held_traces) == ["2.8 mm", "4.8 mm"]
+    blind_front = [r for r in by["blind"] if "front" in r["name"] and "S1" in r["name"]]
+    held_front = [r for r in by["holdout"] if "front" in r["name"] and "S1" in r["name"]]
+    assert len(blind_front) == len(held_front) >= 2
+    assert all(r["value"] > r["reference"] for r in blind_front)  # the front too far out without the liquid's heat
+    far = max(blind_front, key=lambda r: r["reference"])
+    near = next(r for r in held_front if r["reference"] == far["reference"])
+    assert abs(near["deviation"]) < abs(far["deviation"])

@@ -1213,10 +1213,18 @@ def littrup2009(ctx: Context) -> CaseResult:
     return res
 
 
+def _pbs_traces_case(ctx: Context) -> CaseResult:
+    """Thermocouple traces in PBS around an argon needle: blind, calibration and held-out rows
+    (:mod:`cryosim.validation.pbs_traces`)."""
+    from .pbs_traces import sarshoghi_pbs_cryoprobe
+
+    return sarshoghi_pbs_cryoprobe(ctx)
+
+
 VERIFICATION = ("neumann", "paterson", "steady_sphere", "energy_balance", "fem_vs_fast")
-VALIDATION = ("wolter2017", "bone3d", "skin_cooling", "littrup2009")
+VALIDATION = ("wolter2017", "bone3d", "skin_cooling", "littrup2009", "sarshoghi_pbs_cryoprobe")
 CASES: dict[str, Callable[[Context], CaseResult]] = {
     "neumann": neumann, "paterson": paterson, "steady_sphere": steady_sphere, "energy_balance": energy_balance,
     "fem_vs_fast": fem_vs_fast, "wolter2017": wolter2017, "bone3d": bone3d, "skin_cooling": skin_cooling,
-    "littrup2009": littrup2009,
+    "littrup2009": littrup2009, "sarshoghi_pbs_cryoprobe": _pbs_traces_case,
 }

@@ -201,6 +201,9 @@ def test_overriding_a_ranged_value_drops_its_range_and_keeps_the_others():
     assert d.recuperator_effectiveness == 0.7 and "scenario" in d.sources["recuperator_effectiveness"]
     assert "recuperator_effectiveness" not in d.ranges and "orifice_diameter_m" not in d.ranges
     assert d.ranges["discharge_coefficient"] == design_ranges("argon-2.4mm")["discharge_coefficient"]
+    # outside the stated range but physically valid: a new design, accepted, its range dropped
+    d2 = design_of(probe_from_design("argon-2.4mm", recuperator_effectiveness=0.3))
+    assert d2.recuperator_effectiveness == 0.3 and "recuperator_effectiveness" not in d2.ranges
 
 
 def test_band_corners_of_the_argon_design_bracket_its_nominal_heat():

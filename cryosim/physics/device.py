@@ -65,8 +65,14 @@ Supply :math:`(P_s, T_s)`, exhaust :math:`P_e` (absolute), mass flow
    resistance between the surface and the bead, stated per design;
    :math:`R_{th} = 0`: the reading is the surface temperature.
 
-Left out: pressure drop along the return (the exhaust pressure is taken at
-the tip), the cool-down of the recuperator itself, frost, the supply tube's
+Left out: the boiling crisis (:math:`h_b` is taken constant to any wall
+superheat; nucleate boiling cannot pass more than the critical heat flux,
+about 2.1e5 W/m² for argon and 1.8e5 W/m² for nitrogen in pool boiling at
+1 atm by Zuber's correlation, Incropera et al. 6th ed. eq. 10.7 with CoolProp
+properties; the catalogue 2.4 mm argon design reaches it, flow boiling with
+the orifice's jet can pass more: ``validation/littrup2009/diagnosis.md``),
+pressure drop along the return (the exhaust pressure is taken at
+the tip; a back-pressure is stated as the exhaust pressure's range), the cool-down of the recuperator itself, frost, the supply tube's
 own capacity, heat conducted along the shaft, interaction between the
 needles of a multi-needle handpiece (each needle gets ``mass flow / needles``).
 """

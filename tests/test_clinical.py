@@ -269,3 +269,19 @@ def test_default_ice_pack_stays_within_the_published_band():
     assert b.low_C[0] <= 10.2 + 3.5 and b.high_C[0] >= 10.2 - 3.5
     drop_model, drop_paper = b.initial_C - b.default_C[0], b.initial_C - 10.2  # the paper gives no baseline
     assert drop_paper / 1.5 <= drop_model <= drop_paper * 1.5
+
+
+def test_swept_jet_average_matches_a_passing_jet():
+    """The time-averaged swept jet against a jet that passes every 2.5 s (validation/skin_cooling/check_sweep.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "validation" / "skin_cooling" / "check_sweep.py"
+    spec = importlib.util.spec_from_file_location("check_sweep", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    r = mod.pulsed(30.0, 2.5)
+    avg = simulate(co2_jet(30.0), after_s=0.0, max_step_s=0.1)
+    last = (r.time_s > 27.5) & (r.time_s <= 30.0)
+    assert abs(r.surface_C[last].mean() - avg.surface_at_C(30.0)) < 1.0
+    assert r.surface_C[last].max() - r.surface_C[last].min() > 3.0  # the skin does see the passes

@@ -380,3 +380,16 @@ def test_pressure_and_orifice_from_one_power_number_are_flagged(tmp_path):
                   [data], starts=1, workers=2, max_nfev=10)
     assert not r.identifiable
     assert any("probe.supply_pressure_Pa" in w and "probe.orifice_diameter_m" in w for w in r.warnings)
+
+
+def test_dask_scheduler_and_client_executors(rng):
+    """The points run on a Dask cluster (its scheduler address, or a Client as the executor): same fit."""
+    distributed = pytest.importorskip("distributed")
+    data = _data(rng)
+    ref = calibrate(decay, PARAMS, [data], executor="serial")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        r = calibrate(decay, PARAMS, [data], scheduler=cluster.scheduler_address)
+        with distributed.Client(cluster) as client:
+            r2 = calibrate(decay, PARAMS, [data], executor=client)
+    assert r.values == ref.values == r2.values
+    assert r.evaluations == ref.evaluations

@@ -37,7 +37,7 @@ from typing import Any
 from .. import __version__
 from ..checks import ScenarioError
 from ..post.files import OutputError, atomic_write, check_not_symlink
-from .executors import _stop_now, check_workers
+from .executors import check_workers
 from .point import warm_up
 
 __all__ = ["CALIBRATION_MARKER", "BatchRunner", "CalibrationFolder", "point_key"]
@@ -139,6 +139,18 @@ def open_calibration_folder(path: str | Path | None, definition: Mapping[str, An
     atomic_write(path / CALIBRATION_MARKER, lambda fh: fh.write(
         "This folder holds a cryosim calibration: `cryosim calibrate` with the same study file resumes it.\n"))
     return CalibrationFolder(path, digest)
+
+
+def _stop_now(executor: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the worker processes at once (SIGKILL: the solver's PETSc would
+    print a crash report on SIGTERM; a killed point is simply not stored)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.kill()
+    for p in processes:
+        p.join(timeout=5)
 
 
 def _init_scenario_worker() -> None:

@@ -292,7 +292,8 @@ def test_cli_refuses_a_bad_study_with_the_field(tmp_path, capsys):
     from cryosim.cli import main
 
     (tmp_path / "iso.csv").write_text("time_s,isotherm_C,measure,value_m3\n10,0,volume_m3,5e-8\n")
-    (tmp_path / "study.toml").write_text(STUDY_TOML.replace("bounds = [0.08e-3, 0.14e-3]", "bounds = [0.14e-3, 0.08e-3]"))
+    reversed_bounds = STUDY_TOML.replace("bounds = [0.08e-3, 0.14e-3]", "bounds = [0.14e-3, 0.08e-3]")
+    (tmp_path / "study.toml").write_text(reversed_bounds)
     assert main(["calibrate", str(tmp_path / "study.toml"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "parameters.probe.orifice_diameter_m.bounds" in err and "low < high" in err
@@ -387,9 +388,27 @@ def test_dask_scheduler_and_client_executors(rng):
     distributed = pytest.importorskip("distributed")
     data = _data(rng)
     ref = calibrate(decay, PARAMS, [data], executor="serial")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
         r = calibrate(decay, PARAMS, [data], scheduler=cluster.scheduler_address)
         with distributed.Client(cluster) as client:
             r2 = calibrate(decay, PARAMS, [data], executor=client)
     assert r.values == ref.values == r2.values
     assert r.evaluations == ref.evaluations
+
+
+def test_skin_study_tables_checked(tmp_path):
+    (tmp_path / "skin.csv").write_text("time_s,temperature_C\n60,20\n120,15\n")
+    d = {"skin": {"factory": "ice_pack", "therapy": {"duration_s": 300.0}},
+         "parameters": {"therapy.contact_conductance_W_per_m2_K": {"bounds": [100.0, 800.0], "log": True}},
+         "data": [{"kind": "skin", "file": "skin.csv", "sigma": 0.3}]}
+    study = calibration_from_dict(d, tmp_path)
+    assert study.model.factory == "ice_pack" and study.datasets[0].sigma.tolist() == [0.3, 0.3]
+    for change, field in ((("skin", {"factory": "snowball"}), "skin.factory"),
+                          (("skin", {"factory": "ice_pack", "therapy": {"colour": 1}}), "skin.therapy.colour"),
+                          (("parameters", {"body.mood": (0.0, 1.0)}), "parameters.body.mood")):
+        with pytest.raises(ScenarioError) as e:
+            s = calibration_from_dict({**d, change[0]: change[1]}, tmp_path)
+            calibrate(s.model, s.parameters, s.datasets)
+        assert e.value.field == field
+        assert "perfusion_scale" in e.value.allowed or "ice_pack" in e.value.allowed

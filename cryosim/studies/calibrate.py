@@ -41,11 +41,45 @@ direction is named), or a parameter without effect on the data, is flagged
 as *not identifiable*: a warning names it and ``identifiable`` is False.
 A parameter ending at a bound is warned about too (its interval is not a
 confidence interval of an interior optimum).
+
+The intervals hold the measurement noise (as weighted), not the model's own
+error: the grid error of a coarse ``numerics.resolution`` shifts a fit as
+data made on a finer grid would (``benchmarks/RESULTS.md``, section 10).
+Parameters that change the fast solver's mesh (medium properties and the
+coldest tip temperature size the domain and the ice-front zone of the CVFEM
+mesh, :func:`cryosim.fast.solver.axisymmetric_grid_for`) make the model
+step-wise in them: at resolution 0.5 a 3 % change of the perfusion moves
+the 0 °C width by up to 0.1 mm and the thermistor by 1 K through the remeshing
+alone, at resolution 1 by 0.02 mm and 0.1 K. Fit such parameters on a finer
+grid, with a larger ``diff_step``, or pin ``numerics.domain_radius_m``.
+Device operation values that do not move the coldest gas temperature
+(the orifice, the mass flow, the gas-side multiplier) leave the mesh alone.
+
+Study file (TOML; ``cryosim calibrate study.toml``, :func:`load_calibration_study`)::
+
+    [calibration]
+    name = "orifice-from-thermistor"
+    starts = 3                # start points (Latin hypercube, or start_design = "sobol"), seed = 0
+    max_nfev = 30             # function evaluations per start; jacobian = "forward" | "central"
+    # diff_step = 0.01, ftol = 1e-3, xtol = 1e-3, gtol = 1e-8, exact_times = true,
+    # design_name = "<design>-fitted", base = "scenario.toml" (instead of [base])
+
+    [base]                    # a scenario, as in a sweep study; or [skin] factory = "ice_pack",
+    ...                       # [skin.therapy] keywords, [skin.body] keywords of simulate()
+
+    [parameters."probe.orifice_diameter_m"]
+    bounds = [0.06e-3, 0.16e-3]
+    log = false               # true: fitted in log space (positive bounds)
+    # initial = 0.1e-3        # the first start
+
+    [[data]]
+    kind = "isotherm"         # "thermocouple", "isotherm", "thermistor", "skin"
+    file = "calib_isotherms.csv"   # relative to the study file
+    weight = 1.0              # sigma = ...: for rows without one (SI units)
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -61,8 +95,8 @@ from .calibration_models import FunctionModel, ScenarioModel, SkinModel, as_mode
 from .calibration_store import BatchRunner, CalibrationFolder, open_calibration_folder, point_key
 
 __all__ = ["CONDITION_LIMIT", "CORRELATION_LIMIT", "DIFF_STEP", "MAX_NFEV", "CalibrationError",
-           "CalibrationResult", "CalibrationStudy", "Parameter", "calibrate", "calibration_from_dict",
-           "load_calibration_study", "run_calibration_study"]
+           "CalibrationResult", "CalibrationStudy", "FunctionModel", "Parameter", "ScenarioModel", "SkinModel",
+           "calibrate", "calibration_from_dict", "load_calibration_study", "run_calibration_study"]
 
 #: |correlation| above which two fitted parameters are flagged as not told apart by the data.
 CORRELATION_LIMIT = 0.95
@@ -489,7 +523,7 @@ def _identifiability(J: np.ndarray, corr: np.ndarray, names: list[str], conditio
 
 
 def calibrate(model: Any, parameters: Any, data: Any, *, starts: int = 1, seed: int = 0, start_design: str = "lhs",
-              executor: Any = "processes", workers: int = 2, scheduler: str | None = None,
+              executor: Any = None, workers: int = 2, scheduler: str | None = None,
               out: str | Path | None = None, max_nfev: int = MAX_NFEV, jacobian: str = "forward",
               diff_step: float = DIFF_STEP, ftol: float = FTOL, xtol: float = XTOL, gtol: float = GTOL,
               exact_times: bool = True, name: str = "calibration", outputs: bool | None = None,
@@ -504,7 +538,9 @@ def calibrate(model: Any, parameters: Any, data: Any, *, starts: int = 1, seed: 
     ``parameters``: ``{name: (low, high)}``, ``{name: {"bounds": [lo, hi], "log": True}}``
     or :class:`Parameter` objects. ``data``: :class:`Dataset` objects or
     tables ``{"kind": ..., "file": ...}``. ``executor``: "processes"
-    (``workers`` local processes), "serial", or an executor with ``submit``;
+    (``workers`` local processes; the default for scenario and skin models),
+    "serial" (this process; the default for a model function), or an
+    executor with ``submit`` (``concurrent.futures``, ``distributed.Client``);
     ``scheduler``: a Dask scheduler address. ``out``: the calibration folder
     (points stored there, resumed when it holds this calibration; outputs
     written there unless ``outputs=False``); None keeps the points in memory.
@@ -551,6 +587,8 @@ def calibrate(model: Any, parameters: Any, data: Any, *, starts: int = 1, seed: 
     definition = {"name": name, "model": model.definition(), "parameters": [p.definition() for p in params],
                   "data": [d.definition() for d in datasets], "settings": settings}
     folder = open_calibration_folder(out, definition, source_text)
+    if executor is None:
+        executor = "serial" if isinstance(model, FunctionModel) else "processes"
     runner = BatchRunner(executor, workers, scheduler, warm=isinstance(model, ScenarioModel))
     with runner:
         prob = _Problem(model, params, datasets, folder, runner, jacobian, diff_step, progress)
@@ -744,10 +782,3 @@ def run_calibration_study(study: CalibrationStudy | str | Path, out: str | Path 
     return calibrate(study.model, study.parameters, study.datasets, out=out, name=study.name,
                      source_text=study.source_text, **settings, **kwargs)
 
-
-def today() -> str:
-    return _dt.date.today().isoformat()
-
-
-# keep the names of the model classes importable from here
-__all__ += ["FunctionModel", "ScenarioModel", "SkinModel"]

@@ -114,7 +114,8 @@ class ScenarioModel:
                                     f"one of {', '.join(self.kinds)} for a scenario model (skin data need [skin])")
             late = ds.time_s > s.protocol.duration_s * (1 + 1e-12)
             if np.any(late):
-                raise ScenarioError(f"data[{ds.name}].time_s (row {int(np.argmax(late)) + 1})", float(ds.time_s[late][0]),
+                row = int(np.argmax(late)) + 1
+                raise ScenarioError(f"data[{ds.name}].time_s (row {row})", float(ds.time_s[late][0]),
                                     f"a time within the protocol, [0, {s.protocol.duration_s:g}] s")
             if ds.kind == "thermistor" and not _has_gas(s):
                 raise ScenarioError(f"data[{ds.name}].kind", ds.kind, "thermistor data of a Joule-Thomson device: "
@@ -187,12 +188,12 @@ class SkinModel:
     def __post_init__(self) -> None:
         factories = skin_factories()
         if self.factory not in factories:
-            raise ScenarioError("skin.therapy", self.factory, "a therapy factory of cryosim.clinical.skin: one of "
+            raise ScenarioError("skin.factory", self.factory, "a therapy factory of cryosim.clinical.skin: one of "
                                 + ", ".join(sorted(factories)))
         for key in self.therapy:
-            self.check_parameter(f"therapy.{key}", "skin.therapy_kwargs")
+            self.check_parameter(f"therapy.{key}", f"skin.therapy.{key}")
         for key in self.body:
-            self.check_parameter(f"body.{key}", "skin.body")
+            self.check_parameter(f"body.{key}", f"skin.body.{key}")
 
     def definition(self) -> dict[str, Any]:
         return {"model": "skin", "factory": self.factory, "therapy": self.therapy, "body": self.body}
@@ -203,12 +204,13 @@ class SkinModel:
         return {"therapy": _keywords(skin_factories()[self.factory]),
                 "body": _keywords(skin.simulate, ("therapy", "layers"))}
 
-    def check_parameter(self, name: str, where: str = "parameters") -> None:
+    def check_parameter(self, name: str, where: str | None = None) -> None:
+        """Refuse a name that is no keyword of the factory (``therapy.``) or of simulate (``body.``)."""
         group, _, key = str(name).partition(".")
         allowed = self.allowed()
         if group not in allowed or key not in allowed[group]:
             names = [f"therapy.{k}" for k in allowed["therapy"]] + [f"body.{k}" for k in allowed["body"]]
-            raise ScenarioError(where if where != "parameters" else "parameters", name,
+            raise ScenarioError(where or f"parameters.{name}", name,
                                 f"a keyword of {self.factory}() or simulate(): one of {', '.join(names)}")
 
     def split(self, assignment: Mapping[str, float]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -234,7 +236,8 @@ class SkinModel:
         for ds in datasets:
             late = ds.time_s > end * (1 + 1e-12)
             if np.any(late):
-                raise ScenarioError(f"data[{ds.name}].time_s (row {int(np.argmax(late)) + 1})", float(ds.time_s[late][0]),
+                row = int(np.argmax(late)) + 1
+                raise ScenarioError(f"data[{ds.name}].time_s (row {row})", float(ds.time_s[late][0]),
                                     f"a time within the therapy and the rewarming after it, [0, {end:g}] s")
 
     def predict(self, assignment: Mapping[str, float], datasets: Sequence[Dataset],

@@ -245,7 +245,8 @@ def write_design_file(result: Any, out: Path, design_name: str | None, calibrati
                                                             "std": result.std[p]} for k, p in fitted.items()},
             "other_fitted": {p.name: result.values[p.name] for p in result.parameters
                              if p.name not in fitted.values()},
-            "data": [{"file": ds.file, "sha256": ds.sha256, "kind": ds.kind, "rows": len(ds)} for ds in result.datasets],
+            "data": [{"file": ds.file, "sha256": ds.sha256, "kind": ds.kind, "rows": len(ds)}
+                     for ds in result.datasets],
             "identifiable": result.identifiable, "warnings": result.warnings}
     atomic_write(out / f"{slug(name)}.calibration.json", lambda fh: json.dump(_jsonable(side), fh, indent=1))
     return path

@@ -17,7 +17,7 @@ the same model and grid as the fit, so ``cryosim calibrate
 examples/calibrate_device.toml`` should find 4.6 MPa and 0.115 mm within its
 intervals; measured data also carry the model's own error.
 
-    .venv/bin/python examples/make_calibration_data.py
+    .venv/bin/python examples/make_calibration_data.py [FOLDER]
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def base_scenario() -> cryosim.Scenario:
         return cryosim.scenario.scenario_from_dict(tomllib.load(fh)["base"])
 
 
-def main() -> None:
+def main(folder: Path = HERE) -> None:
+    """Write the two data files into ``folder`` (default: examples/, next to the study file)."""
+    folder = Path(folder)
     rng = np.random.default_rng(SEED)
     base = base_scenario()
     times = tuple(sorted(set(THERMISTOR_TIMES_S.tolist()) | set(SIZE_TIMES_S)))
@@ -57,14 +59,14 @@ def main() -> None:
     r = cryosim.run(s)
     thermistor = np.interp(THERMISTOR_TIMES_S, r.time_s, r.device["thermistor_C"])
     noisy = thermistor + rng.normal(0.0, THERMISTOR_SIGMA_K, thermistor.size)
-    with (HERE / "calibrate_device_thermistor.csv").open("w", newline="") as fh:
+    with (folder / "calibrate_device_thermistor.csv").open("w", newline="") as fh:
         fh.write(f"# synthetic: cryosim at {TRUE}, thermistor + N(0, {THERMISTOR_SIGMA_K} K), seed {SEED}; "
                  "examples/make_calibration_data.py\n")
         w = csv.writer(fh)
         w.writerow(["time_s", "temperature_C", "sigma_K"])
         for t, T in zip(THERMISTOR_TIMES_S, noisy):
             w.writerow([f"{t:g}", f"{T:.3f}", THERMISTOR_SIGMA_K])
-    with (HERE / "calibrate_device_isotherms.csv").open("w", newline="") as fh:
+    with (folder / "calibrate_device_isotherms.csv").open("w", newline="") as fh:
         fh.write(f"# synthetic: cryosim at {TRUE}, sizes + N(0, {SIZE_SIGMA_M * 1e3:g} mm), seed {SEED}; "
                  "examples/make_calibration_data.py\n")
         w = csv.writer(fh)
@@ -73,9 +75,11 @@ def main() -> None:
             for iso, m in SIZES:
                 v = r.at(t, iso, m) + rng.normal(0.0, SIZE_SIGMA_M)
                 w.writerow([f"{t:g}", f"{iso:g}", m, f"{v:.6e}", SIZE_SIGMA_M])
-    print(f"wrote {HERE / 'calibrate_device_thermistor.csv'} ({thermistor.size} rows) and "
-          f"{HERE / 'calibrate_device_isotherms.csv'} ({len(SIZE_TIMES_S) * len(SIZES)} rows); true values {TRUE}")
+    print(f"wrote {folder / 'calibrate_device_thermistor.csv'} ({thermistor.size} rows) and "
+          f"{folder / 'calibrate_device_isotherms.csv'} ({len(SIZE_TIMES_S) * len(SIZES)} rows); true values {TRUE}")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

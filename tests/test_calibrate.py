@@ -412,3 +412,19 @@ def test_skin_study_tables_checked(tmp_path):
             calibrate(s.model, s.parameters, s.datasets)
         assert e.value.field == field
         assert "perfusion_scale" in e.value.allowed or "ice_pack" in e.value.allowed
+
+
+@pytest.mark.slow
+def test_example_data_are_what_the_script_makes(tmp_path):
+    """examples/calibrate_device_*.csv are reproduced by examples/make_calibration_data.py (same model, seed)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "examples" / "make_calibration_data.py"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    for name in ("calibrate_device_thermistor.csv", "calibrate_device_isotherms.csv"):
+        made = read_dataset("isotherm" if "isotherms" in name else "thermistor", tmp_path / name)
+        kept = read_dataset("isotherm" if "isotherms" in name else "thermistor", root / "examples" / name)
+        assert made.observed == pytest.approx(kept.observed, rel=1e-5, abs=1e-3 if made.unit == "K" else 1e-9)

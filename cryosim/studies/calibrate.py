@@ -311,8 +311,9 @@ class CalibrationResult:
             u = np.array([p.to_unit(self.values[p.name]) for p in self.parameters])
             cov_u = _cov_unit(self.covariance, self.parameters, u)
             cols = []
+            step = float(self.settings.get("diff_step", DIFF_STEP))
             for j, p in enumerate(self.parameters):
-                h = DIFF_STEP if u[j] + DIFF_STEP <= 1 else -DIFF_STEP
+                h = step if u[j] + step <= 1 else -step
                 uj = u.copy()
                 uj[j] += h
                 r = evaluate_point(self.model, {q.name: q.from_unit(x) for q, x in zip(self.parameters, uj)},
@@ -612,10 +613,11 @@ def calibrate(model: Any, parameters: Any, data: Any, *, starts: int = 1, seed: 
     s2 = chi2 / dof
     names = [q.name for q in params]
     JTJ = J.T @ J
-    try:
-        cov_u = s2 * np.linalg.inv(JTJ) if np.linalg.cond(JTJ) < 1e14 else s2 * np.linalg.pinv(JTJ)
-    except np.linalg.LinAlgError:
-        cov_u = s2 * np.linalg.pinv(JTJ)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        try:
+            cov_u = s2 * np.linalg.inv(JTJ) if np.linalg.cond(JTJ) < 1e14 else s2 * np.linalg.pinv(JTJ)
+        except np.linalg.LinAlgError:
+            cov_u = s2 * np.linalg.pinv(JTJ)
     sd_u = np.sqrt(np.maximum(np.diag(cov_u), 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov_u / np.outer(sd_u, sd_u)

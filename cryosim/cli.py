@@ -365,7 +365,7 @@ def _add_study_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="fit scenario parameters to measurements (thermocouples, isotherm sizes, "
                                          "thermistor, skin temperature)",
                        description="Fit the parameters of a calibration study file by weighted least squares, "
-                                   "with 95 %% intervals, correlations and identifiability warnings. Every model "
+                                   "with 95 % intervals, correlations and identifiability warnings. Every model "
                                    "run is stored at once in OUT/points/, so an interrupted calibration resumes "
                                    "with the same command. Writes calibration.json, residuals.png and, for a "
                                    "probe design's operation, a fitted design file.")

@@ -428,3 +428,40 @@ def test_example_data_are_what_the_script_makes(tmp_path):
         made = read_dataset("isotherm" if "isotherms" in name else "thermistor", tmp_path / name)
         kept = read_dataset("isotherm" if "isotherms" in name else "thermistor", root / "examples" / name)
         assert made.observed == pytest.approx(kept.observed, rel=1e-5, abs=1e-3 if made.unit == "K" else 1e-9)
+
+
+@pytest.mark.slow
+def test_killed_calibration_resumes_without_recomputing(tmp_path):
+    """``cryosim calibrate`` killed (SIGKILL, with its worker processes) mid-run, then run again: the stored
+    runs are reused, the result is that of an uninterrupted calibration."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "study.toml").write_text(STUDY_TOML.replace("starts = 1", "starts = 2"))
+    calibration_from_dict(_study(tmp_path), tmp_path)  # iso.csv
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cryosim", "calibrate", str(tmp_path / "study.toml"), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len(list((out / "points").glob("*.json"))) < 4 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    stored = len(list((out / "points").glob("*.json")))
+    assert stored >= 4 and not (out / "calibration.json").exists()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    cal = json.loads((out / "calibration.json").read_text())
+    assert cal["reused"] >= stored - 1 and cal["computed"] == cal["evaluations"] - cal["reused"]
+    assert cal["computed"] < cal["evaluations"]
+    ref = subprocess.run([*cmd[:-3], "--out", str(tmp_path / "ref"), "--serial"], capture_output=True, text=True,
+                         timeout=600)
+    assert ref.returncode == 0, ref.stderr
+    ref_cal = json.loads((tmp_path / "ref" / "calibration.json").read_text())
+    assert ref_cal["parameters"] == cal["parameters"]

@@ -316,7 +316,8 @@ def _calibrate(args: argparse.Namespace) -> int:
              else f"{args.workers} local worker processes")
     stored = len(list((out / "points").glob("*.json"))) if (out / ".cryosim-calibration").is_file() else 0
     resumed = f"; resuming: {stored} points stored" if stored else ""
-    print(f"cryosim: calibration {study.name!r}: {len(study.parameters)} parameters "
+    print(f"cryosim: calibration {study.name!r}: {len(study.parameters)} "
+          f"parameter{'s' if len(study.parameters) > 1 else ''} "
           f"({', '.join(p.name for p in study.parameters)}) to {n} data in {len(study.datasets)} files; "
           f"{study.settings.get('starts', 1)} starts on {where}{resumed}; results in {out}/")
     show = not args.quiet and sys.stderr.isatty()

@@ -310,6 +310,10 @@ def test_example_study_file_reads():
     assert [d.kind for d in study.datasets] == ["thermistor", "isotherm"]
     assert all(d.sha256 and len(d) > 0 for d in study.datasets)
     study.model.check_data(study.datasets)
+    one = load_calibration_study(root / "examples" / "calibrate_device_orifice.toml")
+    assert [p.name for p in one.parameters] == ["probe.orifice_diameter_m"]
+    assert one.model.base["probe"]["supply_pressure_Pa"] == 4.6e6
+    assert [d.sha256 for d in one.datasets] == [d.sha256 for d in study.datasets]
 
 
 def test_skin_fit_writes_a_therapy_file(tmp_path):

@@ -337,7 +337,8 @@ class CalibrationResult:
             flag = "  (at a bound)" if name in self.at_bounds else ""
             lines.append(f"{name:40s} {self.values[name]:12.5g} [{lo:12.5g}, {hi:12.5g}]{flag}")
         n = sum(len(d) for d in self.datasets)
-        lines.append(f"chi2 {self.chi2:.4g} for {n} data and {len(self.parameters)} parameters "
+        lines.append(f"chi2 {self.chi2:.4g} for {n} data and {len(self.parameters)} "
+                     f"parameter{'s' if len(self.parameters) > 1 else ''} "
                      f"(reduced {self.s2:.3g}); {self.evaluations} model evaluations "
                      f"({self.computed} computed, {self.reused} reused)")
         if len(self.names) > 1:

@@ -206,7 +206,7 @@ def sarshoghi_pbs_cryoprobe(ctx: Any) -> Any:
 
     def front_rows(label: str, crossings: list[tuple[float, float]], predicted_r: np.ndarray, kind: str) -> None:
         for (r, t), rp in zip(crossings, predicted_r):
-            tol = max(tol_rel, tol_abs / r)
+            tol = round(max(tol_rel, tol_abs / r), 3)  # 0.1 % steps: the tolerance is a judgement, not a datum
             res.rows.append(row(f"{label}: 0 °C front at {t:.0f} s, when it reached the {1e3 * r:.1f} mm "
                                 "thermocouple", 1e3 * r, 1e3 * float(rp), "mm", kind, tol, True,
                                 f"tolerance {100 * tol_rel:g} % or {1e3 * tol_abs:g} mm"))

@@ -268,7 +268,7 @@ def test_end_to_end_cli_fit_writes_a_design_file_that_runs(tmp_path, capsys):
     design = load_design_file(path)
     assert design.orifice_diameter_m == pytest.approx(fit["fitted"])
     source = design.sources["orifice_diameter_m"]
-    assert "fitted by cryosim calibrate to iso.csv" in source and "± " in source and "(95 %)" in source
+    assert "fitted by cryosim calibrate to iso.csv" in source and " m ± " in source and " m (95 %)" in source
     side = json.loads((out / "cryoneurolysis-N2O-1.3mm-fitted.calibration.json").read_text())
     assert side["based_on"] == "cryoneurolysis-N2O-1.3mm"
     s = scenario_with_design_file(cryosim.default_scenario(), path)  # another scenario takes the fitted probe

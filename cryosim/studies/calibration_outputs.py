@@ -178,14 +178,27 @@ def _toml(table: dict[str, Any], header: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Units named by the end of a key (the keys of scenario and design files carry their unit).
+_KEY_UNITS = (("_W_per_m2_K", "W/m2/K"), ("_kg_per_s", "kg/s"), ("_per_s", "1/s"), ("_Pa", "Pa"), ("_m", "m"),
+              ("_C", "°C"), ("_s", "s"), ("_K", "K"), ("_W", "W"))
+
+
+def _unit(name: str) -> str:
+    for suffix, unit in _KEY_UNITS:
+        if name.endswith(suffix):
+            return " " + unit
+    return ""
+
+
 def _fitted_source(result: Any, name: str, date: str) -> str:
     lo, hi = result.intervals[name]
     v = result.values[name]
     half = 0.5 * (hi - lo)
-    interval = (f"{v:.4g} ± {half:.2g} (95 %)" if math.isfinite(half) else f"{v:.4g} (no finite interval: "
-                "not determined by the data)")
+    u = _unit(name)
+    interval = (f"{v:.4g}{u} ± {half:.2g}{u} (95 %)" if math.isfinite(half) else f"{v:.4g}{u} (no finite "
+                "interval: not determined by the data)")
     if math.isfinite(half) and name in {p.name for p in result.parameters if p.log}:
-        interval += f", interval [{lo:.4g}, {hi:.4g}]"
+        interval += f", interval [{lo:.4g}, {hi:.4g}]{u}"
     warn = "; NOT IDENTIFIABLE from these data (see the calibration's warnings)" if not result.identifiable else ""
     return f"fitted by cryosim calibrate to {', '.join(_data_files(result))} on {date}: {interval}{warn}"
 

@@ -469,3 +469,19 @@ def test_killed_calibration_resumes_without_recomputing(tmp_path):
     assert ref.returncode == 0, ref.stderr
     ref_cal = json.loads((tmp_path / "ref" / "calibration.json").read_text())
     assert ref_cal["parameters"] == cal["parameters"]
+
+
+def failing(values, datasets):
+    """A model that fails where a > 2 (as a run that does not converge there)."""
+    if values["a"] > 2.0:
+        raise ValueError("no convergence at this a")
+    return decay(values, datasets)
+
+
+def test_a_failed_model_run_stops_the_fit_naming_the_point(rng, tmp_path):
+    from cryosim.studies.calibrate import CalibrationError
+
+    with pytest.raises(CalibrationError) as e:
+        calibrate(failing, PARAMS, [_data(rng)], starts=2, out=tmp_path / "f")
+    assert "a = " in str(e.value) and "ValueError: no convergence" in e.value.error
+    assert e.value.assignment["a"] > 2.0

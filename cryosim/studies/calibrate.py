@@ -407,13 +407,15 @@ class _Problem:
             order = list(todo)
 
             def on_done(i: int, row: dict[str, Any]) -> None:
-                self.folder.store(order[i], row)
+                # a point whose worker was lost is an error of this session only: not stored, retried next time
+                self.folder.store(order[i], row, persist=not row.get("lost", False))
                 self.computed += 1
                 if self.progress is not None:
                     self.progress(self.computed, self.reused)
 
             def failed(i: int, message: str) -> dict[str, Any]:
-                return {"assignment": todo[order[i]], "status": "error", "error": message, "predictions": None}
+                return {"assignment": todo[order[i]], "status": "error", "error": message, "predictions": None,
+                        "lost": True}
 
             self.runner.run(evaluate_point, [(self.model, todo[k], self.datasets, self.prepared) for k in order],
                             on_done, failed)

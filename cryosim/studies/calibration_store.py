@@ -81,9 +81,10 @@ class CalibrationFolder:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.points.get(key)
 
-    def store(self, key: str, row: dict[str, Any]) -> None:
+    def store(self, key: str, row: dict[str, Any], persist: bool = True) -> None:
+        """Keep the row of point ``key`` (and write it atomically, unless ``persist`` is False)."""
         self.points[key] = row
-        if self.path is not None:
+        if self.path is not None and persist:
             clean = _json_value(dict(row, key=key))
             atomic_write(self.path / "points" / f"{key}.json", lambda fh: json.dump(clean, fh, indent=1))
 

@@ -485,3 +485,20 @@ def test_a_failed_model_run_stops_the_fit_naming_the_point(rng, tmp_path):
         calibrate(failing, PARAMS, [_data(rng)], starts=2, out=tmp_path / "f")
     assert "a = " in str(e.value) and "ValueError: no convergence" in e.value.error
     assert e.value.assignment["a"] > 2.0
+
+
+def test_dataset_from_a_frame_of_several_series():
+    """A file of several thermocouple series: rows selected with pandas, then a data set (extra columns ignored)."""
+    import pandas as pd
+
+    from cryosim.studies.calibration_data import dataset_from_frame
+
+    df = pd.DataFrame({"series": ["A", "A", "B"], "time_s": [0.0, 10.0, 10.0], "r_m": [2e-3, 2e-3, 3e-3],
+                       "z_m": [0.0, 0.0, 0.0], "temperature_C": [37.0, 5.0, 20.0], "sigma_K": [0.5, 0.5, 0.4],
+                       "source": ["x", "x", "y"]})
+    ds = dataset_from_frame("thermocouple", df[df["series"] == "A"], name="A")
+    assert len(ds) == 2 and ds.sigma.tolist() == [0.5, 0.5] and ds.distinct_points() == [(2e-3, 0.0)]
+    assert ds.sha256 and ds.name == "A"
+    with pytest.raises(ScenarioError) as e:
+        dataset_from_frame("thermocouple", df.assign(z_m=[0.0, None, 0.0]))
+    assert "z_m" in e.value.field

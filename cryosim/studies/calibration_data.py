@@ -23,8 +23,10 @@ CSV files (a header row, comma-separated, ``#`` comment lines allowed):
     ``time_s, temperature_C`` (optionally ``sigma_K``): the skin surface
     temperature of :func:`cryosim.clinical.skin.simulate`.
 
-A datum without a sigma gets the data set's ``sigma`` or, without one,
-:data:`DEFAULT_SIGMA` (stated in the output).
+Other columns are ignored. A datum without a sigma gets the data set's
+``sigma`` or, without one, :data:`DEFAULT_SIGMA` (stated in the output).
+:func:`dataset_from_frame` makes a data set from a pandas DataFrame with
+the same columns (rows selected first: one series of a file, a held-out part).
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ import numpy as np
 from ..checks import ScenarioError, check_choice, check_range
 from ..post.isotherms import MEASURES
 
-__all__ = ["DATA_KINDS", "DEFAULT_SIGMA", "MAX_DATA_FILE_BYTES", "MAX_DATA_ROWS", "Dataset", "measure_unit",
-           "read_dataset"]
+__all__ = ["DATA_KINDS", "DEFAULT_SIGMA", "MAX_DATA_FILE_BYTES", "MAX_DATA_ROWS", "Dataset", "dataset_from_frame",
+           "measure_unit", "read_dataset"]
 
 #: Kinds of data set ("values": generic observations of a user's model function, not read from files).
 DATA_KINDS = ("thermocouple", "isotherm", "thermistor", "skin", "values")
@@ -208,11 +210,31 @@ def _column(header: list[str], body: list[list[str]], name: str, where: str, *, 
 def read_dataset(kind: str, file: str | Path, *, weight: float = 1.0, sigma: float | None = None,
                  name: str | None = None) -> Dataset:
     """Read a data file of ``kind`` (see the module docstring); ``sigma``: for rows without one (SI units)."""
-    kind = check_choice("data.kind", kind, tuple(k for k in DATA_KINDS if k != "values"))
     path = Path(file)
     where = f"data file {str(path)!r}"
     header, body, digest = _read_rows(path, where)
-    name = name or path.stem
+    return _from_rows(kind, header, body, where, name or path.stem, weight, sigma, str(path), digest)
+
+
+def dataset_from_frame(kind: str, frame: Any, *, weight: float = 1.0, sigma: float | None = None,
+                       name: str | None = None, source: str | None = None) -> Dataset:
+    """A data set from a pandas DataFrame with the columns of a data file of ``kind`` (other columns ignored):
+    select rows with pandas first (one series of a file of several, a held-out part)."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame) or frame.empty:
+        raise ScenarioError("data frame", type(frame).__name__, "a non-empty pandas DataFrame")
+    header = [str(c) for c in frame.columns]
+    body = [["" if (isinstance(v, float) and math.isnan(v)) else str(v) for v in row]
+            for row in frame.itertuples(index=False, name=None)]
+    text = frame.to_csv(index=False)
+    return _from_rows(kind, header, body, f"data frame {name or kind!r}", name or kind, weight, sigma, source,
+                      hashlib.sha256(text.encode()).hexdigest())
+
+
+def _from_rows(kind: str, header: list[str], body: list[list[str]], where: str, name: str, weight: float,
+               sigma: float | None, file: str | None, digest: str) -> Dataset:
+    kind = check_choice("data.kind", kind, tuple(k for k in DATA_KINDS if k != "values"))
     if sigma is not None:
         check_range(f"data[{name}].sigma", sigma, 0.0, None, low_open=True)
 
@@ -277,4 +299,4 @@ def read_dataset(kind: str, file: str | Path, *, weight: float = 1.0, sigma: flo
     else:
         sig = np.full(len(body), DEFAULT_SIGMA[unit] if sigma is None else float(sigma))
     return Dataset(kind, name, _column(header, body, "time_s", where), obs, sig, unit, float(weight), cols,
-                   file=str(path), sha256=digest)
+                   file=file, sha256=digest)

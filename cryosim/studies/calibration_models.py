@@ -89,7 +89,9 @@ class ScenarioModel:
         times: set[float] = set()
         for k, ds in enumerate(datasets):
             if ds.kind == "isotherm":
-                iso += [float(v) for v in ds.columns["isotherm_C"] if float(v) not in iso]
+                for v in ds.columns["isotherm_C"]:
+                    if float(v) not in iso:
+                        iso.append(float(v))
                 times.update(float(t) for t in ds.time_s)
             elif ds.kind == "thermocouple":
                 tcs += [{"name": _tc_name(k, j), "r_m": r, "z_m": z} for j, (r, z) in enumerate(ds.distinct_points())]

@@ -360,7 +360,7 @@ def test_thermocouple_and_thermistor_predictions_from_one_run(tmp_path):
     assert p_th == pytest.approx([r.device["thermistor_C"][at[7.0]], r.device["thermistor_C"][at[20.0]]], abs=1e-9)
     assert p_tc[1] < p_tc[2] < 37.0  # nearer the probe is colder
     sizes = Dataset.from_arrays("isotherm", [10.0, 20.0, 20.0], [1e-3] * 3, isotherm_C=[-30.0, -30.0, -10.0],
-                                measure=["width_m", "width_m", "volume_m3"], unit="m")
+                                measure=["width_m", "width_m", "length_m"])
     assert model.prepared([sizes])["isotherms_C"] == [0.0, -20.0, -40.0, -30.0, -10.0]
 
 

@@ -104,6 +104,13 @@ class Dataset:
         for key, arr in (("time_s", self.time_s), ("sigma", self.sigma), *self.columns.items()):
             if len(arr) != n:
                 raise ScenarioError(f"data[{self.name}].{key}", f"<{len(arr)} values>", f"{n} values, one per datum")
+        if self.kind == "isotherm":
+            bad = sorted({str(m) for m in self.columns.get("measure", ()) if m not in MEASURES
+                          or measure_unit(str(m)) != self.unit})
+            if bad or "measure" not in self.columns or "isotherm_C" not in self.columns:
+                raise ScenarioError(f"data[{self.name}].measure", ", ".join(bad) or None,
+                                    f"measures of {', '.join(MEASURES)} in the data set's unit ({self.unit}), "
+                                    "with isotherm_C")
         if not np.all(np.isfinite(self.observed)):
             raise ScenarioError(f"data[{self.name}].observed", "<not finite>", "finite numbers")
         if not np.all(np.isfinite(self.sigma)) or np.any(self.sigma <= 0):

@@ -485,7 +485,7 @@ def test_a_failed_model_run_stops_the_fit_naming_the_point(rng, tmp_path):
     from cryosim.studies.calibrate import CalibrationError
 
     with pytest.raises(CalibrationError) as e:
-        calibrate(failing, PARAMS, [_data(rng)], starts=2, out=tmp_path / "f")
+        calibrate(failing, PARAMS, [_data(rng)], starts=2, out=tmp_path / "f", executor="serial")
     assert "a = " in str(e.value) and "ValueError: no convergence" in e.value.error
     assert e.value.assignment["a"] > 2.0
 

@@ -542,9 +542,10 @@ def calibrate(model: Any, parameters: Any, data: Any, *, starts: int = 1, seed: 
     ``parameters``: ``{name: (low, high)}``, ``{name: {"bounds": [lo, hi], "log": True}}``
     or :class:`Parameter` objects. ``data``: :class:`Dataset` objects or
     tables ``{"kind": ..., "file": ...}``. ``executor``: "processes"
-    (``workers`` local processes; the default for scenario and skin models),
-    "serial" (this process; the default for a model function), or an
-    executor with ``submit`` (``concurrent.futures``, ``distributed.Client``);
+    (``workers`` local processes; the default), "serial" (this process; the
+    default for a model function that cannot be pickled: a lambda, a
+    closure), or an executor with ``submit`` (``concurrent.futures``,
+    ``distributed.Client``);
     ``scheduler``: a Dask scheduler address. ``out``: the calibration folder
     (points stored there, resumed when it holds this calibration; outputs
     written there unless ``outputs=False``); None keeps the points in memory.
@@ -592,7 +593,7 @@ def calibrate(model: Any, parameters: Any, data: Any, *, starts: int = 1, seed: 
                   "data": [d.definition() for d in datasets], "settings": settings}
     folder = open_calibration_folder(out, definition, source_text)
     if executor is None:
-        executor = "serial" if isinstance(model, FunctionModel) else "processes"
+        executor = "processes" if not isinstance(model, FunctionModel) or _picklable(model.fn) else "serial"
     runner = BatchRunner(executor, workers, scheduler, warm=isinstance(model, ScenarioModel))
     with runner:
         prob = _Problem(model, params, datasets, folder, runner, jacobian, diff_step, progress)
@@ -663,6 +664,16 @@ def calibrate(model: Any, parameters: Any, data: Any, *, starts: int = 1, seed: 
 
         write_outputs(result, folder.path, name=name, design_name=design_name)
     return result
+
+
+def _picklable(fn: Any) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(fn)
+    except Exception:  # noqa: BLE001 - whatever pickling raises, the function cannot travel to a worker
+        return False
+    return True
 
 
 def _unbounded(q: Parameter, u: float) -> float:

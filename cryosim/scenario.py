@@ -574,46 +574,48 @@ def _looks_utf16(raw: bytes) -> bool:
     return max(ze, zo) > 0.4 and min(ze, zo) < 0.05
 
 
-def _decode(raw: bytes, where: str) -> str:
+def _decode(raw: bytes, where: str, what: str = "scenario file") -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(raw):
-        raise ScenarioError("scenario file", where, "a UTF-8 text file (this one looks UTF-16: save it as UTF-8)")
+        raise ScenarioError(what, where, "a UTF-8 text file (this one looks UTF-16: save it as UTF-8)")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write
     if b"\x00" in raw:
-        raise ScenarioError("scenario file", where, "a UTF-8 text file (this one holds NUL bytes: binary?)")
+        raise ScenarioError(what, where, "a UTF-8 text file (this one holds NUL bytes: binary?)")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ScenarioError("scenario file", where,
+        raise ScenarioError(what, where,
                             f"a UTF-8 text file (byte {e.start} is not UTF-8: binary or another encoding?)") from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file.
-
-    The file must be a regular file of at most :data:`MAX_SCENARIO_FILE_BYTES`
-    bytes, UTF-8 (a leading byte-order mark is accepted); anything else is
-    refused with a :class:`ScenarioError`.
-    """
+def read_toml_file(path: str | Path, what: str = "scenario file") -> tuple[dict[str, Any], str]:
+    """(parsed TOML, text) of a scenario, study or calibration file, refused with a :class:`ScenarioError` named
+    ``what`` unless it is a regular file (not a folder, FIFO or device: a FIFO would block forever) of at most
+    :data:`MAX_SCENARIO_FILE_BYTES` bytes of UTF-8 (a leading byte-order mark is accepted) holding valid TOML."""
     p = Path(path)
     where = str(p)
     try:
         st = os.stat(p)
         if stat.S_ISDIR(st.st_mode):
-            raise ScenarioError("scenario file", where, "a TOML file (this is a folder)")
+            raise ScenarioError(what, where, "a TOML file (this is a folder)")
         if not stat.S_ISREG(st.st_mode):
-            raise ScenarioError("scenario file", where, "a regular TOML file (this is a device, pipe or socket)")
+            raise ScenarioError(what, where, "a regular TOML file (this is a device, pipe or socket)")
         with p.open("rb") as fh:
             raw = fh.read(MAX_SCENARIO_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ScenarioError("scenario file", where, "an existing TOML file") from None
+        raise ScenarioError(what, where, "an existing TOML file") from None
     except OSError as e:
-        raise ScenarioError("scenario file", where, f"a readable TOML file ({e.strerror or e})") from None
+        raise ScenarioError(what, where, f"a readable TOML file ({e.strerror or e})") from None
     if len(raw) > MAX_SCENARIO_FILE_BYTES:
-        raise ScenarioError("scenario file", where, f"a file of at most {MAX_SCENARIO_FILE_BYTES} bytes")
-    text = _decode(raw, where)
+        raise ScenarioError(what, where, f"a file of at most {MAX_SCENARIO_FILE_BYTES} bytes")
+    text = _decode(raw, where, what)
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError("scenario file", where, f"valid TOML ({e})") from None
-    return scenario_from_dict(data)
+        raise ScenarioError(what, where, f"valid TOML ({e})") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file (:func:`read_toml_file`: a regular UTF-8 file of at most
+    :data:`MAX_SCENARIO_FILE_BYTES` bytes; anything else is refused with a :class:`ScenarioError`)."""
+    return scenario_from_dict(read_toml_file(path)[0])

@@ -180,3 +180,24 @@ def test_folders_devices_and_missing_files_refused(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "scenario file" in err and expected in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("loader, what", [("study", "study file"), ("calibration", "calibration study file")])
+def test_study_files_get_the_scenario_file_checks(tmp_path, loader, what):
+    """Study and calibration files are read like scenario files: a FIFO is refused at once (it used to block
+    forever), so are a folder and UTF-16, each naming the file kind."""
+    import os
+
+    from cryosim.studies.calibrate import load_calibration_study
+    from cryosim.studies.study import load_study
+
+    load = load_study if loader == "study" else load_calibration_study
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ScenarioError, match=f"{what}.*regular TOML file"):
+        load(fifo)
+    with pytest.raises(ScenarioError, match=f"{what}.*folder"):
+        load(tmp_path)
+    (tmp_path / "u16.toml").write_bytes('name = "x"\n'.encode("utf-16"))
+    with pytest.raises(ScenarioError, match=f"{what}.*UTF-16"):
+        load(tmp_path / "u16.toml")

@@ -81,7 +81,6 @@ Study file (TOML; ``cryosim calibrate study.toml``, :func:`load_calibration_stud
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -764,25 +763,12 @@ def calibration_from_dict(d: Mapping[str, Any], base_dir: str | Path = ".",
 
 
 def load_calibration_study(path: str | Path) -> CalibrationStudy:
-    """Read and validate a calibration study file (same file checks as a scenario file)."""
-    from ..scenario import MAX_SCENARIO_FILE_BYTES, _decode
+    """Read and validate a calibration study file (the file checks of a scenario file:
+    :func:`cryosim.scenario.read_toml_file`)."""
+    from ..scenario import read_toml_file
 
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_SCENARIO_FILE_BYTES + 1)
-    except (FileNotFoundError, IsADirectoryError):
-        raise ScenarioError("calibration study file", str(p), "an existing TOML file") from None
-    except OSError as e:
-        raise ScenarioError("calibration study file", str(p), f"a readable TOML file ({e.strerror or e})") from None
-    if len(raw) > MAX_SCENARIO_FILE_BYTES:
-        raise ScenarioError("calibration study file", str(p), f"a file of at most {MAX_SCENARIO_FILE_BYTES} bytes")
-    text = _decode(raw, str(p))
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError("calibration study file", str(p), f"valid TOML ({e})") from None
-    return calibration_from_dict(data, base_dir=p.parent, source_text=text)
+    data, text = read_toml_file(path, "calibration study file")
+    return calibration_from_dict(data, base_dir=Path(path).parent, source_text=text)
 
 
 def run_calibration_study(study: CalibrationStudy | str | Path, out: str | Path | None = None, **kwargs: Any

@@ -28,14 +28,13 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..checks import ScenarioError, check_choice, check_range
-from ..scenario import MAX_SCENARIO_FILE_BYTES, _decode, default_scenario, load_scenario, scenario_from_dict
+from ..scenario import default_scenario, load_scenario, read_toml_file, scenario_from_dict
 from .paths import check_path, plain_scenario
 
 __all__ = ["DESIGNS", "MAX_POINTS", "Study", "load_study", "study_from_dict"]
@@ -184,21 +183,7 @@ def study_from_dict(d: Mapping[str, Any], base_dir: str | Path = ".", source_tex
 
 
 def load_study(path: str | Path) -> Study:
-    """Read and validate a study file (same file checks as a scenario file)."""
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_SCENARIO_FILE_BYTES + 1)
-    except (FileNotFoundError, IsADirectoryError):
-        raise ScenarioError("study file", str(p), "an existing TOML file") from None
-    except OSError as e:
-        raise ScenarioError("study file", str(p), f"a readable TOML file ({e.strerror or e})") from None
-    if len(raw) > MAX_SCENARIO_FILE_BYTES:
-        raise ScenarioError("study file", str(p), f"a file of at most {MAX_SCENARIO_FILE_BYTES} bytes")
-    text = _decode(raw, str(p))
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError("study file", str(p), f"valid TOML ({e})") from None
-    return study_from_dict(data, base_dir=p.parent, source_text=text)
+    """Read and validate a study file (the file checks of a scenario file: :func:`cryosim.scenario.read_toml_file`)."""
+    data, text = read_toml_file(path, "study file")
+    return study_from_dict(data, base_dir=Path(path).parent, source_text=text)
 

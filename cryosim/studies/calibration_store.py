@@ -37,7 +37,7 @@ from typing import Any
 from .. import __version__
 from ..checks import ScenarioError
 from ..post.files import OutputError, atomic_write, check_not_symlink
-from .executors import check_workers
+from .executors import check_workers, stop_workers
 from .point import warm_up
 
 __all__ = ["CALIBRATION_MARKER", "BatchRunner", "CalibrationFolder", "point_key"]
@@ -142,18 +142,6 @@ def open_calibration_folder(path: str | Path | None, definition: Mapping[str, An
     return CalibrationFolder(path, digest)
 
 
-def _stop_now(executor: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and end the worker processes at once (SIGKILL: the solver's PETSc would
-    print a crash report on SIGTERM; a killed point is simply not stored)."""
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        if p.is_alive():
-            p.kill()
-    for p in processes:
-        p.join(timeout=5)
-
-
 def _init_scenario_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_up()
@@ -205,7 +193,7 @@ class BatchRunner:
     def close(self, abort: bool = False) -> None:
         if self._pool is not None:
             if abort:
-                _stop_now(self._pool)
+                stop_workers(self._pool, kill=True)
             else:
                 self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -293,11 +281,11 @@ class BatchRunner:
                     if broken:
                         break
             except BaseException:
-                _stop_now(self._pool)
+                stop_workers(self._pool, kill=True)
                 self._pool = None
                 raise
             if broken:  # every point still pending went down with the pool: count, retry, give up on repeat
-                _stop_now(self._pool)
+                stop_workers(self._pool, kill=True)
                 self._pool = None
                 barren = 0 if finished else barren + 1
                 if barren >= 2:

@@ -20,7 +20,8 @@ from typing import Any
 from ..checks import ScenarioError
 from .point import compute_point, failed_row, warm_up
 
-__all__ = ["DEFAULT_WORKERS", "IN_FLIGHT_PER_WORKER", "MAX_WORKERS", "MAX_WORKER_DEATHS", "check_workers", "run_dask", "run_local"]
+__all__ = ["DEFAULT_WORKERS", "IN_FLIGHT_PER_WORKER", "MAX_WORKERS", "MAX_WORKER_DEATHS", "check_workers", "run_dask", "run_local",
+           "stop_workers"]
 
 Task = tuple[int, dict[str, Any], dict[str, Any], tuple[float, ...]]
 OnRow = Callable[[dict[str, Any]], None]
@@ -50,13 +51,14 @@ def _init_worker() -> None:
     warm_up()
 
 
-def _stop_now(executor: ProcessPoolExecutor) -> None:
+def stop_workers(executor: ProcessPoolExecutor, kill: bool = False) -> None:
     """Cancel what has not started and end the worker processes without waiting for their points.
 
-    Python < 3.14 has no public ``terminate_workers``: the processes are taken
-    from the executor before ``shutdown`` drops them.
+    ``kill``: SIGKILL instead of SIGTERM (a worker inside the solver's PETSc prints a crash report on SIGTERM; a
+    killed point is simply not stored). Python < 3.14 has no public ``terminate_workers``: the processes are
+    taken from the executor before ``shutdown`` drops them.
     """
-    terminate = getattr(executor, "terminate_workers", None)
+    terminate = None if kill else getattr(executor, "terminate_workers", None)
     if terminate is not None:
         terminate()
         return
@@ -64,7 +66,7 @@ def _stop_now(executor: ProcessPoolExecutor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         if p.is_alive():
-            p.terminate()
+            p.kill() if kill else p.terminate()
     for p in processes:
         p.join(timeout=5)
 
@@ -121,7 +123,7 @@ def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKE
                         on_row(failed_row(i, pending.pop(i)[2], f"a worker process died while computing this "
                                           f"point, {n} times (out of memory, or a crash in compiled code)"))
         except BaseException:
-            _stop_now(executor)
+            stop_workers(executor)
             raise
         executor.shutdown(wait=True, cancel_futures=True)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .checks import ScenarioError, check_range
 from .numerics.stepsize import ConvergenceError
+from .post.guards import PhysicalGuardError
 
 __all__ = ["main"]
 
@@ -44,6 +45,8 @@ DEFAULT_OUTPUT_ROOT = "cryosim-output"
 
 #: Exit statuses.
 EXIT_OK, EXIT_INVALID, EXIT_NOT_CONVERGED, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+#: A physical guard stopped the run: a computed state broke a bound the physics sets (cryosim.post.guards).
+EXIT_GUARD = 5
 
 
 class _RunState:
@@ -79,8 +82,10 @@ def _run(args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr.isatty() and not args.quiet)
     try:
         results = run(scenario, output_dir=partial, progress=progress)
-    except ScenarioError:
-        shutil.rmtree(partial, ignore_errors=True)  # refused before computing: the folder is ours and holds nothing of value
+    except (ScenarioError, PhysicalGuardError):
+        # refused before computing, or stopped by a guard (a state the physics does not allow: no result to keep);
+        # the folder is ours and holds nothing of value
+        shutil.rmtree(partial, ignore_errors=True)
         _STATE.partial = None
         raise
     finally:
@@ -467,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
         what = "refused" if type(e).__name__ == "OutputError" else "invalid scenario"
         print(f"cryosim: {what}: {e}", file=sys.stderr)
         return EXIT_INVALID
+    except PhysicalGuardError as e:
+        print(f"cryosim: stopped by a physical guard: {e}", file=sys.stderr)
+        return EXIT_GUARD
     except ConvergenceError as e:
         print(f"cryosim: the solver did not converge: {e}", file=sys.stderr)
         if _STATE.partial is not None:

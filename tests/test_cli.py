@@ -167,3 +167,22 @@ def test_command_arguments_are_checked_like_scenario_keys(argv, key, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert key in err and "Traceback" not in err
+
+
+def test_a_guard_stop_is_a_result_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """A physical guard that stops a run (cryosim.post.guards) ends with its own exit status and a one-line
+    message; the unfinished folder is removed and nothing is published (issue 16)."""
+    import cryosim.api
+    from cryosim.post.guards import PhysicalGuardError
+
+    def breach(*args, **kwargs):
+        raise PhysicalGuardError("temperature -90.6 °C below the coldest the boundaries allow (-88.5 °C)")
+
+    monkeypatch.setattr(cryosim.api, "run", breach)
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL)
+    out = tmp_path / "out"
+    assert main(["run", str(f), "--out", str(out), "--quiet"]) == 5
+    err = capsys.readouterr().err
+    assert "stopped by a physical guard: temperature -90.6" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob(".*partial*"))

@@ -47,6 +47,8 @@ DEFAULT_OUTPUT_ROOT = "cryosim-output"
 EXIT_OK, EXIT_INVALID, EXIT_NOT_CONVERGED, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 #: A physical guard stopped the run: a computed state broke a bound the physics sets (cryosim.post.guards).
 EXIT_GUARD = 5
+#: A study finished but some of its points failed (each failed row says why).
+EXIT_POINTS_FAILED = 6
 
 
 class _RunState:
@@ -218,9 +220,15 @@ def _sweep(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     failed = df[df["status"] != "ok"]
     print(f"{len(df) - len(failed)} points ok, {len(failed)} failed; CPU {df['cpu_s'].sum():.1f} s in all")
-    for _, row in failed.head(5).iterrows():
-        print(f"  point {row['index']}: {row['error']}")
     print(f"wrote {out}/: results.parquet, results.csv, plots/, points/, study.toml, study.json")
+    if len(failed):
+        # not a success: say which points and why (grouped by message), and exit non-zero
+        print(f"cryosim: {len(failed)} of {len(df)} points failed (their rows in results.csv say why; "
+              "--retry-errors computes them again):", file=sys.stderr)
+        for error, g in failed.groupby("error", sort=False):
+            shown = ", ".join(str(i) for i in g["index"].head(8)) + (", ..." if len(g) > 8 else "")
+            print(f"  {len(g)} point(s) [{shown}]: {error}", file=sys.stderr)
+        return EXIT_POINTS_FAILED
     return EXIT_OK
 
 

@@ -361,3 +361,14 @@ def test_cli_sweep_device_operation_example(tmp_path):
     assert (np.diff(power.to_numpy(), axis=0) >= -1e-9).all()  # more pressure: never less power
     assert (np.diff(power.to_numpy(), axis=1) >= -1e-9).all()  # larger orifice: never less power
     assert power.iloc[0, 0] < power.iloc[-1, -1]
+
+
+def test_cli_sweep_with_failed_points_exits_non_zero(tmp_path, capsys):
+    """A study whose points fail is not a success: exit status 6 and the failures grouped by message, the good
+    points kept (issue 16; a sweep used to exit 0 when every point failed)."""
+    f = _write_study(tmp_path / "s.toml", {"probe.gauge": [18, 99]}, duration_s=5)
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"]) == 6
+    err = capsys.readouterr().err
+    assert "1 of 2 points failed" in err and "[1]: " in err and "probe.gauge = 99" in err
+    df = pd.read_csv(tmp_path / "o" / "results.csv")
+    assert list(df["status"]) == ["ok", "error"]

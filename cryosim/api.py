@@ -53,6 +53,12 @@ def run(scenario: Scenario, output_dir: str | Path | None = None,
     if numerics:
         scenario = scenario.with_(**numerics)
     solver = choose_solver(scenario)
+    if output_dir is not None and (Path(output_dir) / "timeseries.csv").exists():
+        from .post.files import OutputError
+
+        # refused before any work: the stream would otherwise meet it after the meshing
+        raise OutputError("output_dir", str(output_dir), "a folder without an earlier time series "
+                          "(it holds timeseries.csv; choose another folder)")
     if solver == "fast":
         from .fast.solver import run_axisymmetric
 

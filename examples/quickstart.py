@@ -16,7 +16,7 @@ base = cryosim.default_scenario().with_(numerics=Numerics(resolution=0.35))
 # 1. the default scenario: 18 G, 5 mm active tip, -70 °C for 120 s
 r = cryosim.run(base)
 print(r.table())
-r.save(out / "default")
+r.save(out / "default", overwrite=True)  # the example may be run again
 
 # 2. the same probe at -50 °C: a smaller ice ball
 cold = cryosim.run(base.with_(protocol=Protocol.single_freeze(120.0, -50.0)))
@@ -27,4 +27,4 @@ print(f"\n0 °C width at -50 °C: {1e3 * cold.final(0, 'width_m'):.2f} mm "
 steps = Protocol.cycles(2, 90.0, -70.0, 30.0).steps + (cryosim.Thaw(90.0),)
 cycles = cryosim.run(base.with_(name="two-cycles", protocol=Protocol(steps)))
 print(f"probe surface back above 0 °C {cycles.release_time_s} s after the last freeze")
-cycles.save(out / "two-cycles")
+cycles.save(out / "two-cycles", overwrite=True)

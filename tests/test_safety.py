@@ -295,3 +295,24 @@ def test_interrupt_fem_exits_130(cwd, monkeypatch, capsys):
     assert main(["run", str(f), "--quiet", "--solver", "fem"]) == 130
     err = capsys.readouterr().err
     assert "interrupted; the time series computed so far is kept in" in err
+
+
+def test_an_earlier_result_is_never_replaced_silently(tmp_path, small_results):
+    """Results.save into a folder holding a saved result, and a run streaming into a folder holding a time
+    series, are refused (they overwrote / truncated it); save(..., overwrite=True) replaces on purpose."""
+    out = tmp_path / "mine"
+    small_results.save(out, plots=False)
+    before = (out / "results.json").read_bytes()
+    with pytest.raises(OutputError, match="results.json"):
+        small_results.save(out, plots=False)
+    assert (out / "results.json").read_bytes() == before
+    small_results.save(out, plots=False, overwrite=True)
+    series = (out / "timeseries.csv").read_bytes()
+    with pytest.raises(OutputError, match="output_dir.*timeseries.csv"):
+        cryosim.run(small_results.scenario, output_dir=out)
+    assert (out / "timeseries.csv").read_bytes() == series
+    from cryosim.post.files import open_stream
+
+    with pytest.raises(OutputError, match="a new file"):
+        open_stream(out / "timeseries.csv")
+    assert (out / "timeseries.csv").read_bytes() == series

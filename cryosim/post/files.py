@@ -18,6 +18,7 @@ Rules (issue 11):
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -130,19 +131,23 @@ def atomic_write(path: str | Path, write: Callable[[IO[Any]], Any], mode: str = 
 
 
 def open_stream(path: str | Path) -> IO[str]:
-    """Open ``path`` for streaming text rows without following a symlink.
+    """Open ``path`` for streaming text rows, created new: never truncating a file, never following a symlink.
 
     Creates the parent folder if needed (refusing a symlinked one); an existing
-    regular file is truncated, a symlink at ``path`` is refused (``O_NOFOLLOW``).
+    file at ``path`` (an earlier run's time series) is refused, a symlink too
+    (``O_EXCL`` | ``O_NOFOLLOW``).
     """
     path = Path(path)
     check_not_symlink(path.parent, "output folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW | _O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o644)
     except OSError as e:
         if path.is_symlink():
             raise OutputError("output file", str(path), "a regular file, not a symbolic link") from None
+        if e.errno == errno.EEXIST:
+            raise OutputError("output file", str(path), "a new file (it exists: an earlier run's? choose another "
+                              "output folder)") from None
         raise OutputError("output file", str(path), f"a writable file ({e.strerror})") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from .files import atomic_write, check_not_symlink, to_jsonable
+from .files import OutputError, atomic_write, check_not_symlink, to_jsonable
 from .isotherms import MEASURES
 from ..physics.materials import citations
 from ..physics.protocol import Freeze
@@ -309,15 +309,22 @@ class Results:
                           reach_m=self.maximum(warmest, "radius_m"), path=path)
 
     # --- output ------------------------------------------------------------
-    def save(self, folder: str | Path, *, plots: bool = True) -> Path:
+    def save(self, folder: str | Path, *, plots: bool = True, overwrite: bool = False) -> Path:
         """Write ``results.json``, ``timeseries.csv``, ``field.npz`` and plots into ``folder``.
 
-        Every file is written new under a random temporary name and renamed
-        into place (:func:`cryosim.post.files.atomic_write`); a symlinked
-        ``folder`` is refused and no link inside it is followed.
+        A folder that already holds a saved result (a ``results.json``) is
+        refused unless ``overwrite`` (an :class:`~cryosim.post.files.OutputError`
+        naming it): an earlier result is never replaced silently. Every file is
+        written new under a random temporary name and renamed into place
+        (:func:`cryosim.post.files.atomic_write`); a symlinked ``folder`` is
+        refused and no link inside it is followed.
         """
         out = Path(folder)
         check_not_symlink(out, "output folder")
+        earlier = out / "results.json"
+        if not overwrite and earlier.is_file() and not earlier.is_symlink():
+            raise OutputError("output folder", str(out), "a folder without an earlier result (it holds results.json; "
+                              "save(..., overwrite=True) replaces it)")
         out.mkdir(parents=True, exist_ok=True)
         summary = self.summary()
         summary["scenario_definition"] = self.scenario.to_dict()

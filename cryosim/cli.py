@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     results.save(partial)
     mark_result(partial)
     try:
-        publish(partial, final)
+        final = publish(partial, final, overwrite=args.overwrite)
     except OSError as e:
         kept = "the earlier result there is unchanged; " if replacing else ""
         print(f"cryosim: could not move the result to {final} ({e.strerror or e}); {kept}"
@@ -254,7 +254,7 @@ def _chart(args: argparse.Namespace) -> int:
         _STATE.partial = None
         raise
     mark_result(partial)
-    publish(partial, final)
+    final = publish(partial, final, overwrite=args.overwrite)
     _STATE.partial = None
     shown = chart.copy()
     shown.iloc[:, 1:] *= 1e3

@@ -316,3 +316,28 @@ def test_an_earlier_result_is_never_replaced_silently(tmp_path, small_results):
     with pytest.raises(OutputError, match="a new file"):
         open_stream(out / "timeseries.csv")
     assert (out / "timeseries.csv").read_bytes() == series
+
+
+def test_two_runs_of_one_name_both_keep_their_result(tmp_path):
+    """Two runs that chose the same free folder (started together): the second to finish goes to the next free
+    sibling instead of replacing the first (issue 16: one of the two results was lost)."""
+    from cryosim.post.files import choose_result_folder, make_partial, mark_result, publish
+
+    root = tmp_path / "cryosim-output"
+    a = choose_result_folder(root, "same", overwrite=False, inside=True)
+    b = choose_result_folder(root, "same", overwrite=False, inside=True)
+    assert a == b == root / "same"
+    pa, pb = make_partial(a), make_partial(b)
+    for p, text in ((pa, "first"), (pb, "second")):
+        (p / "results.json").write_text(text)
+        mark_result(p)
+    assert publish(pa, a) == root / "same"
+    assert publish(pb, b) == root / "same-2"
+    assert (root / "same" / "results.json").read_text() == "first"
+    assert (root / "same-2" / "results.json").read_text() == "second"
+    # with overwrite the earlier result is replaced, on purpose
+    pc = make_partial(a)
+    (pc / "results.json").write_text("third")
+    mark_result(pc)
+    assert publish(pc, a, overwrite=True) == root / "same"
+    assert (root / "same" / "results.json").read_text() == "third"

@@ -217,19 +217,32 @@ def choose_result_folder(root: Path, name: str, *, overwrite: bool, inside: bool
     raise OutputError("output folder", str(base), f"fewer than {MAX_SIBLINGS} earlier results of the same name")
 
 
-def publish(partial: Path, final: Path) -> None:
-    """Move the complete ``partial`` folder to ``final``.
+def publish(partial: Path, final: Path, *, overwrite: bool = False) -> Path:
+    """Move the complete ``partial`` folder to ``final``; returns where it went.
 
-    If ``final`` exists it must be a cryosim result; it is swapped out
-    atomically: renamed to a hidden backup, ``partial`` renamed in, backup
-    removed. If the second rename fails the old result is put back and the new
-    one stays in ``partial``.
+    Without ``overwrite`` nothing is replaced: if ``final`` came into being
+    since it was chosen (another run of the same name finished first), the
+    result goes to the first free sibling ``final-2``, ``final-3``, ... (each
+    rename is atomic and fails on an existing folder, so two runs racing for
+    one name both keep their result). With ``overwrite`` an existing ``final``
+    must be a cryosim result; it is swapped out atomically: renamed to a hidden
+    backup, ``partial`` renamed in, backup removed. If the second rename fails
+    the old result is put back and the new one stays in ``partial``.
     """
     if final.is_symlink():
         raise OutputError("output folder", str(final), "a real folder, not a symbolic link")
-    if not final.exists():
-        os.rename(partial, final)
-        return
+    if not overwrite or not final.exists():
+        candidates = [final] + [final.with_name(f"{final.name}-{k}") for k in range(2, MAX_SIBLINGS + 2)]
+        for cand in candidates:
+            if cand.exists() or cand.is_symlink():
+                continue
+            try:
+                os.rename(partial, cand)  # onto a folder that appeared meanwhile: ENOTEMPTY / EEXIST
+                return cand
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        raise OutputError("output folder", str(final), f"fewer than {MAX_SIBLINGS} earlier results of the same name")
     if not is_result(final):
         raise OutputError("output folder", str(final), "a cryosim result folder (it has no "
                           f"{RESULT_MARKER} file, so it is not replaced)")
@@ -241,6 +254,7 @@ def publish(partial: Path, final: Path) -> None:
         os.rename(backup, final)
         raise
     shutil.rmtree(backup, ignore_errors=True)
+    return final
 
 
 def to_jsonable(x: Any) -> Any:

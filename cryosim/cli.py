@@ -134,15 +134,26 @@ def _print_band(scenario: "object", results: "object", final: Path, quiet: bool)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validation import run_validation
+    """The report is written into a fresh working folder and published like a run's result: an earlier report
+    is replaced only with --overwrite (else the report goes to a sibling), no link is followed, and an
+    interrupted report leaves the earlier one as it was."""
+    from .post.files import choose_result_folder, make_partial, mark_result, publish
+    from .validation import CASES, run_validation
 
-    try:
-        report = run_validation(Path(args.out), fast=args.fast, cases=args.case)
-    except ValueError as e:  # an unknown case id
-        print(f"cryosim validate: {e}", file=sys.stderr)
-        return 2
-    print(f"validation report: {report}")
-    return 0
+    unknown = [c for c in (args.case or []) if c not in CASES]
+    if unknown:
+        print(f"cryosim validate: unknown validation case(s) {unknown}; known: {list(CASES)}", file=sys.stderr)
+        return EXIT_INVALID
+    out = Path(args.out)
+    final = choose_result_folder(out, "validation", overwrite=args.overwrite, inside=False)
+    partial = make_partial(final)
+    _STATE.partial = partial
+    run_validation(partial, fast=args.fast, cases=args.case)
+    mark_result(partial)
+    final = publish(partial, final, overwrite=args.overwrite)
+    _STATE.partial = None
+    print(f"validation report: {final / 'report.md'}")
+    return EXIT_OK
 
 
 def _probes(args: argparse.Namespace) -> int:
@@ -453,7 +464,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="skip the band over the probe design's stated ranges (printed after the table "
                             "when the scenario's design states ranges)")
     p_val = sub.add_parser("validate", help="run the verification and validation cases and write the report")
-    p_val.add_argument("--out", default="cryosim-output/validation", help="report folder")
+    p_val.add_argument("--out", default="cryosim-output/validation", help="report folder (an earlier report there "
+                       "is kept and a sibling used, unless --overwrite)")
+    p_val.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p_val.add_argument("--fast", action="store_true", help="coarse variants (what the tests run)")
     p_val.add_argument("--case", action="append", metavar="ID",
                        help="run only this case (repeatable; default: every case)")

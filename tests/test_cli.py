@@ -124,6 +124,30 @@ def test_validate_one_case(tmp_path, capsys):
     assert [c["id"] for c in payload["cases"]] == ["neumann"]
     assert main(["validate", "--case", "no_such_case", "--out", str(tmp_path / "bad")]) == 2
     assert "unknown validation case" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_validate_never_replaces_an_earlier_report_unless_asked(tmp_path, capsys):
+    """An earlier report is kept (the new one goes to a sibling), a symlinked report folder is refused, and
+    --overwrite swaps the report whole (issue 16: validate overwrote it and wrote through links)."""
+    out = tmp_path / "val"
+    assert main(["validate", "--fast", "--case", "neumann", "--out", str(out)]) == 0
+    first = (out / "report.md").read_bytes()
+    assert main(["validate", "--fast", "--case", "neumann", "--out", str(out)]) == 0
+    assert (out / "report.md").read_bytes() == first and (tmp_path / "val-2" / "report.md").is_file()
+    (out / "stale.png").write_text("from an earlier report")
+    assert main(["validate", "--fast", "--case", "neumann", "--out", str(out), "--overwrite"]) == 0
+    assert not (out / "stale.png").exists() and (out / "report.md").is_file()
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    assert main(["validate", "--fast", "--case", "neumann", "--out", str(tmp_path / "link")]) == 2
+    assert "symbolic link" in capsys.readouterr().err and not list(real.iterdir())
+    from cryosim.post.files import OutputError
+    from cryosim.validation import run_validation
+
+    with pytest.raises(OutputError, match="report.md"):
+        run_validation(out, fast=True, cases=["neumann"])
 
 
 DEVICE_SHORT = """

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 
-from ..post.files import to_jsonable
+from ..post.files import OutputError, atomic_write, check_not_symlink, to_jsonable
 
 __all__ = ["row_class", "run_validation"]
 
@@ -187,7 +187,7 @@ def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float
               "is compared with. A passing validation row means *consistent with the trend under the stated "
               "assumptions*, not *validated for clinical use*.", "",
               f"Variant: {'**fast** (coarse grids and loose time-step tolerances, as run by the test suite; numbers are indicative)' if fast else '**full** (the resolutions given in the [full] tables of the case files)'}. "
-              "Rerun with `cryosim validate [--fast] [--out DIR]`, or "
+              "Rerun with `cryosim validate [--fast] [--out DIR] [--overwrite]`, or "
               "`python -c \"from cryosim.validation import run_validation; run_validation('DIR')\"`.", ""]
     lines += ["## 2. Results", "",
               "The rows are grouped by the kind of evidence they are (issue 15's validation protocol): "
@@ -244,12 +244,12 @@ def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float
               "2D; the grid convergence of the 2D solver is seen in the fast vs full variants of this report.",
               ""]
     path = out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    atomic_write(path, lambda fh: fh.write("\n".join(lines)))
     return path
 
 
 def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] | None = None,
-                   data_dir: str | Path | None = None) -> Path:
+                   data_dir: str | Path | None = None, overwrite: bool = False) -> Path:
     """Run the validation cases and write ``report.md``, PNG plots and ``results.json``.
 
     Parameters
@@ -258,6 +258,7 @@ def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] 
     fast : the coarse variant of every case (seconds to a minute) instead of the full one.
     cases : case ids to run (default: all; see :data:`cryosim.validation.CASES`).
     data_dir : folder holding ``<case>/`` data files (default: ``validation/`` of the source checkout).
+    overwrite : write into a folder that holds an earlier ``report.md`` (refused otherwise).
 
     Returns the path of ``report.md``. A case that raises is reported as an
     error row (status "not run") and the others still run.
@@ -265,6 +266,10 @@ def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] 
     from .cases import CASES, NOT_RUN, CaseResult, Context, Row, VALIDATION, data_dir_default
 
     out = Path(output_dir)
+    check_not_symlink(out, "validation output folder")
+    if (out / "report.md").exists() and not overwrite:
+        raise OutputError("validation output folder", str(out), "a folder without an earlier report (it holds "
+                          "report.md; overwrite=True replaces it, `cryosim validate --overwrite` swaps it whole)")
     out.mkdir(parents=True, exist_ok=True)
     ids = list(CASES) if cases is None else list(cases)
     unknown = [c for c in ids if c not in CASES]
@@ -293,5 +298,5 @@ def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] 
                    "figures": [f for f, _ in c.figures]} for c in results],
         "errors": errors,
     }
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=to_jsonable), encoding="utf-8")
+    atomic_write(out / "results.json", lambda fh: json.dump(payload, fh, indent=2, default=to_jsonable))
     return path

@@ -372,3 +372,25 @@ def test_cli_sweep_with_failed_points_exits_non_zero(tmp_path, capsys):
     assert "1 of 2 points failed" in err and "[1]: " in err and "probe.gauge = 99" in err
     df = pd.read_csv(tmp_path / "o" / "results.csv")
     assert list(df["status"]) == ["ok", "error"]
+
+
+def test_resume_recomputes_bad_point_files_and_never_follows_links(tmp_path, capsys):
+    """On resume every stored point file is checked: a truncated file (a JSONDecodeError stopped the sweep), a
+    planted symbolic link (read into the table) and a row of another point are computed again (issue 16)."""
+    study = _study({"protocol[0].duration_s": [5, 6, 7]})
+    out = tmp_path / "out"
+    first = sweep(study, out, workers=1)
+    points = out / "points"
+    victim = tmp_path / "victim.json"
+    victim.write_text(json.dumps({"index": 1, "status": "ok", "protocol[0].duration_s": 6, "planted": True}))
+    (points / "000001.json").unlink()
+    (points / "000001.json").symlink_to(victim)
+    (points / "000000.json").write_text('{"index": 0, "stat')  # truncated
+    row2 = json.loads((points / "000002.json").read_text())
+    (points / "000002.json").write_text(json.dumps(dict(row2, **{"protocol[0].duration_s": 99})))
+    again = sweep(study, out, workers=1)
+    said = capsys.readouterr().out
+    assert said.count("is computed again") == 3 and "not a regular file" in said and "unreadable" in said
+    assert "planted" not in again.columns and list(again["status"]) == ["ok"] * 3
+    assert np.allclose(again["width_m@0C"], first["width_m@0C"], rtol=1e-12)
+    assert not (points / "000001.json").is_symlink() and victim.read_text().count("planted") == 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,49 @@ class StudyFolder:
     def point_file(self, index: int) -> Path:
         return self.point_dir / f"{index:0{INDEX_DIGITS}d}.json"
 
+    def _read_point(self, index: int) -> dict[str, Any] | None:
+        """The stored row of point ``index`` if its file is a valid one, else None.
+
+        Valid: a regular file (a symbolic link is never followed), JSON of a
+        table with this ``index``, a ``status``, and the point's designed
+        values (a file planted or left from another study is not a result of
+        this one). An invalid file is removed, so the point is computed again.
+        """
+        path = self.point_file(index)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        why = None
+        row: Any = None
+        if not stat.S_ISREG(st.st_mode):
+            why = "not a regular file"
+        else:
+            try:
+                with path.open(encoding="utf-8") as fh:
+                    row = json.load(fh)
+            except (OSError, ValueError) as e:
+                why = f"unreadable ({type(e).__name__})"
+        if why is None:
+            if not isinstance(row, dict) or row.get("index") != index or "status" not in row:
+                why = "not a point row of this study"
+            elif any(row.get(k) != v for k, v in self.points[index].items()):
+                why = "its values are not those of this point"
+        if why is None:
+            return row
+        print(f"cryosim: note: {path} is {why}; the point is computed again")
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return None
+
     def finished(self) -> set[int]:
-        """Indices of the points stored so far."""
+        """Indices of the points stored so far (valid point files only: :meth:`_read_point`)."""
         done = set()
         for p in self.point_dir.glob("*.json"):
             stem = p.stem
-            if stem.isdigit() and int(stem) < len(self.points):
+            if stem.isdigit() and int(stem) < len(self.points) and self._read_point(int(stem)) is not None:
                 done.add(int(stem))
         return done
 
@@ -73,8 +111,9 @@ class StudyFolder:
     def rows(self) -> list[dict[str, Any]]:
         rows = []
         for i in sorted(self.finished()):
-            with self.point_file(i).open(encoding="utf-8") as fh:
-                rows.append(json.load(fh))
+            row = self._read_point(i)
+            if row is not None:
+                rows.append(row)
         return rows
 
     def table(self) -> pd.DataFrame:

@@ -341,3 +341,22 @@ def test_two_runs_of_one_name_both_keep_their_result(tmp_path):
     mark_result(pc)
     assert publish(pc, a, overwrite=True) == root / "same"
     assert (root / "same" / "results.json").read_text() == "third"
+
+
+def test_working_folders_of_killed_runs_are_cleaned(tmp_path):
+    """A killed run leaves its *.partial folder; the next run in the same place removes it if its owner process
+    is gone, and never one of a live process or one it cannot attribute (issue 16)."""
+    import subprocess
+    import sys
+
+    from cryosim.post.files import PARTIAL_OWNER, make_partial
+
+    root = tmp_path / "cryosim-output"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = make_partial(root / "r")
+    (stale / PARTIAL_OWNER).write_text(f"{__import__('socket').gethostname()} {int(dead.stdout)}\n")
+    live = make_partial(root / "r")  # this process: alive
+    foreign = root / "x.abc.partial"
+    foreign.mkdir()  # no owner file: not ours to judge
+    newest = make_partial(root / "r")
+    assert not stale.exists() and live.exists() and foreign.exists() and newest.exists()

@@ -171,17 +171,62 @@ def mark_result(folder: Path) -> None:
         "This folder is a cryosim result: `cryosim run --overwrite` may replace it as a whole.\n"))
 
 
+#: File inside a working folder naming the process that owns it (``host pid``), for :func:`clean_stale_partials`.
+PARTIAL_OWNER = ".cryosim-owner"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale_partials(parent: Path) -> list[Path]:
+    """Remove the working folders (``*.partial``) in ``parent`` whose owning process, on this host, is gone (a
+    killed run's): never one of another host, a live process, or one without an owner file (not ours, or one
+    just being created). Returns what was removed."""
+    import socket
+
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    host = socket.gethostname()
+    for e in entries:
+        if not e.name.endswith(".partial") or not e.is_dir(follow_symlinks=False):
+            continue
+        try:
+            owner_host, pid = (Path(e.path) / PARTIAL_OWNER).read_text(encoding="utf-8").split()
+            pid_i = int(pid)
+        except (OSError, ValueError):
+            continue
+        if owner_host == host and pid_i != os.getpid() and not _pid_alive(pid_i):
+            shutil.rmtree(e.path, ignore_errors=True)
+            removed.append(Path(e.path))
+    return removed
+
+
 def make_partial(final: Path) -> Path:
-    """Create a fresh, empty working folder next to ``final`` (random name, ``*.partial``)."""
+    """Create a fresh, empty working folder next to ``final`` (random name, ``*.partial``), owned by this process;
+    stale ones of killed runs there are removed first (:func:`clean_stale_partials`)."""
+    import socket
+
     parent = final.parent
     check_not_symlink(parent, "output folder")
     parent.mkdir(parents=True, exist_ok=True)
     if not _is_dir_nofollow(parent):
         raise OutputError("output folder", str(parent), "a folder")
+    clean_stale_partials(parent)
     partial = Path(tempfile.mkdtemp(prefix=final.name + ".", suffix=".partial", dir=parent))
     umask = os.umask(0o022)
     os.umask(umask)
     os.chmod(partial, 0o777 & ~umask)  # mkdtemp makes it private (0700); a result is an ordinary folder
+    atomic_write(partial / PARTIAL_OWNER, lambda fh: fh.write(f"{socket.gethostname()} {os.getpid()}\n"))
     return partial
 
 
@@ -231,6 +276,10 @@ def publish(partial: Path, final: Path, *, overwrite: bool = False) -> Path:
     """
     if final.is_symlink():
         raise OutputError("output folder", str(final), "a real folder, not a symbolic link")
+    try:
+        (partial / PARTIAL_OWNER).unlink()  # a published result has no owner to outlive
+    except FileNotFoundError:
+        pass
     if not overwrite or not final.exists():
         candidates = [final] + [final.with_name(f"{final.name}-{k}") for k in range(2, MAX_SIBLINGS + 2)]
         for cand in candidates:

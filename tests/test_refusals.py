@@ -133,6 +133,13 @@ def test_library_objects_refuse_too():
         base.with_(initial_temperature_C=10.0, protocol=Protocol((Freeze(60, ((0, 20.0), (30, -70.0))),)))
 
 
+def test_latent_heat_per_kilogram_is_refused_where_per_volume_is_asked():
+    m = cryosim.get_material("soft_tissue")
+    with pytest.raises(ScenarioError, match=r"latent_heat_J_per_m3 = 334000.0.*per volume"):
+        m.with_(latent_heat_J_per_m3=334e3)
+    assert m.with_(latent_heat_J_per_m3=0.0).latent_heat_J_per_m3 == 0.0  # no phase change: allowed
+
+
 def test_wrong_answers_are_refused_not_returned():
     """Inputs that used to run and quietly give something else than asked (issue 16): fractional cycles gave two
     freezes and a trailing thaw; an output time after the protocol was dropped."""

@@ -394,3 +394,15 @@ def test_resume_recomputes_bad_point_files_and_never_follows_links(tmp_path, cap
     assert "planted" not in again.columns and list(again["status"]) == ["ok"] * 3
     assert np.allclose(again["width_m@0C"], first["width_m@0C"], rtol=1e-12)
     assert not (points / "000001.json").is_symlink() and victim.read_text().count("planted") == 1
+
+
+def test_latin_hypercube_over_a_whole_number_field_needs_integer():
+    """An LHS over probe.gauge without `integer = true` gave every point a fractional gauge and the sweep failed
+    point by point; it is refused when the study is read, naming the key (issue 16)."""
+    with pytest.raises(ScenarioError, match=r"parameters.probe.gauge.integer.*whole numbers"):
+        study_from_dict({"study": {"name": "t", "design": "lhs", "samples": 4}, "base": BASE,
+                         "parameters": {"probe.gauge": {"low": 14, "high": 18}}})
+    ok = study_from_dict({"study": {"name": "t", "design": "lhs", "samples": 4}, "base": BASE,
+                          "parameters": {"probe.gauge": {"low": 14, "high": 18, "integer": True},
+                                         "protocol[0].duration_s": {"low": 10, "high": 20}}})
+    assert all(isinstance(p["probe.gauge"], int) for p in ok.points())

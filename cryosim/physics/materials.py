@@ -75,6 +75,11 @@ MIXING = (
 )
 
 
+#: Smallest non-zero volumetric latent heat accepted (J/m3): a tissue with 1 % water holds 3.3e6 J/m3 (the water
+#: fraction times 334 kJ/kg times about 1000 kg/m3; CRC Handbook for water); below 1e6 a value is taken for one per
+#: kilogram (a factor of the density, about 1000, too small), not a material.
+MIN_LATENT_HEAT_J_PER_M3 = 1e6
+
 @dataclass(frozen=True)
 class Material:
     """Thermal properties of one medium (SI units, temperatures in °C).
@@ -135,6 +140,11 @@ class Material:
         check_range(f + ".heat_capacity_unfrozen_J_per_m3_K", self.heat_capacity_unfrozen_J_per_m3_K, 1e5, 1e7, unit="J/m3/K")
         check_range(f + ".heat_capacity_frozen_J_per_m3_K", self.heat_capacity_frozen_J_per_m3_K, 1e5, 1e7, unit="J/m3/K")
         check_range(f + ".latent_heat_J_per_m3", self.latent_heat_J_per_m3, 0.0, 5e8, unit="J/m3")
+        if 0.0 < self.latent_heat_J_per_m3 < MIN_LATENT_HEAT_J_PER_M3:
+            # a value per kilogram given where a value per cubic metre is asked (water: 3.34e5 J/kg, 3.34e8 J/m3)
+            raise ScenarioError(f + ".latent_heat_J_per_m3", self.latent_heat_J_per_m3,
+                                f"0 (no phase change) or a value in [{MIN_LATENT_HEAT_J_PER_M3:g}, 5e+08] J/m3: "
+                                "latent heat per volume (a value per kilogram times the density)")
         check_range(f + ".liquidus_C", self.liquidus_C, -30.0, 5.0, unit="°C")
         check_range(f + ".solidus_C", self.solidus_C, -60.0, self.liquidus_C, unit="°C", high_open=True)
         check_choice(f + ".freezing_curve", self.freezing_curve, CURVES)

@@ -27,7 +27,7 @@ from ..physics.protocol import Freeze, Thaw
 from ..physics.scene import BonePlate, ProbePlacement, Vessel
 from ..scenario import Numerics, Scenario, Thermocouple, scenario_from_dict
 
-__all__ = ["apply_path", "check_path", "parse_path", "plain_scenario", "scenario_at"]
+__all__ = ["apply_path", "check_path", "parse_path", "path_wants_integer", "plain_scenario", "scenario_at"]
 
 #: Tables of a scenario file and the keys each accepts (the classes' own fields).
 _TABLES: dict[str, set[str]] = {
@@ -135,6 +135,27 @@ def check_path(path: str) -> list[tuple[str, int | None]]:
     if not ok:
         raise ScenarioError("study parameter", path, f"a path of the form {shape}")
     return segs
+
+
+#: The classes whose fields a path's last key names (for :func:`path_wants_integer`).
+_CLASSES: dict[str, tuple[type, ...]] = {"probe": (Probe,), "medium": (Material,), "numerics": (Numerics,),
+                                         "bone": (BonePlate,), "protocol": (Freeze, Thaw), "vessels": (Vessel,),
+                                         "extra_probes": (ProbePlacement,), "thermocouples": (Thermocouple,)}
+
+
+def path_wants_integer(path: str) -> bool:
+    """True when the field at ``path`` takes whole numbers only (``probe.gauge``): a Latin hypercube over it
+    must say ``integer = true``, or every point gets a fraction the field refuses."""
+    segs = check_path(path)
+    if len(segs) < 2:
+        return False
+    key = segs[-1][0]
+    for cls in _CLASSES.get(segs[0][0], ()):
+        for f in fields(cls):
+            if f.name == key:
+                kinds = {t.strip() for t in str(f.type).split("|")} - {"None"}
+                return kinds == {"int"}
+    return False
 
 
 def apply_path(plain: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..checks import ScenarioError, check_choice, check_range
 from ..scenario import default_scenario, load_scenario, read_toml_file, scenario_from_dict
-from .paths import check_path, plain_scenario
+from .paths import check_path, path_wants_integer, plain_scenario
 
 __all__ = ["DESIGNS", "MAX_POINTS", "Study", "load_study", "study_from_dict"]
 
@@ -116,6 +116,9 @@ def _range(path: str, v: Any) -> dict[str, Any]:
         raise ScenarioError(where + ".integer", integer, "true or false")
     if integer and (low != int(low) or high != int(high)):
         raise ScenarioError(where, v, "integer bounds for an integer parameter")
+    if not integer and path_wants_integer(path):
+        raise ScenarioError(where + ".integer", v.get("integer"), f"true: {path} takes whole numbers (a Latin "
+                            "hypercube without it gives every point a fraction)")
     return {"low": int(low) if integer else low, "high": int(high) if integer else high, "integer": integer}
 
 

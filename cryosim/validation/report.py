@@ -122,9 +122,16 @@ def _summary_paragraph(cases: list[Any], fast: bool) -> str:
                      + ". The result depends strongly on the unknown size measure; see the sensitivity table.")
     sk = [r for r in val if r.case == "skin_cooling" and r.status in ("pass", "fail")]
     if sk:
-        parts.append(f"Surface cryotherapy (seed 000 claim and published ice-pack skin temperatures): "
-                     f"{sum(r.status == 'pass' for r in sk)} of {len(sk)} comparisons within their tolerance; "
-                     "see the skin-cooling section for where model and data disagree.")
+        def within(cls: str) -> str:
+            rs = [r for r in sk if (getattr(r, "row_class", "") or "blind") == cls]
+            return f"{sum(r.status == 'pass' for r in rs)} of {len(rs)}"
+
+        held = [r for r in sk if getattr(r, "row_class", "") == "holdout"]
+        parts.append("Surface cryotherapy (the seed's claim and published skin temperatures under a CO2 jet, ice "
+                     f"packs and cold air): blind from the defaults, {within('blind')} within the papers' spread"
+                     + (f"; the ice pack's contact conductance calibrated on two rows, {within('holdout')} held-out "
+                        "rows within" if held else "")
+                     + "; see the skin-cooling section for where model and data disagree.")
     li = [r for c in cases if c.id == "littrup2009" for r in c.rows if r.status in ("pass", "fail")]
     if li:
         def said(r: Any) -> str:

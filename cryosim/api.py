@@ -40,6 +40,34 @@ def choose_solver(scenario: Scenario) -> str:
     return "fem" if fem_only else "fast"
 
 
+def _check_run_arguments(scenario: object, output_dir: object, progress: object, trackers: object) -> tuple:
+    """Refuse misuse of :func:`run` with a TypeError naming the argument, the value and what is expected."""
+    import os
+
+    from .post.view import Tracker
+
+    if not isinstance(scenario, Scenario):
+        hint = (" (a scenario file: cryosim.load_scenario(path) reads it)" if isinstance(scenario, (str, os.PathLike))
+                else "")
+        raise TypeError(f"cryosim.run: scenario = {scenario!r} is not allowed: expected a cryosim.Scenario{hint}")
+    if output_dir is not None and not isinstance(output_dir, (str, os.PathLike)):
+        raise TypeError(f"cryosim.run: output_dir = {output_dir!r} is not allowed: expected a folder path or None")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"cryosim.run: progress = {progress!r} is not allowed: expected a function "
+                        "progress(t_s, t_end_s) or None")
+    if trackers is None:
+        return ()
+    if isinstance(trackers, (str, bytes, Tracker)) or not hasattr(trackers, "__iter__"):
+        raise TypeError(f"cryosim.run: trackers = {trackers!r} is not allowed: expected a list of trackers "
+                        "(cryosim.post.trackers; a function goes in CallbackTracker(f))")
+    out = tuple(trackers)
+    for i, t in enumerate(out):
+        if not isinstance(t, Tracker):
+            raise TypeError(f"cryosim.run: trackers[{i}] = {t!r} is not allowed: expected a Tracker "
+                            "(cryosim.post.trackers; a function goes in CallbackTracker(f))")
+    return out
+
+
 def run(scenario: Scenario, output_dir: str | Path | None = None,
         progress: Callable[[float, float], None] | None = None,
         trackers: Iterable["Tracker"] | None = None, **numerics: object) -> Results:
@@ -50,6 +78,7 @@ def run(scenario: Scenario, output_dir: str | Path | None = None,
     ``CallbackTracker(f)``). Keyword arguments override fields of
     ``scenario.numerics`` (``cryosim.run(s, solver="fem", resolution=2, output_times_s=(60, 120))``).
     """
+    trackers = _check_run_arguments(scenario, output_dir, progress, trackers)
     if numerics:
         scenario = scenario.with_(**numerics)
     solver = choose_solver(scenario)

@@ -245,6 +245,15 @@ class Scenario:
         return self.bone is not None or bool(self.vessels) or bool(self.extra_probes)
 
     def __post_init__(self) -> None:
+        for key, cls in (("probe", Probe), ("protocol", Protocol), ("medium", Material), ("numerics", Numerics)):
+            value = getattr(self, key)
+            if not isinstance(value, cls):
+                hint = " (a library material: cryosim.get_material(name))" if key == "medium" else ""
+                raise TypeError(f"scenario.{key} = {value!r} is not allowed: expected a {cls.__name__}{hint}")
+        for key in ("vessels", "extra_probes", "thermocouples", "nerves", "isotherms_C"):
+            value = getattr(self, key)
+            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+                raise TypeError(f"scenario.{key} = {value!r} is not allowed: expected a list")
         object.__setattr__(self, "vessels", tuple(self.vessels))
         object.__setattr__(self, "extra_probes", tuple(self.extra_probes))
         _check_label("name", self.name)

@@ -208,3 +208,35 @@ def test_study_files_get_the_scenario_file_checks(tmp_path, loader, what):
     (tmp_path / "u16.toml").write_bytes('name = "x"\n'.encode("utf-16"))
     with pytest.raises(ScenarioError, match=f"{what}.*UTF-16"):
         load(tmp_path / "u16.toml")
+
+
+def test_python_api_misuse_is_refused_naming_the_argument(tmp_path):
+    """Misuse of the Python API gets a TypeError / ScenarioError naming the argument and what is expected,
+    not an AttributeError from deep inside (issue 16)."""
+    from cryosim.clinical import skin
+    from cryosim.post.trackers import CallbackTracker
+
+    s = cryosim.default_scenario()
+    cases = [
+        (lambda: cryosim.run("s.toml"), TypeError, r"scenario = 's.toml'.*load_scenario"),
+        (lambda: cryosim.run(None), TypeError, "scenario = None"),
+        (lambda: cryosim.run(s, output_dir=123), TypeError, "output_dir = 123"),
+        (lambda: cryosim.run(s, progress="yes"), TypeError, "progress = 'yes'"),
+        (lambda: cryosim.run(s, trackers=[lambda v: None]), TypeError, r"trackers\[0\].*CallbackTracker"),
+        (lambda: cryosim.run(s, trackers=CallbackTracker(print)), TypeError, "trackers = .*a list"),
+        (lambda: s.with_(medium="muscle"), TypeError, r"scenario.medium = 'muscle'.*get_material"),
+        (lambda: s.with_(probe="18G"), TypeError, "scenario.probe = '18G'"),
+        (lambda: s.with_(numerics="fine"), TypeError, "scenario.numerics = 'fine'"),
+        (lambda: skin.simulate("co2_jet"), TypeError, "therapy = 'co2_jet'"),
+        (lambda: skin.simulate(skin.ice_pack(), layers=("skin", "fat")), TypeError, r"layers\[0\] = 'skin'"),
+        (lambda: skin.Layer("skin", "skin", 2e-3), TypeError, "material = 'skin'"),
+    ]
+    for call, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            call()
+    r = cryosim.run(s.with_(protocol=Protocol.single_freeze(5.0, -70.0)), resolution=0.35)
+    with pytest.raises(ScenarioError, match=r"isotherm = -30.*tracked isotherms \[0.0, -20.0, -40.0\]"):
+        r.final(-30)
+    with pytest.raises(ScenarioError, match="measure = 'diameter'"):
+        r.final(0, "diameter")
+    assert r.final(-20, "width_m") == r.series(-20, "width_m")[-1]

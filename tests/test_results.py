@@ -70,7 +70,7 @@ def test_final_at_maximum_and_energy():
     assert r.final(-20) == r.final(-20.0)  # integer isotherms are accepted
     assert r.heat_drawn_J == pytest.approx(427.7, rel=1e-15)
     assert r.energy_imbalance_relative == pytest.approx(0.5 / 427.7, rel=1e-14)
-    with pytest.raises(KeyError):
+    with pytest.raises(cryosim.ScenarioError, match="isotherm = -40.0.*tracked isotherms"):  # named, not a KeyError
         r.final(-40.0)
 
 

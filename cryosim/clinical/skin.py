@@ -146,6 +146,9 @@ class Layer:
     thickness_m: float
 
     def __post_init__(self) -> None:
+        if not isinstance(self.material, Material):
+            raise TypeError(f"layers[{self.name}].material = {self.material!r} is not allowed: expected a Material "
+                            "(cryosim.get_material(name))")
         check_range(f"layers[{self.name}].thickness_m", self.thickness_m, 1e-5, 0.2, unit="m")
 
 
@@ -518,9 +521,18 @@ def simulate(therapy: SurfaceTherapy, *, layers: Sequence[Layer] = DEFAULT_LAYER
     ``resolution`` divides the cell sizes. Refuses a run whose surface goes below the therapy's floor
     (its model broke) or that uses more than the coolant's latent capacity.
     """
+    if not isinstance(therapy, SurfaceTherapy):
+        raise TypeError(f"simulate: therapy = {therapy!r} is not allowed: expected a SurfaceTherapy "
+                        "(co2_jet(...), ice_pack(...), cold_air(...))")
+    if isinstance(layers, (str, bytes, Layer)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"simulate: layers = {layers!r} is not allowed: expected a list of Layer")
     layers = tuple(layers)
     if not layers:
         raise ScenarioError("layers", [], "at least one layer")
+    for i, L in enumerate(layers):
+        if not isinstance(L, Layer):
+            raise TypeError(f"simulate: layers[{i}] = {L!r} is not allowed: expected a Layer(name, material, "
+                            "thickness_m)")
     check_range("perfusion_scale", perfusion_scale, 0.0, 10.0)
     check_range("after_s", after_s, 0.0, 86400.0, unit="s")
     check_range("resolution", resolution, 0.25, 16.0)

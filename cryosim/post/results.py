@@ -84,21 +84,38 @@ class Results:
             self.is_output = np.zeros(len(self.time_s), bool)
 
     # --- queries ---------------------------------------------------------
+    def series(self, iso_C: float = 0.0, measure: str = "radius_m") -> np.ndarray:
+        """``measure`` of isotherm ``iso_C`` at every recorded time; an isotherm or measure the run did not
+        track is refused naming what it tracked."""
+        from ..checks import ScenarioError
+
+        try:
+            iso = float(iso_C)
+        except (TypeError, ValueError):
+            raise ScenarioError("isotherm", iso_C, f"one of the tracked isotherms {list(self.extents)} °C") from None
+        if iso not in self.extents:
+            raise ScenarioError("isotherm", iso_C, f"one of the tracked isotherms {list(self.extents)} °C "
+                                "(scenario.isotherms_C)")
+        if measure not in self.extents[iso]:
+            raise ScenarioError("measure", measure, f"one of {sorted(self.extents[iso])}")
+        return self.extents[iso][measure]
+
     def final(self, iso_C: float = 0.0, measure: str = "radius_m") -> float:
         """Value of ``measure`` for isotherm ``iso_C`` at the end of the run."""
-        return float(self.extents[float(iso_C)][measure][-1])
+        return float(self.series(iso_C, measure)[-1])
 
     def at(self, t_s: float, iso_C: float = 0.0, measure: str = "radius_m") -> float:
         """``measure`` at time ``t_s``: the recorded value at a recorded time (every requested
         output time is one), else linear interpolation between steps."""
-        values = self.extents[float(iso_C)][measure]
+        values = self.series(iso_C, measure)
         j = int(np.searchsorted(self.time_s, t_s))
         if j < len(self.time_s) and self.time_s[j] == t_s:
             return float(values[j])
         return float(np.interp(t_s, self.time_s, values))
 
     def maximum(self, iso_C: float = 0.0, measure: str = "radius_m") -> float:
-        return float(np.max(self.extents[float(iso_C)][measure]))
+        """Largest value of ``measure`` for isotherm ``iso_C`` over the run."""
+        return float(np.max(self.series(iso_C, measure)))
 
     @property
     def heat_drawn_J(self) -> float:

@@ -328,6 +328,12 @@ class Scenario:
                                     f"a step >= {self.protocol.duration_s / MAX_FIXED_STEPS:.3g} s for this "
                                     f"{self.protocol.duration_s:g} s protocol (at most {MAX_FIXED_STEPS} steps; "
                                     f"this asks for {steps:.3g})")
+        least = self.protocol.duration_s / n.max_step_s  # the adaptive controller takes at least this many steps
+        if n.fixed_step_s is None and least > MAX_FIXED_STEPS:
+            raise ScenarioError("numerics.max_step_s", n.max_step_s,
+                                f"a largest step >= {self.protocol.duration_s / MAX_FIXED_STEPS:.3g} s for this "
+                                f"{self.protocol.duration_s:g} s protocol (at most {MAX_FIXED_STEPS} steps; this "
+                                f"forces at least {least:.3g})")
         R = self.domain_radius_m()  # refuses a protocol whose disturbance does not fit the largest medium
         check_clearances(self.probe.radius_m, self.bone, self.vessels, self.extra_probes)
         ice = self.probe.radius_m + self.expected_ice_distance_m()

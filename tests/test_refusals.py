@@ -151,6 +151,11 @@ def test_wrong_answers_are_refused_not_returned():
     with pytest.raises(ScenarioError, match=r"numerics.output_times_s\[1\].*\(0, 120\] s"):
         base.with_(output_times_s=(60.0, 121.0))
     assert base.with_(output_times_s=(60.0, 120.0)).numerics.output_times_s == (60.0, 120.0)
+    # a largest step that forces more steps than any run may take is refused before the run (it ran unbounded)
+    long = base.with_(protocol=Protocol.single_freeze(600.0, -70.0))
+    with pytest.raises(ScenarioError, match=r"numerics.max_step_s = 0.001.*at least 6e\+05"):
+        long.with_(max_step_s=1e-3)
+    assert long.with_(max_step_s=0.01).numerics.max_step_s == 0.01
 
 
 # --- unreadable files ---------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_run_writes_outputs(tmp_path, capsys):
         for m in MEASURES:
             assert summary["final_extent"][f"{iso:g}C"][m] == pytest.approx(r.final(iso, m), rel=1e-12, abs=1e-15)
     w0 = summary["final_extent"]["0C"]["width_m"]
-    assert f"{1e3 * w0:9.2f}" in printed.splitlines()[3]  # the 0 C row of the printed table
+    assert f"{1e3 * w0:9.2f}" in printed.splitlines()[4]  # the 0 C row of the printed table (after its title)
     assert w0 > 1.27e-3  # wider than the 18 G probe
     assert summary["heat_drawn_J"] == pytest.approx(r.heat_drawn_J, rel=1e-12)
     assert summary["scenario"] == "small" and summary["end_time_s"] == pytest.approx(20.0)

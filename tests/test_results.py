@@ -89,11 +89,15 @@ def test_summary_keys_and_values():
 
 def test_table_prints_the_numbers():
     lines = _results().table().splitlines()
-    assert lines[0].split() == ["isotherm", "width", "mm", "length", "mm", "r", "mid-tip", "mm", "below", "tip", "mm",
+    assert lines[0] == f"ice ball at the end of the run (t = {T[-1]:g} s):"
+    assert lines[1].split() == ["isotherm", "width", "mm", "length", "mm", "r", "mid-tip", "mm", "below", "tip", "mm",
                                 "area", "mm2", "volume", "mm3"]
     # 0 °C: width 6 mm, length 7.5 mm, mid-tip radius 2.7 mm, depth 2.1 mm, section 4 * 9 = 36 mm^2, volume 216 mm^3
-    assert lines[2].split() == ["0", "C", "6.00", "7.50", "2.70", "2.10", "36.00", "216.00"]
-    assert lines[3].split() == ["-20", "C", "3.00", "3.75", "1.35", "1.05", "18.00", "108.00"]
+    assert lines[3].split() == ["0", "C", "6.00", "7.50", "2.70", "2.10", "36.00", "216.00"]
+    assert lines[4].split() == ["-20", "C", "3.00", "3.75", "1.35", "1.05", "18.00", "108.00"]
+    # the ice ball shrank after its largest (4.5 mm radius at the 4th time): that one is printed too, labelled
+    assert lines[5] == f"largest over the run (each measure's maximum; the 0 °C volume peaked at t = {T[3]:.0f} s):"
+    assert lines[6].split() == ["0", "C", "9.00", "11.25", "4.05", "3.15", "81.00", "729.00"]
     text = "\n".join(lines)
     assert "heat drawn by the probe: 427.7 J; energy balance closed to 1.2e-03 of it" in text
     assert "probe released (surface > 0 °C) 35.0 s after the last freeze" in text

@@ -239,14 +239,25 @@ class Results:
         """The ice-ball table printed at the end of a run (mm, mm^2, mm^3)."""
         head = (f"{'isotherm':>9} {'width mm':>9} {'length mm':>10} {'r mid-tip mm':>13} {'below tip mm':>13} "
                  f"{'area mm2':>10} {'volume mm3':>11}")
-        lines = [head, "-" * len(head)]
-        for iso, s in self.extents.items():
-            mid = s.get("radius_mid_tip_m", np.full(1, np.nan))[-1]
-            below = s.get("depth_below_tip_m", np.full(1, np.nan))[-1]
-            lines.append(
-                f"{iso:>7g} C {1e3 * s['width_m'][-1]:9.2f} {1e3 * s['length_m'][-1]:10.2f} {1e3 * mid:13.2f} "
-                f"{1e3 * below:13.2f} {1e6 * s['area_m2'][-1]:10.2f} {1e9 * s['volume_m3'][-1]:11.2f}"
-            )
+
+        def row(iso: float, s: dict[str, np.ndarray], pick: Any) -> str:
+            nan = np.full(1, np.nan)
+            v = {m: float(pick(s.get(m, nan))) for m in ("width_m", "length_m", "radius_mid_tip_m",
+                                                         "depth_below_tip_m", "area_m2", "volume_m3")}
+            return (f"{iso:>7g} C {1e3 * v['width_m']:9.2f} {1e3 * v['length_m']:10.2f} "
+                    f"{1e3 * v['radius_mid_tip_m']:13.2f} {1e3 * v['depth_below_tip_m']:13.2f} "
+                    f"{1e6 * v['area_m2']:10.2f} {1e9 * v['volume_m3']:11.2f}")
+
+        lines = [f"ice ball at the end of the run (t = {self.time_s[-1]:g} s):", head, "-" * len(head)]
+        lines += [row(iso, s, lambda a: a[-1]) for iso, s in self.extents.items()]
+        # after a thaw (or any shrinking) the end is not the largest ice ball: print that too, labelled
+        edge = next(iter(self.extents.values()))
+        vol = edge["volume_m3"]
+        if vol.size and np.max(vol) > vol[-1] * (1 + 5e-3):
+            t_max = float(self.time_s[int(np.argmax(vol))])
+            lines.append(f"largest over the run (each measure's maximum; the {next(iter(self.extents)):g} °C volume "
+                         f"peaked at t = {t_max:.0f} s):")
+            lines += [row(iso, s, np.nanmax) for iso, s in self.extents.items()]
         lines.append("")
         for msg in self.diagnostics.get("suspect", []):
             lines.append(f"SUSPECT: {msg}")

@@ -337,6 +337,15 @@ class Scenario:
         R = self.domain_radius_m()  # refuses a protocol whose disturbance does not fit the largest medium
         check_clearances(self.probe.radius_m, self.bone, self.vessels, self.extra_probes)
         ice = self.probe.radius_m + self.expected_ice_distance_m()
+        for i, ep in enumerate(self.extra_probes):
+            # the medium is sized around the first probe: another one must lie inside it with its ice ball
+            # (one outside was cut away by the mesher and its cooling silently lost)
+            off = math.hypot(ep.position_m[0], ep.position_m[1])
+            if off + ice > R:
+                raise ScenarioError(f"extra_probes[{i}].position_m", list(ep.position_m),
+                                    f"a probe within {max(R - ice, 0.0):.3g} m of the first probe's axis (the "
+                                    f"medium's radius {R:.3g} m less the expected ice ball {ice:.3g} m); or set "
+                                    "numerics.domain_radius_m larger")
         for name, extent in (("numerics.domain_radius_m", R), ("numerics.axial_below_m", n.axial_below_m)):
             if extent is not None and extent < ice:
                 raise ScenarioError(name, extent, f"a medium that holds the expected ice ball: at least {ice:.3g} m "

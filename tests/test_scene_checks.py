@@ -45,3 +45,17 @@ def test_a_domain_smaller_than_the_ice_ball_is_refused():
         cryosim.default_scenario().with_(probe=Probe.from_gauge(10, 5e-3), domain_radius_m=2e-3)
     with pytest.raises(ScenarioError, match="numerics.axial_below_m"):
         cryosim.default_scenario().with_(axial_below_m=2e-3)
+
+
+def test_an_extra_probe_outside_the_medium_is_refused():
+    """The medium is sized around the first probe; a second one outside it (with its ice ball) was cut away by the
+    mesher and its cooling silently lost (issue 16): refused, naming the probe and the room there is."""
+    import cryosim
+    from cryosim.checks import ScenarioError
+    from cryosim.physics.scene import ProbePlacement
+
+    s = cryosim.default_scenario()
+    room = s.domain_radius_m() - (s.probe.radius_m + s.expected_ice_distance_m())
+    assert len(s.with_(extra_probes=(ProbePlacement((0.9 * room, 0.0, 0.0)),)).extra_probes) == 1
+    with pytest.raises(ScenarioError, match=r"extra_probes\[0\].position_m.*within"):
+        s.with_(extra_probes=(ProbePlacement((0.0, 1.1 * room, 0.0)),))

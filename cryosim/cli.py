@@ -104,11 +104,27 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_WRITE_FAILED
     _STATE.partial = None
     print(results.table())
+    _print_cycles(results)
     verb = "replaced" if replacing else "wrote"
     print(f"\n{verb} {final}/: results.json, timeseries.csv, field.npz, extent_vs_time.png, isotherm_map.png")
     if not args.no_band:
         _print_band(scenario, results, final, quiet=args.quiet)
     return EXIT_OK
+
+
+def _print_cycles(results: "object") -> None:
+    """The per-cycle table (Results.per_cycle) when the protocol has more than one freeze."""
+    df = results.per_cycle()  # type: ignore[attr-defined]
+    if len(df) < 2:
+        return
+    edge = next(iter(results.extents))  # type: ignore[attr-defined]
+    lab = f"{edge:g}C"
+    print(f"\nper freeze cycle ({edge:g} °C isotherm at the end of each freeze; release: surface back above 0 °C):")
+    print(f"{'cycle':>5} {'freeze end s':>12} {'width mm':>9} {'volume mm3':>11} {'added mm3':>10} {'release s':>10}")
+    for _, r in df.iterrows():
+        rel = "frozen in" if r["release_s"] != r["release_s"] else f"{r['release_s']:.1f}"
+        print(f"{int(r['cycle']):>5} {r['freeze_end_s']:>12.0f} {1e3 * r[f'width_m@{lab}']:9.2f} "
+              f"{1e9 * r[f'volume_m3@{lab}']:11.2f} {1e9 * r[f'added_volume_m3@{lab}']:10.2f} {rel:>10}")
 
 
 def _print_band(scenario: "object", results: "object", final: Path, quiet: bool) -> None:
@@ -449,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="cryosim", description="Ice-ball growth around cryoprobes.",
         epilog="Exit status: 0 done, 2 invalid scenario or output folder refused, 3 no convergence, "
                "4 results could not be written, 130 interrupted.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"cryosim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run a scenario (the built-in default if no file is given)",
                            description="Run a scenario. The scenario name is only a label: the output folder "

@@ -210,3 +210,21 @@ def test_a_guard_stop_is_a_result_not_a_traceback(tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert "stopped by a physical guard: temperature -90.6" in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob(".*partial*"))
+
+
+def test_version_and_per_cycle_table(tmp_path, capsys):
+    """`cryosim --version`; `cryosim run` of a two-freeze protocol prints the per-cycle table (issue 19)."""
+    import cryosim
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"cryosim {cryosim.__version__}"
+    f = tmp_path / "s.toml"
+    f.write_text(SMALL.replace('[[protocol]]', '[[protocol]]\ntype = "freeze"\nduration_s = 10\n'
+                               'tip_temperature_C = -70\n[[protocol]]\ntype = "thaw"\nduration_s = 10\n'
+                               '[[protocol]]', 1))
+    assert main(["run", str(f), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "per freeze cycle" in out
+    table = out.split("per freeze cycle", 1)[1].splitlines()
+    assert table[2].split()[0] == "1" and table[3].split()[0] == "2"

@@ -406,3 +406,12 @@ def test_latin_hypercube_over_a_whole_number_field_needs_integer():
                           "parameters": {"probe.gauge": {"low": 14, "high": 18, "integer": True},
                                          "protocol[0].duration_s": {"low": 10, "high": 20}}})
     assert all(isinstance(p["probe.gauge"], int) for p in ok.points())
+
+
+def test_a_study_of_a_million_points_is_refused_naming_the_key():
+    """An LHS of 1 000 000 samples wrote a 60 MB manifest without a word (issue 16): refused at `study.samples`."""
+    from cryosim.studies.study import MAX_POINTS
+
+    with pytest.raises(ScenarioError, match=rf"study.samples = 1000000.*\[1, {MAX_POINTS}\]"):
+        study_from_dict({"study": {"name": "t", "design": "lhs", "samples": 1_000_000}, "base": BASE,
+                         "parameters": {"protocol[0].duration_s": {"low": 10, "high": 20}}})

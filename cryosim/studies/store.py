@@ -32,7 +32,7 @@ from .study import Study
 __all__ = ["STUDY_MARKER", "StudyFolder", "open_study_folder"]
 
 STUDY_MARKER = ".cryosim-study"
-#: Digits of the point file names: sorts in order up to MAX_POINTS (10^6) points.
+#: Digits of the point file names: sorts in order up to 10^6 points (MAX_POINTS is 10^5).
 INDEX_DIGITS = 6
 
 

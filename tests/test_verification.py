@@ -111,6 +111,38 @@ def test_energy_balance_closes():
     assert r.heat_drawn_J > 0
 
 
+def _long_tip_front_error(resolution: float) -> float:
+    """Relative error of the 2D (r, z) fast solver's mid-length 0 °C radius of a 40 mm active tip after 60 s
+    against the 1D cylindrical solver (an independent discretisation of the same equations)."""
+    from matplotlib.tri import LinearTriInterpolator, Triangulation
+
+    base = default_scenario()
+    probe = base.probe.__class__.from_gauge(18, active_length_m=40e-3)
+    s = base.with_(probe=probe, protocol=Protocol.single_freeze(60.0, -70.0), thermocouples=(),
+                   numerics=Numerics(resolution=resolution))
+    f = run_axisymmetric(s).final_field
+    tri = Triangulation(f["points_m"][:, 0], f["points_m"][:, 1], f["cells"])
+    rr = np.linspace(probe.radius_m, 10e-3, 4001)
+    TT = np.asarray(LinearTriInterpolator(tri, f["temperature_C"])(rr, np.full_like(rr, 20e-3)))
+    j = np.nonzero(TT > 0.0)[0][0]
+    R2 = rr[j - 1] + (0.0 - TT[j - 1]) / (TT[j] - TT[j - 1]) * (rr[j] - rr[j - 1])
+    p1 = RadialProblem(geometry="cylindrical", medium=s.medium, protocol=s.protocol,
+                       inner_radius_m=probe.radius_m, outer_radius_m=0.03, first_cell_m=10e-6, growth=1.03,
+                       numerics=Numerics(enthalpy_rtol=1e-3))
+    return R2 / run_radial(p1).final(0.0, "radius_m") - 1.0
+
+
+def test_fast_2d_error_against_the_1d_solver_is_pinned():
+    """The 2D fast solver's error against the independent 1D cylindrical solution, at resolutions 0.5 and 1:
+    measured -3.09 % and -1.74 % on 2026-12-04 (and -0.96 % at 1.5, the slow test below), converging. The
+    bands (±0.4 percentage points) are the run-to-run reproducibility plus margin; a 2 % change of any 2D
+    physics term (conductivity, heat capacity, latent heat) moves the radius by about 1 % and fails them
+    (issue 17: a 1.02 factor on the 2D physics used to pass every fast-solver test)."""
+    e05, e10 = _long_tip_front_error(0.5), _long_tip_front_error(1.0)
+    assert e05 == pytest.approx(-0.0309, abs=0.004) and e10 == pytest.approx(-0.0174, abs=0.004)
+    assert abs(e10) < abs(e05)
+
+
 @pytest.mark.slow
 def test_axisymmetric_long_tip_matches_cylindrical():
     """Mid-length radius of a 40 mm active tip equals the infinite-cylinder front within 1 %."""

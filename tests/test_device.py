@@ -223,3 +223,31 @@ def test_band_corners_of_the_argon_design_bracket_its_nominal_heat():
          (("warm", warm), ("nominal", {}), ("cold", cold))}
     assert np.all(q["warm"] <= q["nominal"] + 1e-9) and np.all(q["nominal"] <= q["cold"] + 1e-9)
     assert q["cold"][-1] > 2.0 * q["warm"][-1]
+
+
+def test_gas_side_coefficient_against_the_textbook_directly():
+    """The vapour-side coefficient from CoolProp's properties and Incropera's correlations written out here,
+    not read from the code under test: laminar Nu = 4.36 (eq. 8.53) and Gnielinski (eq. 8.62) with Petukhov's
+    friction factor; a 30 % change of the coefficient (issue 17: it passed every test) fails at once."""
+    import math
+
+    import CoolProp.CoolProp as CP
+
+    from cryosim.physics.device import gas_heat_transfer_W_per_m2_K
+
+    def textbook(fluid: str, p: float, T_C: float, mdot: float, D: float) -> float:
+        T = T_C + 273.15
+        mu, k = CP.PropsSI("V", "P", p, "T", T, fluid), CP.PropsSI("L", "P", p, "T", T, fluid)
+        pr = CP.PropsSI("C", "P", p, "T", T, fluid) * mu / k
+        re = 4.0 * mdot / (math.pi * D * mu)
+        if re <= 2300.0:
+            return 4.36 * k / D
+        assert re >= 3000.0, re  # the cases below avoid the blended transition
+        f = (0.790 * math.log(re) - 1.64) ** -2
+        return (f / 8) * (re - 1000) * pr / (1 + 12.7 * math.sqrt(f / 8) * (pr ** (2 / 3) - 1)) * k / D
+
+    for fluid, p, T_C, mdot, D in (("Argon", 101325.0, -150.0, 1.5e-5, 1.5e-3),   # laminar: Re about 1260
+                                   ("Argon", 101325.0, -150.0, 2.0e-4, 1.5e-3),   # turbulent: Re about 16800
+                                   ("CO2", 2.0e5, -40.0, 1.0e-3, 1.0e-3)):        # turbulent: Re about 108000
+        want = textbook(fluid, p, T_C, mdot, D)
+        assert gas_heat_transfer_W_per_m2_K(fluid, p, T_C, mdot, D) == pytest.approx(want, rel=1e-6), fluid

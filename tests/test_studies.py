@@ -415,3 +415,22 @@ def test_a_study_of_a_million_points_is_refused_naming_the_key():
     with pytest.raises(ScenarioError, match=rf"study.samples = 1000000.*\[1, {MAX_POINTS}\]"):
         study_from_dict({"study": {"name": "t", "design": "lhs", "samples": 1_000_000}, "base": BASE,
                          "parameters": {"protocol[0].duration_s": {"low": 10, "high": 20}}})
+
+
+def test_every_setting_of_a_study_enters_its_digest(tmp_path):
+    """A study that differs in any setting (times_s, seed, samples, design, base, values) has another digest, so
+    its folder is not resumed with the other's points (issue 17: dropping times_s from the digest passed)."""
+    base = _study({"protocol[0].duration_s": [5, 6]}, times_s=[2])
+    d0 = study_from_dict(base).digest
+    variants = [_study({"protocol[0].duration_s": [5, 6]}, times_s=[3]),
+                _study({"protocol[0].duration_s": [5, 7]}, times_s=[2]),
+                _study({"protocol[0].duration_s": [5, 6]}, times_s=[2], design="list"),
+                {**base, "base": {**BASE, "name": "other"}}]
+    lhs = {"protocol[0].duration_s": {"low": 5, "high": 6}}
+    lhs_digests = {study_from_dict(_study(lhs, design="lhs", samples=n, seed=k)).digest for n, k in
+                   ((4, 0), (5, 0), (4, 1))}
+    assert len({d0, *(study_from_dict(v).digest for v in variants)}) == 1 + len(variants)
+    assert len(lhs_digests) == 3
+    sweep(base, tmp_path / "o", workers=1)
+    with pytest.raises(OutputError, match="another --out"):
+        sweep(variants[0], tmp_path / "o", workers=1)

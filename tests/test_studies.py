@@ -434,3 +434,12 @@ def test_every_setting_of_a_study_enters_its_digest(tmp_path):
     sweep(base, tmp_path / "o", workers=1)
     with pytest.raises(OutputError, match="another --out"):
         sweep(variants[0], tmp_path / "o", workers=1)
+
+
+def test_chart_of_a_device_scenario(tmp_path):
+    """`cryosim chart` on a Joule-Thomson device scenario (it raised a TypeError on the plot title, issue 19)."""
+    f = tmp_path / "d.toml"
+    f.write_text('name = "dev"\n[probe]\ndesign = "cryoneurolysis-N2O-1.3mm"\n[[protocol]]\ntype = "freeze"\n'
+                 'duration_s = 20\ngas = "on"\n[numerics]\nresolution = 0.25\n')
+    assert main(["chart", str(f), "--out", str(tmp_path / "c"), "--step-s", "10"]) == 0
+    assert (tmp_path / "c" / "chart.png").is_file() and len(pd.read_csv(tmp_path / "c" / "chart.csv")) >= 2

@@ -76,8 +76,15 @@ def plot_chart(chart: pd.DataFrame, scenario: Scenario):
     p = scenario.probe
     gauge = f"{p.gauge} G" if p.gauge is not None else f"{1e3 * p.outer_diameter_m:g} mm"
     freeze = next(s for s in scenario.protocol.steps if isinstance(s, Freeze))
-    tip = (f"tip {freeze.tip_temperature_C:g} °C" if isinstance(freeze.tip_temperature_C, (int, float))
-           else "tip temperature series" if freeze.tip_temperature_C is not None else f"{freeze.power_W:g} W")
+    if freeze.gas is not None:  # a Joule-Thomson device: the tip temperature is an outcome
+        tip = f"{p.design} gas on"
+    elif isinstance(freeze.tip_temperature_C, (int, float)):
+        kind = "coolant" if freeze.heat_transfer_W_per_m2_K is not None else "tip"
+        tip = f"{kind} {freeze.tip_temperature_C:g} °C"
+    elif freeze.tip_temperature_C is not None:
+        tip = "tip temperature series"
+    else:
+        tip = f"{freeze.power_W:g} W"
     fig.suptitle(f"{gauge} probe, {1e3 * p.active_length_m:g} mm active tip, {tip}, in {scenario.medium.name}")
     return fig
 

@@ -138,6 +138,8 @@ CASES = [
          "numerics.solver"),
     Case("vessel with solver = fast", OK_BODY + 'solver = "fast"\n[[vessels]]\ndiameter_m = 0.0015\n'
          'distance_m = 0.0035\n', "numerics.solver"),
+    Case("a study file given to cryosim run", '[study]\nname = "s"\ndesign = "grid"\n[parameters]\n'
+         '"probe.gauge" = [14]\n', "cryosim sweep"),
     Case("output time after the protocol", PROBE + freeze() + NUM + "output_times_s = [3, 6]\n",
          "numerics.output_times_s[1]"),
 ]

@@ -552,6 +552,10 @@ def _thermocouples_from(value: Any) -> tuple[Thermocouple, ...]:
 def scenario_from_dict(d: Mapping[str, Any]) -> Scenario:
     """Build and validate a scenario from plain data (a parsed TOML file)."""
     d = dict(_table("scenario", d))
+    for table, command in (("study", "cryosim sweep"), ("calibration", "cryosim calibrate")):
+        if table in d:  # a study or calibration file given where a scenario is expected
+            raise ScenarioError(table, "<table>", f"a scenario file: this one has a [{table}] table, so it is a "
+                                f"{table} file: run it with `{command} FILE`")
     top = _field_names(Scenario) | {"solver"}  # a top-level solver key is read into [numerics]
     _check_keys("", d, top)
     if "solver" in d:

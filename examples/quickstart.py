@@ -26,5 +26,7 @@ print(f"\n0 °C width at -50 °C: {1e3 * cold.final(0, 'width_m'):.2f} mm "
 # 3. two 90 s freezes with a 30 s passive thaw: when can the probe be moved?
 steps = Protocol.cycles(2, 90.0, -70.0, 30.0).steps + (cryosim.Thaw(90.0),)
 cycles = cryosim.run(base.with_(name="two-cycles", protocol=Protocol(steps)))
-print(f"probe surface back above 0 °C {cycles.release_time_s} s after the last freeze")
+rel = cycles.release_time_s
+print("probe still frozen in at the end of the run" if rel is None else
+      f"probe surface back above 0 °C {rel:.0f} s after the last freeze")
 cycles.save(out / "two-cycles", overwrite=True)

@@ -60,6 +60,12 @@ def _require_pyvista() -> Any:
     except ImportError as e:  # pragma: no cover
         raise ImportError("rendering the ice ball needs pyvista: pip install 'cryosim[fem]' (or pyvista>=0.43)") from e
     pv.OFF_SCREEN = True
+    try:  # off-screen rendering without a display logs "bad X server connection" as a warning: only errors shown
+        from vtkmodules.vtkCommonCore import vtkLogger
+
+        vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_ERROR)
+    except ImportError:  # pragma: no cover - an older VTK without the logger
+        pass
     return pv
 
 

@@ -34,14 +34,22 @@ def test_run_writes_outputs(tmp_path, capsys):
     assert main(["run", str(f), "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [".cryosim-result", "results.json", "timeseries.csv", "field.npz", "extent_vs_time.png", "isotherm_map.png"])
+        [".cryosim-result", "results.json", "timeseries.csv", "field.npz", "field.vtu", "extent_vs_time.png",
+         "isotherm_map.png"])
     assert not list(tmp_path.glob("*.partial"))
     # the same scenario through the library: the CLI prints and writes the same numbers
     r = cryosim.run(load_scenario(f))
     assert r.solver == "fast"
     assert printed.splitlines()[0] == "cryosim: scenario 'small' on the fast solver; 20 s of protocol"
     assert r.table() in printed
-    assert f"wrote {out}/: results.json, timeseries.csv, field.npz, extent_vs_time.png, isotherm_map.png" in printed
+    assert (f"wrote {out}/: results.json, timeseries.csv, field.npz, field.vtu, extent_vs_time.png, "
+            "isotherm_map.png") in printed
+    import meshio
+
+    pyvista = pytest.importorskip("pyvista")
+    vtu = meshio.read(out / "field.vtu")  # the final field opens in the field's tools (issue 19)
+    assert vtu.point_data["temperature_C"] == pytest.approx(r.final_field["temperature_C"])
+    assert pyvista.read(out / "field.vtu").n_cells == len(r.final_field["cells"])
     summary = json.loads((out / "results.json").read_text())
     for iso in (0.0, -20.0, -40.0):
         for m in MEASURES:

@@ -337,8 +337,32 @@ class Results:
                           reach_m=self.maximum(warmest, "radius_m"), path=path)
 
     # --- output ------------------------------------------------------------
+    def _write_vtu(self, path: Path) -> None:
+        """The final P1 field as a VTK unstructured grid (``field.vtu``: ParaView, pyvista and meshio read it):
+        triangles in the (r, z) half-plane (x = r, y = z) or tetrahedra in 3D, lengths in m, point data
+        ``temperature_C``. Written with meshio when it is installed (cryosim[fem]); skipped otherwise."""
+        try:
+            import meshio
+        except ImportError:  # pragma: no cover - meshio comes with the fem extra
+            return
+        f = self.final_field
+        pts, cells = np.asarray(f.get("points_m")), np.asarray(f.get("cells"))
+        if pts.ndim != 2 or cells.ndim != 2 or cells.shape[1] not in (3, 4):
+            return
+        pts3 = np.column_stack([pts, np.zeros((pts.shape[0], 3 - pts.shape[1]))]) if pts.shape[1] < 3 else pts
+        kind = "triangle" if cells.shape[1] == 3 else "tetra"
+        mesh = meshio.Mesh(pts3, [(kind, cells.astype(np.int64))],
+                           point_data={"temperature_C": np.asarray(f["temperature_C"], float)})
+
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="cryosim-vtu-") as tmp:  # meshio writes by file name
+            meshio.write(Path(tmp) / "field.vtu", mesh, file_format="vtu")
+            data = (Path(tmp) / "field.vtu").read_bytes()
+        atomic_write(path, lambda fh: fh.write(data), mode="wb")
+
     def save(self, folder: str | Path, *, plots: bool = True, overwrite: bool = False) -> Path:
-        """Write ``results.json``, ``timeseries.csv``, ``field.npz`` and plots into ``folder``.
+        """Write ``results.json``, ``timeseries.csv``, ``field.npz``, ``field.vtu`` and plots into ``folder``.
 
         A folder that already holds a saved result (a ``results.json``) is
         refused unless ``overwrite`` (an :class:`~cryosim.post.files.OutputError`
@@ -361,6 +385,7 @@ class Results:
         atomic_write(out / "timeseries.csv", lambda fh: _write_csv(fh, self))
         if self.final_field:
             atomic_write(out / "field.npz", lambda fh: np.savez_compressed(fh, **self.final_field), mode="wb")
+            self._write_vtu(out / "field.vtu")
         if plots:
             import matplotlib
             import matplotlib.pyplot as plt

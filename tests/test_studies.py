@@ -302,6 +302,11 @@ def test_shortest_freeze_just_reaches_the_nerve():
     assert nerve_min_C(a.scenario, 2.5e-3) == pytest.approx(a.nerve_min_C) and a.nerve_min_C <= -20.0
     assert 0.0 <= a.margin_K < 0.5  # just below the threshold
     assert a.previous_value == a.value - DURATION_RESOLUTION_S and a.previous_nerve_min_C > -20.0
+    # the grid check: the same setting on a grid twice as fine, and a warning when it does not confirm the answer
+    assert a.check_resolution == 2 * s.numerics.resolution
+    assert a.check_nerve_min_C == pytest.approx(nerve_min_C(a.scenario.with_(resolution=a.check_resolution), 2.5e-3))
+    assert ("WARNING: not grid-converged" in str(a)) == (a.check_nerve_min_C > -20.0)
+    assert "grid check: at resolution" in str(a)
     with pytest.raises(cryosim.ScenarioError, match="even 600 s"):
         shortest_freeze(s, nerve_distance_m=20e-3)
 

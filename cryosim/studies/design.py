@@ -14,7 +14,9 @@ ISO 9626 gauges (the probe):
 
 The answer is rounded to the safe side (a longer freeze, a colder tip) at a
 stated resolution and re-run: the reported margin ``threshold_C - nerve_min_C``
-is then >= 0, and the next less aggressive setting is reported as well.
+is then >= 0, and the next less aggressive setting is reported as well. The
+answer's setting is then re-run on a grid twice as fine (:func:`grid_check`):
+an answer the finer grid does not confirm is printed with a warning.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from ..scenario import Scenario, Thermocouple
 
 __all__ = [
     "DURATION_RESOLUTION_S",
+    "GRID_CHECK_FACTOR",
     "MAX_FREEZE_S",
     "TIP_RESOLUTION_C",
     "DesignAnswer",
     "DesignError",
+    "grid_check",
     "nerve_min_C",
     "shortest_freeze",
     "smallest_probe",
@@ -80,12 +84,32 @@ class DesignAnswer:
     previous_nerve_min_C: float | None
     runs: int
     scenario: Scenario
+    #: the grid check: the answer's setting re-run at ``check_resolution`` (twice the scenario's, at most 16)
+    check_resolution: float | None = None
+    check_nerve_min_C: float | None = None
+
+    @property
+    def grid_converged(self) -> bool | None:
+        """Whether the finer grid agrees that the answer reaches the nerve (None: not checked)."""
+        if self.check_nerve_min_C is None:
+            return None
+        return self.check_nerve_min_C <= self.threshold_C
 
     def __str__(self) -> str:
         prev = ("" if self.previous_value is None else
-                f"; with {self.previous_value:g} {self.unit} it reaches only {self.previous_nerve_min_C:.3f} °C")
-        return (f"{self.knob}: {self.value:g} {self.unit} brings the nerve to {self.nerve_min_C:.3f} °C "
-                f"(threshold {self.threshold_C:g} °C, margin {self.margin_K:.3f} K{prev}; {self.runs} runs)")
+                f"; {self.previous_value:g} {self.unit} does not")
+        text = (f"{self.knob}: {self.value:g} {self.unit} brings the nerve to {self.nerve_min_C:.1f} °C "
+                f"(threshold {self.threshold_C:g} °C{prev}; {self.runs} runs at resolution "
+                f"{self.scenario.numerics.resolution:g})")
+        if self.check_nerve_min_C is not None:
+            shift = self.check_nerve_min_C - self.nerve_min_C
+            text += (f"\ngrid check: at resolution {self.check_resolution:g} the same setting brings the nerve to "
+                     f"{self.check_nerve_min_C:.1f} °C ({shift:+.1f} K)")
+            if not self.grid_converged:
+                text += (f"\nWARNING: not grid-converged: the finer grid does not reach {self.threshold_C:g} °C with "
+                         f"{self.value:g} {self.unit}; the answer depends on the mesh more than on its margin: rerun "
+                         f"with numerics.resolution = {self.check_resolution:g} or finer")
+        return text
 
 
 def _with_nerve(scenario: Scenario, nerve_distance_m: float) -> Scenario:
@@ -141,15 +165,34 @@ def _continuous(knob: str, unit: str, make: Callable[[float], Scenario], nerve_d
                         make(value))
 
 
+#: The grid check re-runs the answer at this many times the scenario's resolution (capped at the largest allowed).
+GRID_CHECK_FACTOR = 2.0
+MAX_RESOLUTION = 16.0
+
+
+def grid_check(answer: DesignAnswer, nerve_distance_m: float) -> DesignAnswer:
+    """The answer with its setting re-run on a finer grid (:data:`GRID_CHECK_FACTOR` times the resolution): a
+    design answer found on one mesh is reported with what a finer one says (issue 19: the same question gave
+    309 s at resolution 0.35 and 553 s at 2, each printed to the second, with no warning)."""
+    res = answer.scenario.numerics.resolution
+    finer = min(MAX_RESOLUTION, GRID_CHECK_FACTOR * res)
+    if finer <= res:
+        return answer
+    T = nerve_min_C(answer.scenario.with_(resolution=finer), nerve_distance_m)
+    return replace(answer, check_resolution=finer, check_nerve_min_C=T, runs=answer.runs + 1)
+
+
 def shortest_freeze(scenario: Scenario, nerve_distance_m: float, threshold_C: float = -20.0,
-                    max_duration_s: float = MAX_FREEZE_S) -> DesignAnswer:
+                    max_duration_s: float = MAX_FREEZE_S, check_grid: bool = True) -> DesignAnswer:
     """Shortest duration (s) of every freeze step (thaws as given) that brings the nerve below ``threshold_C``."""
     check_range("max_duration_s", max_duration_s, 2 * DURATION_RESOLUTION_S, 86400.0, unit="s")
-    return _continuous("freeze duration", "s", lambda d: _freezes(scenario, duration_s=float(d)), nerve_distance_m,
-                       threshold_C, DURATION_RESOLUTION_S, max_duration_s, DURATION_RESOLUTION_S)
+    a = _continuous("freeze duration", "s", lambda d: _freezes(scenario, duration_s=float(d)), nerve_distance_m,
+                    threshold_C, DURATION_RESOLUTION_S, max_duration_s, DURATION_RESOLUTION_S)
+    return grid_check(a, nerve_distance_m) if check_grid else a
 
 
-def warmest_tip(scenario: Scenario, nerve_distance_m: float, threshold_C: float = -20.0) -> DesignAnswer:
+def warmest_tip(scenario: Scenario, nerve_distance_m: float, threshold_C: float = -20.0,
+                check_grid: bool = True) -> DesignAnswer:
     """Warmest tip temperature (°C) of every freeze step that brings the nerve below ``threshold_C``.
 
     The coldest tip searched is the coolant's floor (or -196 °C without a
@@ -162,11 +205,13 @@ def warmest_tip(scenario: Scenario, nerve_distance_m: float, threshold_C: float 
                                 "a constant tip temperature in every freeze step to search the warmest one")
     floor = scenario.probe.min_tip_temperature_C
     coldest = MIN_TIP_C if floor is None else floor
-    return _continuous("tip temperature", "°C", lambda T: _freezes(scenario, tip_temperature_C=float(T)),
-                       nerve_distance_m, threshold_C, threshold_C, coldest, TIP_RESOLUTION_C)
+    a = _continuous("tip temperature", "°C", lambda T: _freezes(scenario, tip_temperature_C=float(T)),
+                    nerve_distance_m, threshold_C, threshold_C, coldest, TIP_RESOLUTION_C)
+    return grid_check(a, nerve_distance_m) if check_grid else a
 
 
-def smallest_probe(scenario: Scenario, nerve_distance_m: float, threshold_C: float = -20.0) -> DesignAnswer:
+def smallest_probe(scenario: Scenario, nerve_distance_m: float, threshold_C: float = -20.0,
+                   check_grid: bool = True) -> DesignAnswer:
     """Thinnest ISO 9626 gauge (same active length and coolant) that brings the nerve below ``threshold_C``.
 
     Bisection over the gauges by diameter: the ice grows with the probe's diameter.
@@ -204,5 +249,6 @@ def smallest_probe(scenario: Scenario, nerve_distance_m: float, threshold_C: flo
         else:
             lo = mid
     prev = None if hi == 0 else gauges[hi - 1]
-    return DesignAnswer("gauge", gauges[hi], "G", threshold_C, nerve(hi), threshold_C - nerve(hi), prev,
-                        None if prev is None else nerve(hi - 1), len(cache), make(gauges[hi]))
+    a = DesignAnswer("gauge", gauges[hi], "G", threshold_C, nerve(hi), threshold_C - nerve(hi), prev,
+                     None if prev is None else nerve(hi - 1), len(cache), make(gauges[hi]))
+    return grid_check(a, nerve_distance_m) if check_grid else a

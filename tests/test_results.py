@@ -102,6 +102,8 @@ def test_table_prints_the_numbers():
     assert "heat drawn by the probe: 427.7 J; energy balance closed to 1.2e-03 of it" in text
     assert "probe released (surface > 0 °C) 35.0 s after the last freeze" in text
     assert "thermocouple tip_side_2mm: min -12.0 °C, final 10.0 °C" in text
+    # the initial power as heat over the first 10 s (150 J by 30 s: 50 J by 10 s), not the step-dependent peak
+    assert "5.00 W on average over the first 10 s" in text and "peak" not in text.split("probe surface")[1]
     s = SURFACE.copy()
     s[4:] = -1.0
     assert "probe still frozen in at the end of the run" in _results(s).table()

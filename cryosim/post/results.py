@@ -45,6 +45,12 @@ __all__ = ["Results", "ENERGY_TERMS", "atomic_write", "iso_label"]
 ENERGY_TERMS = ("enthalpy_change_J", "probe_J", "far_boundary_J", "perfusion_J", "metabolic_J", "imbalance_J")
 
 
+#: Window (s) over which the table averages the initial cooling power of a tip held at a temperature: the
+#: instantaneous peak after the step change is unbounded (the flux of a suddenly cooled surface goes as t^-1/2,
+#: Carslaw & Jaeger 1959 §2.5), so it is a property of the first time step, not of the probe.
+INITIAL_POWER_WINDOW_S = 10.0
+
+
 def iso_label(iso_C: float) -> str:
     """Short name of an isotherm in column and key names: ``-20C``."""
     return f"{iso_C:g}C"
@@ -283,8 +289,13 @@ class Results:
         d = self.device
         if not d:  # a prescribed-temperature, convective or power-limited tip: what its surface reached
             heat = self.probe_heat_W
+            # not the peak: after a step change of the tip temperature the heat flux is unbounded (~ t^-1/2), so
+            # the first step's power depends on the first step's length and differs between solvers
+            t_avg = min(INITIAL_POWER_WINDOW_S, float(self.time_s[-1]))
+            q0 = -float(np.interp(t_avg, self.time_s, self.energy["probe_J"])) / t_avg if t_avg > 0 else float("nan")
             return [f"probe surface: coldest {np.min(self.probe_surface_C):.1f} °C, {self.probe_surface_C[-1]:.1f} °C "
-                    f"at the end; cooling power {heat[-1]:.2f} W at the end, peak {np.max(heat):.2f} W"]
+                    f"at the end; cooling power {heat[-1]:.2f} W at the end, {q0:.2f} W on average over the first "
+                    f"{t_avg:g} s"]
         out = [f"tip surface: mean {d['tip_mean_C'][-1]:.1f} °C, coldest {np.min(d['tip_min_C']):.1f} °C "
                f"(coldest mean {np.min(d['tip_mean_C']):.1f} °C); thermistor {d['thermistor_C'][-1]:.1f} °C at the end",
                f"cooling power: {d['cooling_power_W'][-1]:.2f} W at the end, peak {np.max(d['cooling_power_W']):.2f} W; "

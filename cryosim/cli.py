@@ -336,9 +336,12 @@ def _uncertainty(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     end = result.band[result.band["time_s"] == result.band["time_s"].max()]
     for _, row in end.iterrows():
-        print(f"{row['isotherm_C']:>5g} °C {args.measure} at {row['time_s']:g} s: nominal {row['nominal']:.4g}, "
-              f"90 % band [{row['p5']:.4g}, {row['p95']:.4g}]; matters most: "
-              f"{result.most_important(row['isotherm_C'])}")
+        iso = row["isotherm_C"]
+        most = (f"matters most: {result.most_important(iso)}" if result.ranking_is_resolved(iso) else
+                f"which property matters most is not resolved by {args.samples} base samples (the largest total "
+                "Sobol' indices overlap within their confidence; use more --samples)")
+        print(f"{iso:>5g} °C {args.measure} at {row['time_s']:g} s: nominal {row['nominal']:.3g}, "
+              f"90 % band [{row['p5']:.3g}, {row['p95']:.3g}]; {most}")
     print(f"wrote {out}/: band.csv, sobol.csv, spreads.json (with sources), uncertainty.png, samples/")
     return EXIT_OK
 

@@ -33,7 +33,10 @@ def main(out: Path) -> None:
                   out=out / "uncertainty")
     print(u.band[u.band.isotherm_C == 0.0].round(6).to_string(index=False))
     print(u.sobol.round(3).to_string(index=False))
-    print("property that matters most for the 0 °C ice ball:", u.most_important(0.0))
+    if u.ranking_is_resolved(0.0):
+        print("property that matters most for the 0 °C ice ball:", u.most_important(0.0))
+    else:
+        print("which property matters most for the 0 °C ice ball is not resolved by these samples")
 
 
 if __name__ == "__main__":

@@ -37,4 +37,4 @@ def test_design_studies_notebook():
     nb = nbformat.read(ROOT / "notebooks" / "design_studies.ipynb", as_version=4)
     nbclient.NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "freeze duration:" in text and "margin" in text and "matters most" in text
+    assert "freeze duration:" in text and "grid check" in text and "matters most" in text

@@ -448,3 +448,18 @@ def test_chart_of_a_device_scenario(tmp_path):
                  'duration_s = 20\ngas = "on"\n[numerics]\nresolution = 0.25\n')
     assert main(["chart", str(f), "--out", str(tmp_path / "c"), "--step-s", "10"]) == 0
     assert (tmp_path / "c" / "chart.png").is_file() and len(pd.read_csv(tmp_path / "c" / "chart.csv")) >= 2
+
+
+def test_which_property_matters_most_only_when_the_indices_tell():
+    """A winner is named only if its total index beats the runner-up by more than both confidence half-widths
+    (issue 19: ST 0.84 +- 0.83 named 'what matters most' on a difference of 0.009)."""
+    from cryosim.studies.uncertainty import UncertaintyResult
+
+    def result(st, conf):
+        sobol = pd.DataFrame({"isotherm_C": [0.0] * len(st), "property": [f"p{i}" for i in range(len(st))],
+                              "S1": st, "S1_conf": conf, "ST": st, "ST_conf": conf})
+        return UncertaintyResult("width_m", pd.DataFrame(), sobol, pd.DataFrame(), ())
+
+    assert not result([0.84, 0.831, 0.1], [0.83, 0.5, 0.1]).ranking_is_resolved(0.0)
+    clear = result([0.84, 0.2, 0.1], [0.1, 0.1, 0.05])
+    assert clear.ranking_is_resolved(0.0) and clear.most_important(0.0) == "p0"

@@ -176,18 +176,17 @@ def _validate(args: argparse.Namespace) -> int:
 def _probes(args: argparse.Namespace) -> int:
     """Print the catalogue of probe designs with their computed floor and capacity."""
     from .physics.catalogue import list_designs, load_probe_design
-    from .physics.coolant import PSI_PA
     from .physics.device import jt_device
 
     check_range("--tissue-temperature", args.tissue_temperature, 0.0, 45.0, unit="°C")  # as a scenario's
-    head = (f"{'design':26s} {'gas':5s} {'n':>2s} {'d mm':>5s} {'L mm':>5s} {'P_s psi':>8s} {'P_e kPa':>8s} "
+    head = (f"{'design':26s} {'gas':5s} {'n':>2s} {'d mm':>5s} {'L mm':>5s} {'P_s MPa':>8s} {'P_e kPa':>8s} "
             f"{'m_dot g/s':>9s} {'floor °C':>8s} {'coldest °C':>10s} {'Q_max W':>8s}")
     print(head)
     for name in list_designs():
         d = load_probe_design(name)
         dev = jt_device(d, args.tissue_temperature)
         print(f"{name:26s} {d.gas:5s} {d.needles:2d} {d.outer_diameter_m * 1e3:5.2f} {d.active_length_m * 1e3:5.1f} "
-              f"{d.supply_pressure_Pa / PSI_PA:8.0f} {d.exhaust_pressure_Pa / 1e3:8.1f} "
+              f"{d.supply_pressure_Pa / 1e6:8.2f} {d.exhaust_pressure_Pa / 1e3:8.1f} "
               f"{dev.mass_flow_kg_per_s * 1e3:9.4f} {dev.floor_C:8.1f} {dev.coldest_C:10.1f} {dev.max_heat_W:8.2f}")
     print(f"per needle; floor: saturation (CO2: sublimation) temperature at the exhaust; coldest: the flux law's zero; "
           f"Q_max: heat drawn with the wall at {args.tissue_temperature:g} °C. Sources: cryosim/data/probes/*.toml")

@@ -51,6 +51,11 @@ ENERGY_TERMS = ("enthalpy_change_J", "probe_J", "far_boundary_J", "perfusion_J",
 INITIAL_POWER_WINDOW_S = 10.0
 
 
+def _unsigned_zero(x: float, digits: int) -> float:
+    """``x``, or 0.0 where it rounds to zero at ``digits`` decimals (so a table never prints "-0.00")."""
+    return 0.0 if abs(x) < 0.5 * 10.0 ** -digits else float(x)
+
+
 def iso_label(iso_C: float) -> str:
     """Short name of an isotherm in column and key names: ``-20C``."""
     return f"{iso_C:g}C"
@@ -298,7 +303,8 @@ class Results:
                     f"{t_avg:g} s"]
         out = [f"tip surface: mean {d['tip_mean_C'][-1]:.1f} °C, coldest {np.min(d['tip_min_C']):.1f} °C "
                f"(coldest mean {np.min(d['tip_mean_C']):.1f} °C); thermistor {d['thermistor_C'][-1]:.1f} °C at the end",
-               f"cooling power: {d['cooling_power_W'][-1]:.2f} W at the end, peak {np.max(d['cooling_power_W']):.2f} W; "
+               f"cooling power: {_unsigned_zero(d['cooling_power_W'][-1], 2):.2f} W at the end, "
+               f"peak {np.max(d['cooling_power_W']):.2f} W; "
                f"gas used {1e3 * d['gas_used_kg'][-1]:.2f} g"]
         needles = int(self.diagnostics.get("device_needles", 1))
         if needles > 1:

@@ -7,6 +7,8 @@ bone); :meth:`cryosim.post.results.Results.plot` and
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -80,11 +82,17 @@ def plot_field(final_field: Mapping[str, np.ndarray], scenario: Any, *, t_s: flo
     probe = sc.probe
     fig, ax = plt.subplots(figsize=(6.4, 6.0), constrained_layout=True)
     iso = sorted(sc.isotherms_C, reverse=True)
-    levels = np.linspace(min(float(T.min()), -80.0), float(sc.initial_temperature_C), 24)
+    # round levels every 5 K (ticks on whole tens), the colour map centred on 0 °C (white at the ice edge)
+    from matplotlib.colors import TwoSlopeNorm
+
+    lo = 5.0 * math.floor(min(float(T.min()), -80.0) / 5.0)
+    hi = 5.0 * math.ceil(max(float(T.max()), float(sc.initial_temperature_C)) / 5.0)
+    levels = np.arange(lo, hi + 2.5, 5.0)
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi) if lo < 0.0 < hi else None
     styles = ["solid", "dashed", "dotted", "dashdot"]
     for sign in ((1.0, -1.0) if mirror else (1.0,)):
         tr = Triangulation(sign * 1e3 * p[:, 0], 1e3 * p[:, 1], tri)
-        cf = ax.tricontourf(tr, T, levels=levels, cmap="coolwarm")
+        cf = ax.tricontourf(tr, T, levels=levels, cmap="coolwarm", norm=norm)
         for k, level in enumerate(iso):
             ax.tricontour(tr, T, levels=[level], colors="k", linewidths=1.2, linestyles=styles[k % len(styles)])
     for k, level in enumerate(iso):
@@ -102,7 +110,7 @@ def plot_field(final_field: Mapping[str, np.ndarray], scenario: Any, *, t_s: flo
     ax.set_xlabel("r (mm)" if mirror else "x (mm), section y = 0")
     ax.set_ylabel("z along probe (mm)")
     ax.legend(loc="lower right", fontsize=8)
-    fig.colorbar(cf, ax=ax, label="temperature (°C)")
+    fig.colorbar(cf, ax=ax, label="temperature (°C)", ticks=np.arange(10.0 * math.ceil(lo / 10.0), hi + 1e-9, 10.0))
     ax.set_title(f"t = {t_s:g} s")
     if path is not None:
         fig.savefig(path, dpi=130)

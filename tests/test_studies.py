@@ -463,3 +463,14 @@ def test_which_property_matters_most_only_when_the_indices_tell():
     assert not result([0.84, 0.831, 0.1], [0.83, 0.5, 0.1]).ranking_is_resolved(0.0)
     clear = result([0.84, 0.2, 0.1], [0.1, 0.1, 0.05])
     assert clear.ranking_is_resolved(0.0) and clear.most_important(0.0) == "p0"
+
+
+def test_sweep_axes_are_labelled_with_units():
+    """Sweep plots label a field path with its quantity and unit and scale it (a pressure in MPa, not a raw path
+    with a 1e6 offset; issue 19)."""
+    from cryosim.studies.plots import axis_label
+
+    assert axis_label("probe.supply_pressure_Pa") == ("probe supply pressure (MPa)", 1e-6)
+    assert axis_label("probe.orifice_diameter_m") == ("probe orifice diameter (mm)", 1e3)
+    assert axis_label("protocol[0].tip_temperature_C") == ("protocol tip temperature (°C)", 1.0)
+    assert axis_label("probe.gauge") == ("probe gauge", 1.0)

@@ -165,7 +165,13 @@ def _validate(args: argparse.Namespace) -> int:
     final = choose_result_folder(out, "validation", overwrite=args.overwrite, inside=False)
     partial = make_partial(final)
     _STATE.partial = partial
-    run_validation(partial, fast=args.fast, cases=args.case)
+    def said(cid: str, k: int, n: int, wall_s: float | None) -> None:
+        if wall_s is None:
+            print(f"cryosim validate: [{k + 1}/{n}] {cid} ...", flush=True)
+        else:
+            print(f"cryosim validate: [{k + 1}/{n}] {cid} done in {wall_s:.0f} s", flush=True)
+
+    run_validation(partial, fast=args.fast, cases=args.case, progress=None if args.quiet else said)
     mark_result(partial)
     final = publish(partial, final, overwrite=args.overwrite)
     _STATE.partial = None
@@ -489,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     p_val.add_argument("--out", default="cryosim-output/validation", help="report folder (an earlier report there "
                        "is kept and a sibling used, unless --overwrite)")
     p_val.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
+    p_val.add_argument("--quiet", action="store_true", help="no line per case")
     p_val.add_argument("--fast", action="store_true", help="coarse variants (what the tests run)")
     p_val.add_argument("--case", action="append", metavar="ID",
                        help="run only this case (repeatable; default: every case)")

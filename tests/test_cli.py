@@ -130,6 +130,8 @@ def test_validate_one_case(tmp_path, capsys):
     assert main(["validate", "--fast", "--case", "neumann", "--out", str(out)]) == 0
     payload = json.loads((out / "results.json").read_text())
     assert [c["id"] for c in payload["cases"]] == ["neumann"]
+    said = capsys.readouterr().out
+    assert "[1/1] neumann ..." in said and "[1/1] neumann done in" in said  # not silent for minutes
     assert main(["validate", "--case", "no_such_case", "--out", str(tmp_path / "bad")]) == 2
     assert "unknown validation case" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()

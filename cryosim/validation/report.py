@@ -256,7 +256,8 @@ def _write_report(out: Path, cases: list[Any], fast: bool, wall: dict[str, float
 
 
 def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] | None = None,
-                   data_dir: str | Path | None = None, overwrite: bool = False) -> Path:
+                   data_dir: str | Path | None = None, overwrite: bool = False,
+                   progress: Any = None) -> Path:
     """Run the validation cases and write ``report.md``, PNG plots and ``results.json``.
 
     Parameters
@@ -266,6 +267,7 @@ def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] 
     cases : case ids to run (default: all; see :data:`cryosim.validation.CASES`).
     data_dir : folder holding ``<case>/`` data files (default: ``validation/`` of the source checkout).
     overwrite : write into a folder that holds an earlier ``report.md`` (refused otherwise).
+    progress : ``progress(case_id, index, n_cases, wall_s or None)``, called before (None) and after each case.
 
     Returns the path of ``report.md``. A case that raises is reported as an
     error row (status "not run") and the others still run.
@@ -284,7 +286,9 @@ def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] 
         raise ValueError(f"unknown validation case(s) {unknown}; known: {list(CASES)}")
     ctx = Context(fast=fast, data_dir=Path(data_dir) if data_dir else data_dir_default(), out=out)
     results, wall, errors = [], {}, {}
-    for cid in ids:
+    for k, cid in enumerate(ids):
+        if progress is not None:
+            progress(cid, k, len(ids), None)
         t0 = time.perf_counter()
         try:
             res = CASES[cid](ctx)
@@ -296,6 +300,8 @@ def run_validation(output_dir: str | Path, fast: bool = False, cases: list[str] 
                              markdown=f"**Not run: the case raised {type(e).__name__}: {e}** (traceback at the end).")
         wall[cid] = time.perf_counter() - t0
         res.wall_s = wall[cid]
+        if progress is not None:
+            progress(cid, k, len(ids), wall[cid])
         results.append(res)
     path = _write_report(out, results, fast, wall, errors)
     payload = {

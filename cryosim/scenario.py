@@ -187,6 +187,8 @@ class Numerics:
     axial_above_m: float | None = None
     #: what a breached physical guard does (cryosim.post.guards): "stop" the run, or "flag" it as suspect
     guards: str = "stop"
+    #: wall-clock limit of the time stepping (s; None: none): both solvers stop with a clear error beyond it
+    max_wall_s: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("numerics.solver", self.solver, SOLVERS)
@@ -203,6 +205,8 @@ class Numerics:
         check_range("numerics.enthalpy_rtol", self.enthalpy_rtol, 1e-6, 0.1)
         check_range("numerics.temperature_tolerance_K", self.temperature_tolerance_K, 1e-4, 100.0, unit="K")
         check_range("numerics.max_step_s", self.max_step_s, 1e-3, 600.0, unit="s")
+        if self.max_wall_s is not None:
+            check_range("numerics.max_wall_s", self.max_wall_s, 1.0, 1e6, unit="s")
         if self.domain_radius_m is not None:
             check_range("numerics.domain_radius_m", self.domain_radius_m, 2e-3, MAX_DOMAIN_RADIUS_M, unit="m")
         if isinstance(self.output_times_s, (str, bytes)) or not hasattr(self.output_times_s, "__iter__"):

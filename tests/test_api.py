@@ -62,3 +62,25 @@ def test_fast_solver_refuses_what_it_cannot_represent(base, scene):
         cryosim.run(s)
     with pytest.raises(ScenarioError, match="flat end"):
         choose_solver(base.with_(solver="fast", probe=replace(base.probe, tip_shape="rounded")))
+
+
+@pytest.mark.parametrize("solver", ["fast", "fem"])
+def test_a_wall_clock_limit_stops_either_solver_with_the_key_named(solver):
+    """numerics.max_wall_s bounds the time stepping of both solvers (issue 16: an FE run went on for 30 minutes
+    past its caller's alarm): the run stops with an error naming the key, nothing is returned."""
+    from cryosim.numerics.stepsize import ConvergenceError
+    from cryosim.physics.protocol import Protocol
+
+    if solver == "fem":
+        import importlib
+
+        try:
+            importlib.import_module("cryosim.fem")
+        except ImportError:
+            pytest.skip("finite-element stack not installed")
+    s = cryosim.default_scenario().with_(protocol=Protocol.single_freeze(600.0, -70.0), solver=solver,
+                                         max_wall_s=1.0, max_step_s=0.5)
+    with pytest.raises(ConvergenceError, match=r"numerics.max_wall_s = 1 s reached at t = "):
+        cryosim.run(s)
+    with pytest.raises(ScenarioError, match="numerics.max_wall_s"):
+        s.with_(max_wall_s=0.0)

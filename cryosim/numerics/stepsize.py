@@ -144,6 +144,8 @@ class StepSettings:
     failure_cut: float = 0.25
     max_consecutive_cuts: int = 12
     max_steps: int = 200_000
+    #: wall-clock limit (s) of the stepping, None: none
+    max_wall_s: float | None = None
 
     def __post_init__(self) -> None:
         check_range("first_step_s", self.first_step_s, 0.0, None, unit="s", low_open=True)
@@ -163,7 +165,8 @@ def step_settings(numerics: Any, first_step_s: float = FIRST_STEP_S) -> StepSett
     """Step control of a run from its ``numerics`` (``max_step_s``, ``fixed_step_s``), for either solver."""
     fixed = numerics.fixed_step_s
     return StepSettings(first_step_s=min(first_step_s, fixed or first_step_s), max_step_s=numerics.max_step_s,
-                        fixed_step_s=fixed, min_step_s=min(MIN_STEP_S, fixed or MIN_STEP_S))
+                        fixed_step_s=fixed, min_step_s=min(MIN_STEP_S, fixed or MIN_STEP_S),
+                        max_wall_s=getattr(numerics, "max_wall_s", None))
 
 
 @dataclass
@@ -246,6 +249,10 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
                 raise ConvergenceError(f"more than {s.max_steps} steps by t = {t:.6g} s of {t_end_s:g} s: "
                                        "the run would not end in reasonable time (numerics.max_step_s or "
                                        "the tolerances are too small)")
+            if s.max_wall_s is not None and time.perf_counter() - wall0 > s.max_wall_s:
+                raise ConvergenceError(f"numerics.max_wall_s = {s.max_wall_s:g} s reached at t = {t:.6g} s of "
+                                       f"{t_end_s:g} s ({stats.steps} steps): stopped; raise the limit, or lower "
+                                       "numerics.resolution")
             if on_accept is not None:
                 on_accept(t, lands and ms in outputs)
             if fixed is None:

@@ -469,11 +469,27 @@ HELP_OUT = (
 )
 
 
+def _mpi_rank() -> int:
+    """This process's rank when started by mpirun / mpiexec (MPICH, Open MPI, Slurm), else 0."""
+    import os
+
+    for key in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"):
+        value = os.environ.get(key)
+        if value is not None and value.isdigit():
+            return int(value)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    if _mpi_rank() > 0:  # under mpirun every rank runs the command: only rank 0 speaks (errors still show)
+        import os
+
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     parser = argparse.ArgumentParser(
         prog="cryosim", description="Ice-ball growth around cryoprobes.",
         epilog="Exit status: 0 done, 2 invalid scenario or output folder refused, 3 no convergence, "
-               "4 results could not be written, 130 interrupted.")
+               "4 results could not be written, 5 stopped by a physical guard, 6 a study with failed points, "
+               "130 interrupted.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"cryosim {__version__}")

@@ -238,3 +238,18 @@ def test_version_and_per_cycle_table(tmp_path, capsys):
     assert "per freeze cycle" in out
     table = out.split("per freeze cycle", 1)[1].splitlines()
     assert table[2].split()[0] == "1" and table[3].split()[0] == "2"
+
+
+def test_only_rank_zero_prints_under_mpirun(tmp_path):
+    """Under mpirun every rank runs the command; lines were printed once per rank (issue 19)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK",
+                                                             "SLURM_PROCID")}
+    zero = subprocess.run([sys.executable, "-m", "cryosim", "probes"], env=env, capture_output=True, text=True)
+    one = subprocess.run([sys.executable, "-m", "cryosim", "probes"], env={**env, "PMI_RANK": "1"},
+                         capture_output=True, text=True)
+    assert zero.returncode == one.returncode == 0
+    assert "argon-2.4mm" in zero.stdout and one.stdout == ""

@@ -113,8 +113,9 @@ from ..physics.phase_change import CURVES, P_BETA, P_CU, ufl_formulas
 from ..numerics.sdirk2 import SDIRK_GAMMA, STAGE2_C, sdirk2_step
 from ..numerics.stepsize import Attempt, integrate, step_settings
 from ..physics.boundary import FLOOR_RAMP_K, BCKind, BoundarySet, DeviceTip, Surface, probe_boundaries
+from ..post.guards import far_field_disturbance_K
 from ..post.results import ENERGY_KEYS, Results
-from ..post.trackers import NodalField, StepView, Tracker, TrackerList
+from ..post.trackers import NodalField, StepView, Tracker, TrackerList, device_extras, device_stats
 from ..scenario import Numerics, Scenario
 from . import geometry as geo
 from .newton import FENewton, NewtonSettings, enthalpy_extrapolation
@@ -678,13 +679,7 @@ def _far_field_disturbance_K(ph: Any, meas: Any, far_temperature_C: float) -> fl
     """Largest |T - T_far| (K) on the nodes one cell inside the held far boundary (its own nodes are held)."""
     from mpi4py import MPI
 
-    T = ph.T.x.array
-    on_far = np.zeros(T.size, bool)
-    on_far[ph.far_dofs] = True
-    touching = on_far[meas.cells].any(axis=1)
-    inner = np.unique(meas.cells[touching])
-    inner = inner[~on_far[inner]]
-    loc = float(np.max(np.abs(T[inner] - far_temperature_C))) if inner.size else 0.0
+    loc = far_field_disturbance_K(ph.T.x.array, ph.far_dofs, far_temperature_C, meas.cells)
     return float(ph.fm.mesh.comm.allreduce(loc, op=MPI.MAX))
 
 
@@ -741,7 +736,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
 
     W0 = ph.wall_J()
 
-    def device_extras(t: float, surface_min_C: float) -> dict[str, float]:
+    def extras(t: float, surface_min_C: float) -> dict[str, float]:
         """The device's series (:data:`~cryosim.post.trackers.DEVICE_COLUMNS`) for the field in ``T`` at ``t``."""
         if device is None:
             return {}
@@ -751,10 +746,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
             into_W = ph.revolve * ph.scalar(ph.Q_gas)
         else:
             into_W = system.last_rates[4]  # the active surface's reaction at the last stage
-        return {"tip_mean_C": mean_C, "tip_min_C": surface_min_C,
-                "thermistor_C": device.thermistor_C(mean_C, into_W / area), "cooling_power_W": -into_W,
-                "gas_used_kg": device.gas_used_kg(t),
-                "probe_wall_J": ph.revolve * (ph.wall_J() - W0)}
+        return device_extras(device, t, mean_C, surface_min_C, into_W, area, ph.revolve * (ph.wall_J() - W0))
 
     def view(t: float, is_output: bool = False) -> StepView:
         Tl = T.x.array
@@ -763,7 +755,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
                         probe_surface_C=surface_min_C, probe_heat_W=-rates[0],
                         energy_J=dict(energy, enthalpy_change_J=ph.revolve * (ph.stored_J() - E0)),
                         field_fn=lambda: NodalField(meas.X, meas.cells, Tl), comm=comm,
-                        extras=device_extras(t, surface_min_C))
+                        extras=extras(t, surface_min_C))
 
     def record(t: float, is_output: bool = False) -> None:
         rec.record(view(t, is_output))
@@ -806,9 +798,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         far_field_max_disturbance_K=_far_field_disturbance_K(ph, meas, T0),
     )
     if device is not None:
-        design = device.device.design  # type: ignore[attr-defined]
-        stats.update(device=design.name, device_needles=design.needles, device_floor_C=device.device.coldest_C,  # type: ignore[attr-defined]
-                     probe_wall_heat_capacity_J_per_K=ph.wall_J_per_m2_K * ph.active_area_m2)
+        stats.update(device_stats(device, ph.wall_J_per_m2_K * ph.active_area_m2))
     results = rec.finish(view(system.t), stats)
     if out is not None and comm.rank == 0:
         from .output import render_ice_ball

@@ -88,3 +88,18 @@ def test_fem_temperature_breaches_are_flagged_not_stopped():
     e = {"enthalpy_change_J": -100.02, "probe_J": -100.0, "far_boundary_J": 0.0, "perfusion_J": 0.0, "metabolic_J": 0.0}
     with pytest.raises(PhysicalGuardError, match="energy balance"):  # the other guards still stop
         g.update(_view([0.0, 0.0, 0.0], e))
+
+
+def test_far_field_disturbance_reads_next_to_the_held_boundary():
+    from cryosim.post.guards import far_field_disturbance_K
+
+    # a chain 0-1-2-3 with node 3 on the far boundary (held at 37 °C), node 2 next to it
+    T = np.array([-40.0, 10.0, 36.5, 37.0])
+    edges = np.array([[0, 1], [1, 2], [2, 3]])
+    assert far_field_disturbance_K(T, np.array([3]), 37.0, edges) == pytest.approx(0.5)  # vertex-centred / FE
+    assert far_field_disturbance_K(T, np.array([2, 2]), 37.0) == pytest.approx(0.5)  # cell-centred: the far cells
+    assert far_field_disturbance_K(T, np.array([], int), 37.0) == 0.0
+    # triangles touching the held nodes {3, 4}: every other node of theirs counts, the held ones do not
+    T = np.array([30.0, 36.0, 35.0, 37.0, 37.0])
+    cells = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    assert far_field_disturbance_K(T, np.array([3, 4]), 37.0, cells) == pytest.approx(2.0)

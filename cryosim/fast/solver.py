@@ -23,8 +23,9 @@ from ..physics.materials import Material
 from ..numerics.stepsize import integrate, step_settings
 from ..physics.boundary import DeviceTip, Surface, probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
+from ..post.guards import far_field_disturbance_K as _far_field_disturbance_K
 from ..post.results import Results
-from ..post.trackers import NodalField, StepView, Tracker, TrackerList
+from ..post.trackers import NodalField, StepView, Tracker, TrackerList, device_extras, device_stats
 from ..scenario import Numerics, Scenario
 from .stepper import FVSystem, StepTolerances
 
@@ -129,16 +130,14 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
     active_areas_m2 = grid.bface_area_m2[active]
     t_end = scenario.protocol.duration_s
 
-    def device_extras(st: FVSystem, surface_C: np.ndarray) -> dict[str, float]:
+    def extras(st: FVSystem, surface_C: np.ndarray) -> dict[str, float]:
         """The device's series (:data:`~cryosim.post.trackers.DEVICE_COLUMNS`) at the last accepted step."""
         if device is None:
             return {}
         Q_active_W = float(st.last_rates[0][ACTIVE])  # into the medium through the active surface
         mean_C = float(active_areas_m2 @ surface_C / active_area_m2)
-        return {"tip_mean_C": mean_C, "tip_min_C": float(surface_C.min()),
-                "thermistor_C": device.thermistor_C(mean_C, Q_active_W / active_area_m2),
-                "cooling_power_W": -Q_active_W, "gas_used_kg": device.gas_used_kg(st.t),
-                "probe_wall_J": st.probe_wall_J}
+        return device_extras(device, st.t, mean_C, float(surface_C.min()), Q_active_W, active_area_m2,
+                             st.probe_wall_J)
 
     def view(st: FVSystem, is_output: bool) -> StepView:
         Qb = st.last_rates[0]
@@ -148,29 +147,22 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
                         probe_heat_W=-float(Qb[ACTIVE] + Qb[SHAFT]),
                         energy_J=dict(st.energy, enthalpy_change_J=st.enthalpy_change_J),
                         field_fn=lambda: NodalField(grid.points_m, grid.triangles, _nodal(st)),  # type: ignore[arg-type]
-                        extras=device_extras(st, surface_C))
+                        extras=extras(st, surface_C))
 
     stats = _integrate(stepper, t_end, scenario.numerics, bcs.breakpoints_s(), view, tl)
     stats.update(cells=grid.n_cells, domain_radius_m=scenario.domain_radius_m(),
                  far_field_max_disturbance_K=far_field_disturbance_K(grid, stepper.T, scenario.initial_temperature_C))
     if device is not None:
-        design = device.device.design  # type: ignore[attr-defined]
-        stats.update(device=design.name, device_needles=design.needles, device_floor_C=device.device.coldest_C,  # type: ignore[attr-defined]
-                     probe_wall_heat_capacity_J_per_K=float(stepper.wall_capacity_J_per_K.sum()))
+        stats.update(device_stats(device, float(stepper.wall_capacity_J_per_K.sum())))
     return tl.finish(view(stepper, False), stats, {"cell_centers_m": grid.centers_m, "cell_temperature_C": stepper.T})
 
 
 def far_field_disturbance_K(grid: FVGrid, T_C: np.ndarray, far_temperature_C: float) -> float:
     """Largest |T - T_far| next to the far boundary (K): on the cells touching it (cell-centred grids) or the
-    nodes one edge inside it (CVFEM, whose far-boundary nodes are held at T_far)."""
-    far = np.unique(grid.bface_cell[grid.bface_group == FAR])
-    if grid.kind == "cvfem":
-        on_far = np.zeros(grid.n_cells, bool)
-        on_far[far] = True
-        fc = grid.face_cells
-        inner = np.concatenate([fc[on_far[fc[:, 0]] & ~on_far[fc[:, 1]], 1], fc[on_far[fc[:, 1]] & ~on_far[fc[:, 0]], 0]])
-        far = np.unique(inner)
-    return float(np.max(np.abs(T_C[far] - far_temperature_C))) if far.size else 0.0
+    nodes one edge inside it (CVFEM, whose far-boundary nodes are held at T_far);
+    :func:`cryosim.post.guards.far_field_disturbance_K`."""
+    return _far_field_disturbance_K(T_C, grid.bface_cell[grid.bface_group == FAR], far_temperature_C,
+                                    grid.face_cells if grid.kind == "cvfem" else None)
 
 
 def _integrate(system: FVSystem, t_end_s: float, numerics: Numerics, breaks_s: np.ndarray,

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..numerics.sdirk2 import SDIRK_GAMMA
+from ..numerics.sdirk2 import SDIRK_GAMMA, STAGE2_C, sdirk2_step
 from ..numerics.stepsize import Attempt
 from ..physics.boundary import N_SURFACES, BCKind, BoundarySet, Surface
 from ..meshing.grids import FVGrid
+from ..post.results import ENERGY_KEYS
 from . import kernel as fv
 from .newton import LinearSolverSettings, NewtonSolver
 
@@ -46,8 +47,6 @@ __all__ = ["BoundaryState", "FVSystem", "SDIRK_GAMMA", "ENERGY_KEYS"]
 UNDERSHOOT_SLACK_K = 0.5
 #: Error ratio given to such a step: above the controller's rejection ratio, so it is cut (by about half).
 UNDERSHOOT_REJECT_RATIO = 4.0
-#: Cumulative heat terms (J) into the medium.
-ENERGY_KEYS = ("probe_J", "far_boundary_J", "perfusion_J", "metabolic_J")
 
 
 @dataclass
@@ -118,6 +117,9 @@ class FVSystem:
         self.Ta = float(arterial_temperature_C)
         self.boundaries = boundaries
         self.tol = tolerances
+        #: the error estimate's tolerances (:class:`~cryosim.numerics.sdirk2.SDIRK2System`)
+        self.enthalpy_rtol = tolerances.enthalpy_rtol
+        self.temperature_tolerance_K = tolerances.temperature_tolerance_K
         self.T = np.broadcast_to(np.asarray(initial_temperature_C, float), (grid.n_cells,)).copy()
         self.H = fv.enthalpy_of(self.T, grid.material, self.props)
         self.H0_total = float(fv.total(grid.volume_m3, self.H))
@@ -205,72 +207,88 @@ class FVSystem:
         T = np.clip(T_guess, lo, hi)
         return fv.enthalpy_of(T, self.grid.material, self.props), T
 
-    def _accumulate(self, weight_s: float, rates: tuple[np.ndarray, float, float], into: dict) -> None:
+    # --- SDIRK2System (cryosim.numerics.sdirk2) ---------------------------
+    def committed_temperature(self) -> np.ndarray:
+        return self.T
+
+    def set_stage(self, stage: int, t_s: float, gamma_dt_s: float) -> None:
+        """Boundary data at ``t_s`` and the stage's H*_i, T*_i (stage 2: combined from the stage-1 solution)."""
+        self._gdt = gamma_dt_s
+        self._stage_bc = bc = BoundaryState.from_set(self.boundaries, t_s)
+        if stage == 1:
+            self._Hstar, self._Tstar = self.H, self.T
+            self._bc1 = bc
+            return
+        H1, T1 = self._stage_H, self._stage_T
+        self._stage1 = (H1, T1)
+        self._Hstar = self.H + STAGE2_C * (H1 - self.H)
+        self._Tstar = self.T + STAGE2_C * (T1 - self.T)  # the wall's share of E*_2, combined as H*_2
+
+    def solve_stage(self, guess_T: np.ndarray | None) -> tuple[bool, int, str]:
+        """Solve V (H - H*) + Cw (T(H) - T*) = gamma dt S(H) from ``guess_T`` (clipped; None: the committed state)."""
+        H_g, T_g = (self.H, self.T) if guess_T is None else self._clipped_enthalpy(guess_T, self._stage_bc)
+        ok, its, H, T = self._solve(self._gdt, self._stage_bc, self._Hstar, self._Tstar, H_g, T_g)
+        self._stage_H, self._stage_T = H, T
+        return ok, its, "" if ok else "Newton failed"
+
+    def stage_rates(self) -> tuple[tuple[np.ndarray, float, float], tuple[float, float, float, float]]:
+        """The stage's rates (:meth:`rates`) and its heat rates in the order of :data:`ENERGY_KEYS`."""
+        rates = self.rates(self._stage_T, self._stage_bc, (self._stage_H, self._Hstar, self._Tstar, self._gdt))
         Qb, Qp, Qm = rates
-        into["probe_J"] += weight_s * (Qb[int(Surface.ACTIVE)] + Qb[int(Surface.SHAFT)])
-        into["far_boundary_J"] += weight_s * Qb[int(Surface.FAR)]
-        into["perfusion_J"] += weight_s * Qp
-        into["metabolic_J"] += weight_s * Qm
+        return rates, (Qb[int(Surface.ACTIVE)] + Qb[int(Surface.SHAFT)], Qb[int(Surface.FAR)], Qp, Qm)
 
-    def _error_ratio(self, H_new: np.ndarray, T_new: np.ndarray, H_low: np.ndarray) -> float:
-        """Local error estimate over its tolerance (the larger of two measures).
+    def embedded(self, c: float) -> np.ndarray:
+        """H^n + c (H_1 - H^n) (call after :meth:`set_stage` of stage 2)."""
+        return self.H + c * (self._stage1[0] - self.H)
 
-        ``H_low`` is a first-order solution of the same step. The difference in
-        total enthalpy change (the heat drawn, which sets the ice-ball size)
-        relative to that change, against ``enthalpy_rtol``; the largest cell
-        temperature difference, against ``temperature_tolerance_K``.
+    def stage2_guess(self, low: np.ndarray, dt_s: float) -> np.ndarray:
+        """Stage 2's guess: the first-order extrapolation in temperature, T^n + (T_1 - T^n)/gamma."""
+        T1 = self._stage1[1]
+        return self.T + dt_s * ((T1 - self.T) / (SDIRK_GAMMA * dt_s))
+
+    def error_measures(self, low: np.ndarray) -> tuple[float, float, float, float]:
+        """The differences of the stage-2 solution from the embedded ``low`` (node-constrained cells set to the result).
+
+        The total enthalpy difference (J), the medium's enthalpy change at the result and the stored-energy
+        change at t_n (J), and the largest cell temperature difference (K).
         """
+        H_new, T_new = self._stage_H, self._stage_T
+        H_low = self._with_constraints(low, H_new, self._stage_bc)
         V = self.grid.volume_m3
         E_new = float(fv.total(V, H_new)) - self.H0_total
-        scale = max(abs(E_new), abs(self.enthalpy_change_J), 1e-300)
-        e_global = abs(float(fv.total(V, H_new - H_low))) / scale / self.tol.enthalpy_rtol
+        dE = float(fv.total(V, H_new - H_low))
         T_low = fv.temperatures_of(H_low, self.grid.material, self.props, T_new)
-        e_local = float(np.max(np.abs(T_new - T_low))) / self.tol.temperature_tolerance_K
-        return max(e_global, e_local)
+        return dE, E_new, self.enthalpy_change_J, float(np.max(np.abs(T_new - T_low)))
+
+    def guard_ratio(self, t_s: float, dt_s: float) -> float:
+        """:data:`UNDERSHOOT_REJECT_RATIO` when a cell ends colder than the coldest of the previous field and the
+        imposed temperatures by more than :data:`UNDERSHOOT_SLACK_K`, else 0.
+
+        A discrete maximum principle the exact step obeys: a step that breaks it is too long, whatever the
+        error estimate says (issue 11: undershoots of up to 11.8 K in water).
+        """
+        coldest = min(float(self.T.min()), self._bc1.bounds_C()[0], self._stage_bc.bounds_C()[0])
+        if coldest - float(self._stage_T.min()) > UNDERSHOOT_SLACK_K:
+            return UNDERSHOOT_REJECT_RATIO
+        return 0.0
+
+    def stage_state(self) -> tuple[np.ndarray, np.ndarray, BoundaryState]:
+        return self._stage_H, self._stage_T, self._stage_bc
 
     # --- SteppedSystem ----------------------------------------------------
     def attempt(self, t_s: float, dt_s: float) -> Attempt:
-        """One SDIRK2 step (Alexander 1977) from the committed state.
+        """One SDIRK2 step (Alexander 1977) from the committed state: :func:`cryosim.numerics.sdirk2.sdirk2_step`.
 
         Stage i solves V (H_i - H*_i) + Cw (T_i - T*_i) = gamma dt S(H_i); the
         update E^{n+1} - E^n = dt [(1 - gamma) S_1 + gamma S_2] of the stored
         energy E = V H + Cw T is what the energy terms integrate. The error is
-        estimated against H^n + dt S_1 / V.
+        estimated against H^n + dt S_1 / V = H^n + (H_1 - H^n)/gamma.
         """
-        g, dt = SDIRK_GAMMA, dt_s
-        bc1 = BoundaryState.from_set(self.boundaries, t_s + g * dt)
-        if self._prev is None:
-            guess1 = (self.H, self.T)
-        else:
-            guess1 = self._clipped_enthalpy(self.T + g * dt * self._prev[0], bc1)
-        ok, its1, H1, T1 = self._solve(g * dt, bc1, self.H, self.T, guess1[0], guess1[1])
-        if not ok:
-            return Attempt(False, iterations=its1, reason=f"Newton failed in stage 1 after {its1} iterations")
-        slope = (H1 - self.H) / (g * dt)  # S_1 / V
-        Hstar2 = self.H + (1.0 - g) * dt * slope
-        T_slope = (T1 - self.T) / (g * dt)
-        Tstar2 = self.T + (1.0 - g) * dt * T_slope  # the wall's share of E*_2, combined as H*_2
-        bc2 = BoundaryState.from_set(self.boundaries, t_s + dt)
-        H_g2, T_g2 = self._clipped_enthalpy(self.T + dt * T_slope, bc2)
-        ok, its2, H2, T2 = self._solve(g * dt, bc2, Hstar2, Tstar2, H_g2, T_g2)
-        if not ok:
-            return Attempt(False, iterations=its1 + its2, reason=f"Newton failed in stage 2 after {its2} iterations")
-        heat = {k: 0.0 for k in ENERGY_KEYS}
-        self._accumulate((1.0 - g) * dt, self.rates(T1, bc1, (H1, self.H, self.T, g * dt)), heat)
-        rates2 = self.rates(T2, bc2, (H2, Hstar2, Tstar2, g * dt))
-        self._accumulate(g * dt, rates2, heat)
-        err = self._error_ratio(H2, T2, self._with_constraints(self.H + dt * slope, H2, bc2))
-        # no cell may end colder than the coldest of the previous field and the imposed temperatures (a discrete
-        # maximum principle the exact step obeys): a step that breaks it by more than UNDERSHOOT_SLACK_K is
-        # too long, whatever the error estimate says (issue 11: undershoots of up to 11.8 K in water)
-        coldest = min(float(self.T.min()), bc1.bounds_C()[0], bc2.bounds_C()[0])
-        if coldest - float(T2.min()) > UNDERSHOOT_SLACK_K:
-            err = max(err, UNDERSHOOT_REJECT_RATIO)
-        return Attempt(True, err, its1 + its2, payload=(H2, T2, heat, rates2, bc2, dt))
+        return sdirk2_step(self, t_s, dt_s, None if self._prev is None else self._prev[0])
 
     def accept(self, attempt: Attempt, t_new_s: float) -> None:
-        H, T, heat, rates, bc, dt = attempt.payload
-        for k, v in heat.items():
+        (H, T, bc), heat, rates, dt = attempt.payload
+        for k, v in zip(ENERGY_KEYS, heat):
             self.energy[k] += v
         self._prev = ((T - self.T) / dt, dt)
         self.T, self.H, self.t = T, H, t_new_s

@@ -65,15 +65,20 @@ the recorded energy balance to the Newton tolerance
 (``Results.energy_imbalance_relative``).
 
 Step control: :func:`cryosim.numerics.stepsize.integrate` (the shared
-controller) drives :class:`FESystem`. The local error is estimated against
-the embedded first-order solution of the same step, taken in temperature,
-:math:`T_{low} = T^n + (T_1 - T^n)/\gamma` (the counterpart of
-:math:`H_{low} = H^n + (H(T_1) - H^n)/\gamma`; Dirichlet values kept), with
-the fast solver's two measures and tolerances: the total enthalpy change
-:math:`\int (H(T_2) - H(T_{low})) w` relative to the change so far, against
+controller) drives :class:`FESystem`, whose step is the fast solver's,
+:func:`cryosim.numerics.sdirk2.sdirk2_step`. The local error is estimated
+against the embedded first-order solution of the same step, taken in
+*enthalpy* node by node, :math:`H_{low} = H(T^n) + (H(T_1) - H(T^n))/\gamma`,
+and read back as nodal temperatures :math:`T_{low} = T(H_{low})`
+(:func:`cryosim.fem.newton.enthalpy_extrapolation`; Dirichlet values kept);
+extrapolating the temperature itself, :math:`T^n + (T_1 - T^n)/\gamma`, would
+run tens of kelvin past the freezing interval. The two measures and
+tolerances are the fast solver's (:func:`cryosim.numerics.sdirk2.error_ratio`):
+the total stored-energy difference :math:`\int (H(T_2) - H(T_{low})) w` (plus
+the probe wall's) relative to the change since t = 0, against
 ``numerics.enthalpy_rtol``, and the largest nodal :math:`|T_2 - T_{low}|`,
-against ``numerics.temperature_tolerance_K`` (the choice is argued in
-:meth:`FESystem._error_ratio`; the estimate is O(dt^2), measured).
+against ``numerics.temperature_tolerance_K`` (see
+:meth:`FESystem.error_measures`; the estimate is O(dt^2), measured).
 Newton: :class:`cryosim.fem.newton.FENewton` (the correction read in
 enthalpy across the freezing interval, a line search that never accepts a
 larger residual, MUMPS LU); nothing unconverged is accepted (the controller
@@ -105,11 +110,12 @@ import numpy as np
 
 from ..physics.materials import Material, get_material
 from ..physics.phase_change import CURVES, P_BETA, P_CU, ufl_formulas
-from ..numerics.sdirk2 import SDIRK_GAMMA, STAGE2_C
+from ..numerics.sdirk2 import SDIRK_GAMMA, STAGE2_C, sdirk2_step
 from ..numerics.stepsize import Attempt, integrate, step_settings
 from ..physics.boundary import FLOOR_RAMP_K, BCKind, BoundarySet, DeviceTip, Surface, probe_boundaries
-from ..post.results import Results
-from ..post.trackers import NodalField, StepView, Tracker, TrackerList
+from ..post.guards import far_field_disturbance_K
+from ..post.results import ENERGY_KEYS, Results
+from ..post.trackers import NodalField, StepView, Tracker, TrackerList, device_extras, device_stats
 from ..scenario import Numerics, Scenario
 from . import geometry as geo
 from .newton import FENewton, NewtonSettings, enthalpy_extrapolation
@@ -465,8 +471,6 @@ class _Measures:
         return float(self.comm.allreduce(loc, op=MPI.MIN))
 
 
-#: Cumulative heat terms (J) into the medium, in the order of :meth:`_Physics.stage_rates_W` (the fast solver's keys).
-ENERGY_KEYS = ("probe_J", "far_boundary_J", "perfusion_J", "metabolic_J")
 
 
 class FESystem:
@@ -566,77 +570,94 @@ class FESystem:
         ph = self.ph
         return np.union1d(ph.far_dofs, ph.active_dofs) if self._tip_dirichlet else ph.far_dofs
 
-    # --- error estimate ---------------------------------------------------
-    def _error_ratio(self, T2: np.ndarray, T_low: np.ndarray, E2: float) -> float:
-        r"""Local error estimate of an SDIRK2 step over its tolerance (the larger of two measures).
+    # --- SDIRK2System (cryosim.numerics.sdirk2) ---------------------------
+    def committed_temperature(self) -> np.ndarray:
+        return self.ph.T_n.x.array
 
-        ``T_low`` is the embedded first-order solution in temperature,
-        :math:`T^n + (T_1 - T^n)/\gamma` (since :math:`T_1 = T^n + \gamma\Delta t\,\dot T + O(\Delta t^2)`
-        it is first order, and :math:`T_2 - T_{low} = O(\Delta t^2)`), set to
-        the Dirichlet data where they hold (prescribed values carry no time
-        error; without this a tip temperature that jumps at t = 0 would look
-        like an error no step size removes). Nodal temperatures are used
-        rather than inverting :math:`H_{low} = H^n + (H_1 - H^n)/\gamma`
-        nodally: in P1, H lives at quadrature points and a node on a material
-        interface has two enthalpy curves. The two measures are those of
-        :meth:`cryosim.fast.stepper.FVSystem._error_ratio`: the largest nodal
-        :math:`|T_2 - T_{low}|` against ``temperature_tolerance_K``, and the
-        total-enthalpy difference :math:`|\int (H(T_2) - H(T_{low})) w|`
-        relative to the enthalpy change since t = 0, against
-        ``enthalpy_rtol``.
+    def set_stage(self, stage: int, t_s: float, gamma_dt_s: float) -> None:
+        r"""Boundary data at ``t_s`` and the stage's :math:`H^*` (module docstring): stage 1,
+        :math:`H(T^n)`; stage 2, :math:`H(T^n) + c_2 (H(T_1) - H(T^n))` with the stage-1 solution in ``ph.T``."""
+        ph = self.ph
+        ph.gamma_dt.value = gamma_dt_s
+        if stage == 1:
+            ph.stage_c.value = 0.0
+        else:
+            ph.T_1.x.array[:] = ph.T.x.array
+            ph.stage_c.value = STAGE2_C
+        self._bounds = self.set_condition(t_s)
+
+    def solve_stage(self, guess_T: np.ndarray | None) -> tuple[bool, int, str]:
+        """Newton from ``guess_T`` (None: the committed state), clipped to the committed range and the imposed
+        temperatures; the solution is left in ``ph.T``."""
+        ph = self.ph
+        ph.T.x.array[:] = self._clipped(ph.T_n.x.array if guess_T is None else guess_T, self._bounds)
+        return self._solve()
+
+    def stage_rates(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(:meth:`_Physics.stage_rates_W`, its first four: the heat rates in the order of :data:`ENERGY_KEYS`)."""
+        rates = self.ph.stage_rates_W()
+        return rates, rates[:4]
+
+    def embedded(self, c: float) -> np.ndarray:
+        r"""Nodal temperatures of :math:`H(T^n) + c\,(H(T_1) - H(T^n))`, the extrapolation taken in enthalpy node
+        by node (:func:`cryosim.fem.newton.enthalpy_extrapolation`; call after :meth:`set_stage` of stage 2)."""
+        Tn = self.ph.T_n.x.array
+        low = np.empty_like(Tn)
+        enthalpy_extrapolation(Tn, self.ph.T_1.x.array, c, self._node_material, self._table, low)
+        return low
+
+    def stage2_guess(self, low: np.ndarray, dt_s: float) -> np.ndarray:
+        """Stage 2's guess: the embedded first-order solution itself."""
+        return low
+
+    def error_measures(self, low: np.ndarray) -> tuple[float, float, float, float]:
+        r"""The differences of the stage-2 solution :math:`T_2` (in ``ph.T``) from the embedded ``low``.
+
+        ``low`` (:meth:`embedded`: :math:`T_{low} = T(H(T^n) + (H(T_1) - H(T^n))/\gamma)`, the first-order
+        solution taken in *enthalpy* node by node) is set to the Dirichlet data where they hold (prescribed
+        values carry no time error; without this a tip temperature that jumps at t = 0 would look like an
+        error no step size removes). Returns the stored-energy difference
+        :math:`\int (H(T_2) - H(T_{low})) w` plus the probe wall's (J, per radian on (r, z) meshes), the
+        stored-energy change since t = 0 at :math:`T_2` and at :math:`T^n`, and the largest nodal
+        :math:`|T_2 - T_{low}|` (K): the two measures of :func:`cryosim.numerics.sdirk2.error_ratio`, as in
+        the fast solver (:meth:`cryosim.fast.stepper.FVSystem.error_measures`). The nodal temperature
+        difference is that of the nodal enthalpy extrapolation inverted node by node (a node on a material
+        interface takes the curve of :meth:`_Physics.node_materials`); the energy difference integrates
+        :math:`H(T_{low})` with the lumped enthalpy quadrature.
         """
         from mpi4py import MPI
 
-        n = self.n_owned
-        dT = float(np.max(np.abs(T2[:n] - T_low[:n]))) if n else 0.0
-        dT = float(self.comm.allreduce(dT, op=MPI.MAX))
         ph = self.ph
-        ph.T.x.array[:] = T_low
-        E_low = ph.stored_J()
-        ph.T.x.array[:] = T2
-        scale = max(abs(E2 - self.E0), abs(self.E_n - self.E0), 1e-300)
-        return max(dT / self.temperature_tolerance_K, abs(E2 - E_low) / scale / self.enthalpy_rtol)
-
-    # --- SteppedSystem ----------------------------------------------------
-    def attempt(self, t_s: float, dt_s: float) -> Attempt:
-        """One SDIRK2 step (module docstring) from the committed state; ``ph.T_n`` is left as it was."""
-        ph, g = self.ph, SDIRK_GAMMA
-        Tn = ph.T_n.x.array
-        ph.gamma_dt.value = g * dt_s
-        # stage 1 at t + gamma dt: H*_1 = H(T^n)
-        ph.stage_c.value = 0.0
-        bounds = self.set_condition(t_s + g * dt_s)
-        guess = Tn if self._prev is None else Tn + g * dt_s * self._prev[0]
-        ph.T.x.array[:] = self._clipped(guess, bounds)
-        ok, its1, why = self._solve()
-        if not ok:
-            return Attempt(False, iterations=its1, reason=f"stage 1: {why} after {its1} Newton iterations")
-        rates1 = ph.stage_rates_W()
-        T1 = ph.T.x.array.copy()
-        ph.T_1.x.array[:] = T1
-        # stage 2 at t + dt: H*_2 = H(T^n) + (1 - gamma)/gamma (H(T_1) - H(T^n))
-        ph.stage_c.value = STAGE2_C
-        bounds = self.set_condition(t_s + dt_s)
-        # embedded first-order solution, taken in enthalpy node by node; also the Newton guess
-        T_low = np.empty_like(Tn)
-        enthalpy_extrapolation(Tn, T1, 1.0 / g, self._node_material, self._table, T_low)
-        ph.T.x.array[:] = self._clipped(T_low, bounds)
-        ok, its2, why = self._solve()
-        if not ok:
-            return Attempt(False, iterations=its1 + its2, reason=f"stage 2: {why} after {its2} Newton iterations")
-        rates2 = ph.stage_rates_W()
         T2 = ph.T.x.array.copy()
         E2 = ph.stored_J()
         fixed = self._dirichlet_dofs()
-        T_low[fixed] = T2[fixed]
-        err = self._error_ratio(T2, T_low, E2)
-        heat = {k: (1.0 - g) * dt_s * r1 + g * dt_s * r2 for k, r1, r2 in zip(ENERGY_KEYS, rates1, rates2)}
-        return Attempt(True, err, its1 + its2, payload=(T2, heat, rates2, E2, dt_s))
+        low[fixed] = T2[fixed]
+        n = self.n_owned
+        dT = float(np.max(np.abs(T2[:n] - low[:n]))) if n else 0.0
+        dT = float(self.comm.allreduce(dT, op=MPI.MAX))
+        ph.T.x.array[:] = low
+        E_low = ph.stored_J()
+        ph.T.x.array[:] = T2
+        self._result = (T2, E2)
+        return E2 - E_low, E2 - self.E0, self.E_n - self.E0, dT
+
+    def guard_ratio(self, t_s: float, dt_s: float) -> float:
+        """No guard of its own beyond the error estimate and Newton's convergence."""
+        return 0.0
+
+    def stage_state(self) -> tuple[np.ndarray, float]:
+        return self._result
+
+    # --- SteppedSystem ----------------------------------------------------
+    def attempt(self, t_s: float, dt_s: float) -> Attempt:
+        """One SDIRK2 step (module docstring) from the committed state: :func:`cryosim.numerics.sdirk2.sdirk2_step`;
+        ``ph.T_n`` is left as it was."""
+        return sdirk2_step(self, t_s, dt_s, None if self._prev is None else self._prev[0])
 
     def accept(self, attempt: Attempt, t_new_s: float) -> None:
-        T2, heat, rates, E2, dt = attempt.payload
+        (T2, E2), heat, rates, dt = attempt.payload
         ph = self.ph
-        for k, v in heat.items():
+        for k, v in zip(ENERGY_KEYS, heat):
             self.energy[k] += v
         self._prev = ((T2 - ph.T_n.x.array) / dt, dt)
         ph.T_n.x.array[:] = T2
@@ -658,13 +679,7 @@ def _far_field_disturbance_K(ph: Any, meas: Any, far_temperature_C: float) -> fl
     """Largest |T - T_far| (K) on the nodes one cell inside the held far boundary (its own nodes are held)."""
     from mpi4py import MPI
 
-    T = ph.T.x.array
-    on_far = np.zeros(T.size, bool)
-    on_far[ph.far_dofs] = True
-    touching = on_far[meas.cells].any(axis=1)
-    inner = np.unique(meas.cells[touching])
-    inner = inner[~on_far[inner]]
-    loc = float(np.max(np.abs(T[inner] - far_temperature_C))) if inner.size else 0.0
+    loc = far_field_disturbance_K(ph.T.x.array, ph.far_dofs, far_temperature_C, meas.cells)
     return float(ph.fm.mesh.comm.allreduce(loc, op=MPI.MAX))
 
 
@@ -721,7 +736,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
 
     W0 = ph.wall_J()
 
-    def device_extras(t: float, surface_min_C: float) -> dict[str, float]:
+    def extras(t: float, surface_min_C: float) -> dict[str, float]:
         """The device's series (:data:`~cryosim.post.trackers.DEVICE_COLUMNS`) for the field in ``T`` at ``t``."""
         if device is None:
             return {}
@@ -731,10 +746,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
             into_W = ph.revolve * ph.scalar(ph.Q_gas)
         else:
             into_W = system.last_rates[4]  # the active surface's reaction at the last stage
-        return {"tip_mean_C": mean_C, "tip_min_C": surface_min_C,
-                "thermistor_C": device.thermistor_C(mean_C, into_W / area), "cooling_power_W": -into_W,
-                "gas_used_kg": device.gas_used_kg(t),
-                "probe_wall_J": ph.revolve * (ph.wall_J() - W0)}
+        return device_extras(device, t, mean_C, surface_min_C, into_W, area, ph.revolve * (ph.wall_J() - W0))
 
     def view(t: float, is_output: bool = False) -> StepView:
         Tl = T.x.array
@@ -743,7 +755,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
                         probe_surface_C=surface_min_C, probe_heat_W=-rates[0],
                         energy_J=dict(energy, enthalpy_change_J=ph.revolve * (ph.stored_J() - E0)),
                         field_fn=lambda: NodalField(meas.X, meas.cells, Tl), comm=comm,
-                        extras=device_extras(t, surface_min_C))
+                        extras=extras(t, surface_min_C))
 
     def record(t: float, is_output: bool = False) -> None:
         rec.record(view(t, is_output))
@@ -786,9 +798,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         far_field_max_disturbance_K=_far_field_disturbance_K(ph, meas, T0),
     )
     if device is not None:
-        design = device.device.design  # type: ignore[attr-defined]
-        stats.update(device=design.name, device_needles=design.needles, device_floor_C=device.device.coldest_C,  # type: ignore[attr-defined]
-                     probe_wall_heat_capacity_J_per_K=ph.wall_J_per_m2_K * ph.active_area_m2)
+        stats.update(device_stats(device, ph.wall_J_per_m2_K * ph.active_area_m2))
     results = rec.finish(view(system.t), stats)
     if out is not None and comm.rank == 0:
         from .output import render_ice_ball

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PhysicalGuardError", "GuardLimits", "GuardTracker", "limits_for", "check_final",
+__all__ = ["PhysicalGuardError", "GuardLimits", "far_field_disturbance_K", "GuardTracker", "limits_for", "check_final",
            "TEMPERATURE_TOLERANCE_K", "ENERGY_IMBALANCE_RELATIVE", "FAR_FIELD_DISTURBANCE_K"]
 
 #: Undershoot / overshoot allowed (K): issue 11 asks the solvers to stay within 0.5 K of their bounds; the
@@ -57,6 +57,27 @@ ENERGY_IMBALANCE_RELATIVE = 1e-4
 FAR_FIELD_DISTURBANCE_K = 0.5
 #: Energy terms below this (J) are too small for a relative balance to mean anything (the first microseconds).
 ENERGY_FLOOR_J = 1e-9
+
+
+def far_field_disturbance_K(T_C: np.ndarray, far_nodes: np.ndarray, far_temperature_C: float,
+                            elements: np.ndarray | None = None) -> float:
+    """Largest |T - T_far| next to the far boundary (K), on this process's nodes.
+
+    ``far_nodes``: the unknowns on the far boundary. With ``elements`` (rows of unknowns that share an
+    element: a vertex-centred grid's edges, a finite-element mesh's cells) the far-boundary unknowns are
+    held at T_far, and the disturbance is read on the unknowns that share an element with one of them
+    and are not held themselves; without, on ``far_nodes`` themselves (the cells touching the far
+    boundary of a cell-centred grid). 0 when there are none.
+    """
+    T_C = np.asarray(T_C)
+    nodes = np.unique(far_nodes)
+    if elements is not None:
+        on_far = np.zeros(T_C.size, bool)
+        on_far[nodes] = True
+        touching = on_far[elements].any(axis=1)
+        nodes = np.unique(elements[touching])
+        nodes = nodes[~on_far[nodes]]
+    return float(np.max(np.abs(T_C[nodes] - far_temperature_C))) if nodes.size else 0.0
 
 
 class PhysicalGuardError(RuntimeError):

@@ -35,14 +35,17 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["Results", "ENERGY_TERMS", "atomic_write", "iso_label"]
+__all__ = ["Results", "ENERGY_KEYS", "ENERGY_TERMS", "atomic_write", "iso_label"]
 
+#: The heat terms (J) a solver integrates over the steps (into the medium: through the probe, the far
+#: boundary, from perfusion and metabolism), in the order of its stage rates (both solvers).
+ENERGY_KEYS = ("probe_J", "far_boundary_J", "perfusion_J", "metabolic_J")
 #: Cumulative energy terms (J): heat entering through the probe (negative
 #: when the probe draws heat), through the far boundary, from perfusion and
 #: metabolism, the change of total stored energy (the medium's enthalpy plus,
 #: for a probe wall with a heat capacity, the wall's sensible heat: then the
 #: probe term is the heat drawn from the wall by the coolant), and what is left over.
-ENERGY_TERMS = ("enthalpy_change_J", "probe_J", "far_boundary_J", "perfusion_J", "metabolic_J", "imbalance_J")
+ENERGY_TERMS = ("enthalpy_change_J",) + ENERGY_KEYS + ("imbalance_J",)
 
 
 #: Window (s) over which the table averages the initial cooling power of a tip held at a temperature: the

@@ -42,7 +42,7 @@ from .view import GEOMETRIES, INSIDE_TOL, NodalField, StepView, Tracker, barycen
 
 __all__ = [
     "NodalField", "StepView", "Tracker", "SeriesTracker", "ExtentTracker", "ThermocoupleTracker", "ProbeTracker",
-    "EnergyTracker", "DeviceTracker", "DEVICE_COLUMNS", "ProgressTracker", "CallbackTracker", "CSVStreamTracker", "TrackerList", "GEOMETRIES",
+    "EnergyTracker", "DeviceTracker", "DEVICE_COLUMNS", "device_extras", "device_stats", "ProgressTracker", "CallbackTracker", "CSVStreamTracker", "TrackerList", "GEOMETRIES",
 ]
 
 class SeriesTracker(Tracker):
@@ -192,6 +192,32 @@ class EnergyTracker(SeriesTracker):
 #: temperature and mean flux), the cooling power (heat drawn through the active surface, W), the gas
 #: used by the handpiece since the start (kg) and the change of the probe wall's sensible heat (J).
 DEVICE_COLUMNS = ("tip_mean_C", "tip_min_C", "thermistor_C", "cooling_power_W", "gas_used_kg", "probe_wall_J")
+
+
+def device_extras(device: Any, t_s: float, tip_mean_C: float, tip_min_C: float, active_heat_W: float,
+                  active_area_m2: float, probe_wall_J: float) -> dict[str, float]:
+    """A Joule-Thomson device's series (:data:`DEVICE_COLUMNS`) at ``t_s``; empty without a device.
+
+    ``device``: the active surface's :class:`~cryosim.physics.boundary.DeviceTip` (or None);
+    ``active_heat_W``: the heat into the medium through the active surface (< 0 while cooling);
+    ``probe_wall_J``: the change of the probe wall's sensible heat since the start.
+    """
+    if device is None:
+        return {}
+    return {"tip_mean_C": tip_mean_C, "tip_min_C": tip_min_C,
+            "thermistor_C": device.thermistor_C(tip_mean_C, active_heat_W / active_area_m2),
+            "cooling_power_W": -active_heat_W, "gas_used_kg": device.gas_used_kg(t_s),
+            "probe_wall_J": probe_wall_J}
+
+
+def device_stats(device: Any, wall_heat_capacity_J_per_K: float) -> dict[str, Any]:
+    """The run diagnostics of a Joule-Thomson device (its design, needles, coldest tip, the probe wall's
+    heat capacity); empty without a device."""
+    if device is None:
+        return {}
+    design = device.device.design
+    return {"device": design.name, "device_needles": design.needles, "device_floor_C": device.device.coldest_C,
+            "probe_wall_heat_capacity_J_per_K": wall_heat_capacity_J_per_K}
 
 
 class DeviceTracker(SeriesTracker):

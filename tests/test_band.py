@@ -1,7 +1,7 @@
 """The band of a prediction over a design's stated ranges (cryosim.studies.band): what is varied, what is held,
 and that the band brackets the nominal and follows the physics (a larger orifice never freezes less)."""
 
-import types
+import dataclasses
 
 import pytest
 
@@ -23,9 +23,9 @@ def _scenario(**probe_kw):
 
 def _with_ranges(monkeypatch, ranges):
     real = catalogue.load_probe_design(N2O_18G)
-    fake = types.SimpleNamespace(ranges=ranges, name=real.name)
+    changed = dataclasses.replace(real, ranges=ranges)
     original = catalogue.load_probe_design
-    monkeypatch.setattr(catalogue, "load_probe_design", lambda n: fake if n == N2O_18G else original(n))
+    monkeypatch.setattr(catalogue, "load_probe_design", lambda n: changed if n == N2O_18G else original(n))
     return real
 
 

@@ -52,26 +52,23 @@ def uncertain_design_values(scenario: Scenario) -> tuple[dict[str, tuple[float, 
 
     Empty when the probe is not a catalogue design or the design states no range.
     """
-    from ..physics.catalogue import load_probe_design
+    from ..physics.catalogue import design_of, load_probe_design
     from ..physics.probe import DESIGN_OVERRIDES
 
     probe = scenario.probe
     if probe.design is None:
         return {}, {}
-    design = load_probe_design(probe.design)
-    ranges: Mapping[str, tuple[float, float]] = getattr(design, "ranges", None) or {}
-    given = probe.design_overrides()
+    # the design as the scenario runs it: a value the scenario sets (and the flow law it replaces) has no range
+    running = design_of(probe).ranges
     out: dict[str, tuple[float, float]] = {}
     held: dict[str, str] = {}
-    for key, (lo, hi) in ranges.items():
-        if key in given or (key == "mass_flow_kg_per_s" and "orifice_diameter_m" in given) or \
-                (key == "orifice_diameter_m" and "mass_flow_kg_per_s" in given):
+    for key in load_probe_design(probe.design).ranges:
+        if key not in running:
             held[key] = "set by the scenario"
         elif key not in DESIGN_OVERRIDES:
             held[key] = "not a value a scenario can change (cryosim.physics.probe.DESIGN_OVERRIDES)"
-        elif not lo < hi:
-            held[key] = "range of zero width"
         else:
+            lo, hi = running[key]  # ProbeDesign checks low < high
             out[f"probe.{key}"] = (float(lo), float(hi))
     return out, held
 

@@ -702,24 +702,11 @@ class CalibrationStudy:
 def calibration_from_dict(d: Mapping[str, Any], base_dir: str | Path = ".",
                           source_text: str | None = None) -> CalibrationStudy:
     """Build and validate a calibration study from plain data (a parsed study file)."""
-    from ..scenario import default_scenario, load_scenario, scenario_from_dict
+    from .study import base_scenario, file_head
 
     base_dir = Path(base_dir)
-    if not isinstance(d, Mapping):
-        raise ScenarioError("calibration study", d, "a table")
-    unknown = set(d) - {"calibration", "base", "skin", "parameters", "data"}
-    if unknown:
-        key = min(unknown)
-        raise ScenarioError(key, d[key], "a known table: calibration, base, skin, parameters, data")
-    head = d.get("calibration", {})
-    if not isinstance(head, Mapping):
-        raise ScenarioError("calibration", head, "a [calibration] table")
-    for key in head:
-        if key not in _HEAD_KEYS:
-            raise ScenarioError(f"calibration.{key}", head[key], "a known key: " + ", ".join(sorted(_HEAD_KEYS)))
-    name = head.get("name", "calibration")
-    if not isinstance(name, str) or not name.strip():
-        raise ScenarioError("calibration.name", name, "a non-empty string")
+    head, name = file_head(d, "calibration", ("calibration", "base", "skin", "parameters", "data"), _HEAD_KEYS,
+                           what="calibration study")
     exact = head.get("exact_times", True)
     if not isinstance(exact, bool):
         raise ScenarioError("calibration.exact_times", exact, "true or false")
@@ -739,14 +726,8 @@ def calibration_from_dict(d: Mapping[str, Any], base_dir: str | Path = ".",
             if not isinstance(sk.get(key, {}), Mapping):
                 raise ScenarioError(f"skin.{key}", sk[key], "a table of keyword = value")
         model: Any = SkinModel(str(sk.get("factory")), dict(sk.get("therapy", {})), dict(sk.get("body", {})))
-    elif "base" in head:
-        if not isinstance(head["base"], str):
-            raise ScenarioError("calibration.base", head["base"], "the path of a scenario file")
-        model = ScenarioModel.of(load_scenario(base_dir / head["base"]), exact)
-    elif "base" in d:
-        model = ScenarioModel.of(scenario_from_dict(d["base"]), exact)
     else:
-        model = ScenarioModel.of(default_scenario(), exact)
+        model = ScenarioModel.of(base_scenario(d, head, "calibration", base_dir), exact)
     params = d.get("parameters")
     if not isinstance(params, Mapping) or not params:
         raise ScenarioError("parameters", params, "a [parameters] table naming at least one parameter, e.g. "

@@ -37,7 +37,7 @@ from ..checks import ScenarioError, check_choice, check_range
 from ..scenario import default_scenario, load_scenario, read_toml_file, scenario_from_dict
 from .paths import check_path, path_wants_integer, plain_scenario
 
-__all__ = ["DESIGNS", "MAX_POINTS", "Study", "load_study", "study_from_dict"]
+__all__ = ["DESIGNS", "MAX_POINTS", "Study", "base_scenario", "file_head", "load_study", "study_from_dict"]
 
 DESIGNS = ("grid", "list", "lhs")
 #: Most points in one study: a bound against a typo (a grid of 10 parameters with 10 values each, an LHS of
@@ -124,34 +124,48 @@ def _range(path: str, v: Any) -> dict[str, Any]:
     return {"low": int(low) if integer else low, "high": int(high) if integer else high, "integer": integer}
 
 
-def study_from_dict(d: Mapping[str, Any], base_dir: str | Path = ".", source_text: str | None = None) -> Study:
-    """Build and validate a study from plain data (a parsed study file); ``base`` is relative to ``base_dir``."""
+def file_head(d: Any, kind: str, tables: tuple[str, ...], keys: set[str],
+              what: str | None = None) -> tuple[Mapping[str, Any], str]:
+    """(the ``[kind]`` table, its ``name``) of a parsed study or calibration file, checked: the file is a table
+    of the known ``tables`` (``kind`` among them), the head holds known ``keys`` and a non-empty name
+    (default ``kind``). ``what``: the file's name in the refusal of a non-table (default ``kind``)."""
     if not isinstance(d, Mapping):
-        raise ScenarioError("study", d, "a table")
-    unknown = set(d) - {"study", "base", "parameters"}
+        raise ScenarioError(what or kind, d, "a table")
+    unknown = set(d) - set(tables)
     if unknown:
         key = min(unknown)
-        raise ScenarioError(key, d[key], "a known table: study, base, parameters")
-    head = d.get("study", {})
+        raise ScenarioError(key, d[key], "a known table: " + ", ".join(tables))
+    head = d.get(kind, {})
     if not isinstance(head, Mapping):
-        raise ScenarioError("study", head, "a [study] table")
+        raise ScenarioError(kind, head, f"a [{kind}] table")
     for key in head:
-        if key not in _STUDY_KEYS:
-            raise ScenarioError(f"study.{key}", head[key], "a known key: " + ", ".join(sorted(_STUDY_KEYS)))
-    name = head.get("name", "study")
+        if key not in keys:
+            raise ScenarioError(f"{kind}.{key}", head[key], "a known key: " + ", ".join(sorted(keys)))
+    name = head.get("name", kind)
     if not isinstance(name, str) or not name.strip():
-        raise ScenarioError("study.name", name, "a non-empty string")
+        raise ScenarioError(f"{kind}.name", name, "a non-empty string")
+    return head, name
+
+
+def base_scenario(d: Mapping[str, Any], head: Mapping[str, Any], kind: str, base_dir: str | Path) -> Scenario:
+    """The base scenario of a study or calibration file: the file ``[kind] base`` names (relative to
+    ``base_dir``), else its ``[base]`` table, else the built-in default (giving both is for the caller to refuse)."""
+    if "base" in head:
+        if not isinstance(head["base"], str):
+            raise ScenarioError(f"{kind}.base", head["base"], "the path of a scenario file")
+        return load_scenario(Path(base_dir) / head["base"])
+    if "base" in d:
+        return scenario_from_dict(d["base"])
+    return default_scenario()
+
+
+def study_from_dict(d: Mapping[str, Any], base_dir: str | Path = ".", source_text: str | None = None) -> Study:
+    """Build and validate a study from plain data (a parsed study file); ``base`` is relative to ``base_dir``."""
+    head, name = file_head(d, "study", ("study", "base", "parameters"), _STUDY_KEYS)
     design = check_choice("study.design", head.get("design", "grid"), DESIGNS)
     if "base" in head and "base" in d:
         raise ScenarioError("study.base", head["base"], "either a base file or a [base] table, not both")
-    if "base" in head:
-        if not isinstance(head["base"], str):
-            raise ScenarioError("study.base", head["base"], "the path of a scenario file")
-        base = load_scenario(Path(base_dir) / head["base"])
-    elif "base" in d:
-        base = scenario_from_dict(d["base"])
-    else:
-        base = default_scenario()
+    base = base_scenario(d, head, "study", base_dir)
     times = head.get("times_s", [])
     if not isinstance(times, list):
         raise ScenarioError("study.times_s", times, "an array of times (s)")

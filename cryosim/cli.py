@@ -354,6 +354,7 @@ def _uncertainty(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from .post.files import slug
     from .studies.calibrate import CalibrationError, load_calibration_study, run_calibration_study
+    from .studies.calibration_store import CALIBRATION_MARKER
     from .studies.executors import check_workers
 
     study = load_calibration_study(args.study)
@@ -363,7 +364,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     n = sum(len(d) for d in study.datasets)
     where = (f"Dask scheduler {args.scheduler}" if args.scheduler else "this process" if args.serial
              else f"{args.workers} local worker processes")
-    stored = len(list((out / "points").glob("*.json"))) if (out / ".cryosim-calibration").is_file() else 0
+    stored = len(list((out / "points").glob("*.json"))) if (out / CALIBRATION_MARKER).is_file() else 0
     resumed = f"; resuming: {stored} points stored" if stored else ""
     print(f"cryosim: calibration {study.name!r}: {len(study.parameters)} "
           f"parameter{'s' if len(study.parameters) > 1 else ''} "

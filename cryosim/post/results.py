@@ -360,11 +360,11 @@ class Results:
     def _write_vtu(self, path: Path) -> None:
         """The final P1 field as a VTK unstructured grid (``field.vtu``: ParaView, pyvista and meshio read it):
         triangles in the (r, z) half-plane (x = r, y = z) or tetrahedra in 3D, lengths in m, point data
-        ``temperature_C``. Written with meshio when it is installed (cryosim[fem]); skipped otherwise."""
-        try:
-            import meshio
-        except ImportError:  # pragma: no cover - meshio comes with the fem extra
-            return
+        ``temperature_C``, written with meshio; a 1D field (segments) has none."""
+        import tempfile
+
+        import meshio
+
         f = self.final_field
         pts, cells = np.asarray(f.get("points_m")), np.asarray(f.get("cells"))
         if pts.ndim != 2 or cells.ndim != 2 or cells.shape[1] not in (3, 4):
@@ -373,9 +373,6 @@ class Results:
         kind = "triangle" if cells.shape[1] == 3 else "tetra"
         mesh = meshio.Mesh(pts3, [(kind, cells.astype(np.int64))],
                            point_data={"temperature_C": np.asarray(f["temperature_C"], float)})
-
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="cryosim-vtu-") as tmp:  # meshio writes by file name
             meshio.write(Path(tmp) / "field.vtu", mesh, file_format="vtu")
             data = (Path(tmp) / "field.vtu").read_bytes()

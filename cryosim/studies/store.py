@@ -90,14 +90,20 @@ class StudyFolder:
             pass
         return None
 
-    def finished(self) -> set[int]:
-        """Indices of the points stored so far (valid point files only: :meth:`_read_point`)."""
-        done = set()
+    def _stored(self) -> dict[int, dict[str, Any]]:
+        """The valid stored rows by point index, each file read once (:meth:`_read_point`)."""
+        rows = {}
         for p in self.point_dir.glob("*.json"):
             stem = p.stem
-            if stem.isdigit() and int(stem) < len(self.points) and self._read_point(int(stem)) is not None:
-                done.add(int(stem))
-        return done
+            if stem.isdigit() and int(stem) < len(self.points):
+                row = self._read_point(int(stem))
+                if row is not None:
+                    rows[int(stem)] = row
+        return rows
+
+    def finished(self) -> set[int]:
+        """Indices of the points stored so far (valid point files only: :meth:`_read_point`)."""
+        return set(self._stored())
 
     def failed(self) -> set[int]:
         """Indices of the stored points whose status is an error."""
@@ -109,12 +115,9 @@ class StudyFolder:
         atomic_write(self.point_file(int(row["index"])), lambda fh: json.dump(clean, fh, indent=1))
 
     def rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for i in sorted(self.finished()):
-            row = self._read_point(i)
-            if row is not None:
-                rows.append(row)
-        return rows
+        """The valid stored rows in index order."""
+        stored = self._stored()
+        return [stored[i] for i in sorted(stored)]
 
     def table(self) -> pd.DataFrame:
         """The stored points as a table, one row per point in index order (NaN where a point has no value)."""

@@ -211,10 +211,10 @@ def sarshoghi_pbs_cryoprobe(ctx: Any) -> Any:
                                 "thermocouple", 1e3 * r, 1e3 * float(rp), "mm", kind, tol, True,
                                 f"tolerance {100 * tol_rel:g} % or {1e3 * tol_abs:g} mm"))
 
-    def fronts(values: Mapping[str, float], crossings: list[tuple[float, float]], **model_kw: Any) -> np.ndarray:
-        ds = Dataset.from_arrays("isotherm", [t for _, t in crossings], [r for r, _ in crossings],
-                                 measure=["radius_m"] * len(crossings), isotherm_C=[FRONT_C] * len(crossings))
-        return pbs_model(**model_kw)(values, [ds])[0]
+    def front_ds(crossings: list[tuple[float, float]]) -> Any:
+        """The 0 °C front radius at the times it reached each thermocouple (predicted with the traces, one run)."""
+        return Dataset.from_arrays("isotherm", [t for _, t in crossings], [r for r, _ in crossings],
+                                   measure=["radius_m"] * len(crossings), isotherm_C=[FRONT_C] * len(crossings))
 
     resolution, starts = p["resolution"], p["starts"]
     s1_cross, s2_cross = _crossings(s1), _crossings(s2_tc, t_on)
@@ -225,14 +225,14 @@ def sarshoghi_pbs_cryoprobe(ctx: Any) -> Any:
     series = ((0.0, series[0][1]),) + tuple(x for x in series if x[0] > 0.0)
     blind_kw = dict(initial_C=s2_T0, duration_s=s2_dur, surface_series=series, resolution=resolution)
     s2_ds = _tc_dataset(s2_tc, "S2 freeze 1", t_on)
-    blind = pbs_model(**blind_kw)({}, [s2_ds])[0]
+    blind, blind_front = pbs_model(**blind_kw)({}, [s2_ds, front_ds(s2_cross)])
     blind_frame = s2_tc.assign(predicted=blind, residual=blind - s2_tc["temperature_C"].to_numpy())
     for r, v in _rms(blind_frame).items():
         res.rows.append(row(f"blind, S2 freeze 1: RMS of the {1e3 * r:.1f} mm trace", 0.0, v, "K", "blind",
                             tol_rms, False, "surface = the probe's thermocouple (S2), pure conduction"))
-    front_rows("blind, S2 freeze 1", s2_cross, fronts({}, s2_cross, **blind_kw), "blind")
-    s1_blind_kw = dict(initial_C=s1_T0, duration_s=s1_dur, resolution=resolution)
-    s1_blind = fronts({}, s1_cross, surface_series=((0.0, probe_C),), **s1_blind_kw)
+    front_rows("blind, S2 freeze 1", s2_cross, blind_front, "blind")
+    (s1_blind,) = pbs_model(initial_C=s1_T0, duration_s=s1_dur, resolution=resolution,
+                            surface_series=((0.0, probe_C),))({}, [front_ds(s1_cross)])
     front_rows(f"blind, S1 (surface at the probe thermocouple's {probe_C:.1f} °C)", s1_cross, s1_blind, "blind")
 
     # (c) calibration on S1's innermost and outermost traces, prediction of the rest
@@ -243,8 +243,12 @@ def sarshoghi_pbs_cryoprobe(ctx: Any) -> Any:
     params = {k: dict(v) for k, v in d["parameters"].items()}
     fit = calibrate(pbs_model(**s1_model_kw), params, [cal_ds], starts=starts, seed=0, workers=2,
                     name="sarshoghi-pbs")
-    cal_frame = fit.predict([cal_ds])[0]
-    (hold_frame,) = fit.predict([hold_ds])
+    # the fitted model once: the fit's own traces, the held-out traces and fronts, and the figure's curves
+    curve_t = np.arange(0.0, s1_dur, 5.0)
+    radii = sorted(s1["r_m"].unique())
+    curve_ds = Dataset.from_arrays("thermocouple", np.tile(curve_t, len(radii)), np.zeros(len(radii) * len(curve_t)),
+                                   r_m=np.repeat(radii, len(curve_t)), z_m=np.zeros(len(radii) * len(curve_t)))
+    cal_frame, hold_frame, s1_front, curve_frame = fit.predict([cal_ds, hold_ds, front_ds(s1_cross), curve_ds])
     what = ", ".join(f"{k} = {v:.3g} [{fit.intervals[k][0]:.3g}, {fit.intervals[k][1]:.3g}]"
                      for k, v in fit.values.items())
     for r, v in _rms(cal_frame).items():
@@ -253,14 +257,14 @@ def sarshoghi_pbs_cryoprobe(ctx: Any) -> Any:
     for r, v in _rms(hold_frame).items():
         res.rows.append(row(f"held out, S1: RMS of the {1e3 * r:.1f} mm trace", 0.0, v, "K", "holdout", tol_rms,
                             False, f"fitted on 1.8 and 6.8 mm; {what}"))
-    front_rows("held out, S1", s1_cross, fronts(fit.values, s1_cross, **s1_model_kw), "holdout")
+    front_rows("held out, S1", s1_cross, s1_front["predicted"].to_numpy(), "holdout")
     s2_model_kw = dict(initial_C=s2_T0, duration_s=s2_dur, resolution=resolution, coolant_C=probe_C)
-    s2_pred = pbs_model(**s2_model_kw)(fit.values, [s2_ds])[0]
+    s2_pred, s2_front = pbs_model(**s2_model_kw)(fit.values, [s2_ds, front_ds(s2_cross)])
     s2_frame = s2_tc.assign(predicted=s2_pred, residual=s2_pred - s2_tc["temperature_C"].to_numpy())
     for r, v in _rms(s2_frame).items():
         res.rows.append(row(f"held out, S2 freeze 1 (another run): RMS of the {1e3 * r:.1f} mm trace", 0.0, v, "K",
                             "holdout", tol_rms, False, f"values fitted on S1; {what}"))
-    front_rows("held out, S2 freeze 1", s2_cross, fronts(fit.values, s2_cross, **s2_model_kw), "holdout")
+    front_rows("held out, S2 freeze 1", s2_cross, s2_front, "holdout")
     if not fit.identifiable:
         res.rows.append(Row("sarshoghi_pbs_cryoprobe", "calibration: condition number of the scaled Jacobian "
                             "(parameters not told apart)", None, fit.condition_number, "–", None, None, INFO, src,
@@ -268,7 +272,6 @@ def sarshoghi_pbs_cryoprobe(ctx: Any) -> Any:
 
     # figure: measured, blind and calibrated traces
     fig, axs = plt.subplots(1, 2, figsize=(11, 4), layout="constrained", sharey=True)
-    fine = pbs_model(**s1_model_kw)
     for ax, title, rows_, frame_b, frame_c, t0 in (
             (axs[0], "S1 (mean of 3 runs)", s1, None, None, 0.0),
             (axs[1], "S2 freeze 1 (one run)", s2_tc, blind_frame, s2_frame, t_on)):
@@ -283,14 +286,9 @@ def sarshoghi_pbs_cryoprobe(ctx: Any) -> Any:
         ax.set_title(title)
         ax.set_xlabel("time from the start of the freeze (s)")
         ax.grid(alpha=0.3)
-    both = Dataset.from_arrays("thermocouple", np.tile(np.arange(0.0, s1_dur, 5.0), 4),
-                               np.zeros(4 * len(np.arange(0.0, s1_dur, 5.0))),
-                               r_m=np.repeat(sorted(s1["r_m"].unique()), len(np.arange(0.0, s1_dur, 5.0))),
-                               z_m=np.zeros(4 * len(np.arange(0.0, s1_dur, 5.0))))
-    curve = fine(fit.values, [both])[0]
-    for k, r in enumerate(sorted(s1["r_m"].unique())):
-        sel = both.columns["r_m"] == r
-        axs[0].plot(both.time_s[sel], curve[sel], "-", color=f"C{k}")
+    for k, r in enumerate(radii):
+        g = curve_frame[curve_frame["r_m"] == r]
+        axs[0].plot(g["time_s"], g["predicted"], "-", color=f"C{k}")
     axs[0].set_ylabel("temperature (°C)")
     axs[0].legend(fontsize=7, title="solid: calibrated model (fit on 1.8, 6.8 mm)", title_fontsize=7)
     axs[1].legend(fontsize=7, title="dotted: blind (probe thermocouple); solid: calibrated", title_fontsize=7)

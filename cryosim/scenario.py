@@ -355,6 +355,14 @@ class Scenario:
                 raise ScenarioError(name, extent, f"a medium that holds the expected ice ball: at least {ice:.3g} m "
                                     "from the probe axis / distal end (physics.sizing.expected_ice_distance_m)")
 
+    def step_temperature_tolerance_K(self) -> float:
+        """The temperature tolerance of a step (K): ``numerics.temperature_tolerance_K``, capped for media that
+        freeze over a narrow range (:func:`cryosim.numerics.sdirk2.temperature_tolerance_for`)."""
+        from .numerics.sdirk2 import temperature_tolerance_for
+
+        m = self.medium
+        return temperature_tolerance_for(self.numerics.temperature_tolerance_K, m.liquidus_C - m.solidus_C)
+
     def domain_radius_m(self) -> float:
         """Radius of the simulated medium (m): :func:`cryosim.physics.sizing.domain_radius_m`."""
         return domain_radius_m(self.probe, self.protocol, self.medium, self.numerics.domain_radius_m)

@@ -64,10 +64,11 @@ def _fuzz_scenario(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale,
 
 #: Largest dip of the 0 °C isotherm volume allowed during a constant freeze: 0.2 % (issue 11), checked once the
 #: ice ball holds more than RESOLVED_ICE_M3 (20 mm³, a sphere of 1.7 mm radius: a few cells of the coarse fuzz
-#: grid). Smaller ice balls in media that freeze over 0.5 K or less (water, saline, agar) dip by up to 2 % on
-#: that grid while a node crosses the freezing point -- the P1 reading of a sharp enthalpy front, although the
-#: frozen enthalpy only grows; a known limitation stated in the README's reliability section.
+#: grid). Media that freeze over less than 1 K (water, agar gel) are stepped with a 2 K temperature tolerance
+#: (cryosim.numerics.sdirk2.temperature_tolerance_for); with the default 50 K they dipped by up to 2.7 %, now by
+#: at most 0.21 % in 1200 fuzz runs at resolutions 0.25-0.35 (benchmarks/RESULTS.md §14): 0.3 % for them.
 VOLUME_DIP = 2e-3
+VOLUME_DIP_SHARP_FRONT = 3e-3
 RESOLVED_ICE_M3 = 20e-9
 
 
@@ -80,10 +81,12 @@ def _check_fuzz_properties(gauge, active_mm, tip_C, duration_s, medium, perfusio
         assert r.final_field["temperature_C"].min() >= T - 0.5
         assert r.energy_imbalance_relative < 1e-4
         v = r.extents[0.0]["volume_m3"]
+        m = cryosim.get_material(medium)
+        dip = VOLUME_DIP_SHARP_FRONT if m.liquidus_C - m.solidus_C < 1.0 else VOLUME_DIP
         running_max = max(v[0], 0.0)
         for x in v[1:]:
             if running_max > RESOLVED_ICE_M3:
-                assert x >= running_max * (1 - VOLUME_DIP), (x, running_max)
+                assert x >= running_max * (1 - dip), (x, running_max)
             running_max = max(running_max, x)
     # the volume (an integral) is monotone even on the coarse fuzz grid; the largest radius of a sub-2-mm ice ball
     # is not at resolution 0.35-0.5 (the front cell is the size of the ice), see the resolution-1 test below
@@ -105,16 +108,9 @@ def test_fuzz_sample_physical_properties(gauge, active_mm, tip_C, duration_s, me
     _check_fuzz_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale)
 
 
-#: The large sample covers the media of tissue. Pure water, saline and agar gel freeze over 0.5 K or
-#: less; on the coarse fuzz grid (resolution 0.35, below the default 1) their sharp front is read poorly: a
-#: 10 K colder tip gave a 4 % smaller 0 °C volume and a 124 mm³ ice ball dipped by 0.7 % (15 G and 10 G probes,
-#: 16 s). A known limitation of coarse grids for these media, stated in the README; not checked here.
-TISSUE_FUZZ = {**FUZZ, "medium": st.sampled_from(["soft_tissue", "muscle", "fat"])}
-
-
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(**TISSUE_FUZZ)
+@given(**FUZZ)
 def test_fuzz_large_sample_physical_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale):
     _check_fuzz_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale)
 

@@ -20,6 +20,7 @@ import numpy as np
 from ..checks import check_choice, check_range
 from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
 from ..physics.materials import Material
+from ..numerics.sdirk2 import temperature_tolerance_for
 from ..numerics.stepsize import integrate, step_settings
 from ..physics.boundary import DeviceTip, Surface, probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
@@ -80,8 +81,11 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
                              front_m=front, h_front_m=hfront, growth_far=max(growth, FAR_GROWTH))
 
 
-def _tolerances(n: Numerics) -> StepTolerances:
-    return StepTolerances(temperature_tolerance_K=n.temperature_tolerance_K, enthalpy_rtol=n.enthalpy_rtol)
+def _tolerances(n: Numerics, medium: Material) -> StepTolerances:
+    """The step tolerances of ``n``, the temperature one capped for a sharp-front ``medium``
+    (:func:`cryosim.numerics.sdirk2.temperature_tolerance_for`)."""
+    tol_K = temperature_tolerance_for(n.temperature_tolerance_K, medium.liquidus_C - medium.solidus_C)
+    return StepTolerances(temperature_tolerance_K=tol_K, enthalpy_rtol=n.enthalpy_rtol)
 
 
 
@@ -122,7 +126,7 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
     tip = bcs[Surface.ACTIVE]
     device = tip if isinstance(tip, DeviceTip) else None
     stepper = FVSystem(grid, props, scenario.initial_temperature_C, scenario.arterial_temperature_C, bcs,
-                       _tolerances(scenario.numerics))
+                       _tolerances(scenario.numerics, scenario.medium))
     stream = None if output_dir is None else Path(output_dir) / "timeseries.csv"
     tl = TrackerList(scenario, "fast", "axisymmetric", stream_to=stream, trackers=trackers or (), progress=progress,
                      device=device is not None)
@@ -229,7 +233,7 @@ def run_radial(problem: RadialProblem, progress: Callable[[float, float], None] 
     props = p.medium.property_row()[None, :]
     bcs = tip_boundaries(p.protocol, grid.group_area_m2(ACTIVE), p.initial_temperature_C, floor_C=None,
                          far_field=p.far_boundary)
-    stepper = FVSystem(grid, props, p.initial_temperature_C, p.arterial_temperature_C, bcs, _tolerances(p.numerics))
+    stepper = FVSystem(grid, props, p.initial_temperature_C, p.arterial_temperature_C, bcs, _tolerances(p.numerics, p.medium))
     tl = TrackerList(p, "fast", p.geometry, trackers=trackers or (), progress=progress)
     # nodes: the probe surface, the cell centres, the outer boundary
     xs = np.concatenate([[grid.bface_xy_m[0, 0]], grid.centers_m[:, 0], grid.bface_xy_m[1:, 0]])

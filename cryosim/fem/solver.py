@@ -488,7 +488,7 @@ class FESystem:
     def __init__(self, ph: _Physics, boundaries: BoundarySet, numerics: Numerics, settings: FEMSettings) -> None:
         self.ph = ph
         self.boundaries = boundaries
-        self.temperature_tolerance_K = numerics.temperature_tolerance_K
+        self.temperature_tolerance_K = ph.scenario.step_temperature_tolerance_K()
         self.enthalpy_rtol = numerics.enthalpy_rtol
         self.comm = ph.fm.mesh.comm
         self.n_owned = ph.V.dofmap.index_map.size_local

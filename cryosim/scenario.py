@@ -371,6 +371,13 @@ class Scenario:
         """Upper estimate of the ice front's distance from the probe (m): :func:`cryosim.physics.sizing.expected_ice_distance_m`."""
         return expected_ice_distance_m(self.probe, self.protocol, self.medium, self.initial_temperature_C)
 
+    def mesh_front_distance_m(self) -> float:
+        """Extent of the zone the meshers refine for the ice front (m): the expected ice distance of the protocol's
+        mesh class (:func:`cryosim.physics.sizing.expected_ice_distance_m` with ``mesh_class``), so that runs
+        that differ only in tip temperature or duration share one mesh."""
+        return expected_ice_distance_m(self.probe, self.protocol, self.medium, self.initial_temperature_C,
+                                       mesh_class=True)
+
     def _check_thermocouples(self) -> None:
         R = self.domain_radius_m()  # numerics.domain_radius_m when given
         for tc in self.thermocouples:

@@ -10,6 +10,7 @@ Two front-ends share :class:`~cryosim.fast.stepper.FVSystem` and the step contro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,22 +64,49 @@ CV_HFAR_M = 3.0e-3
 
 
 def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid:
-    """Grid for ``scenario``; ``kind`` ("cvfem" or "structured") defaults to :data:`AXISYMMETRIC_GRID`."""
+    """Grid for ``scenario``; ``kind`` ("cvfem" or "structured") defaults to :data:`AXISYMMETRIC_GRID`.
+
+    The grid depends on the probe's geometry, the resolution, the medium and the protocol's *mesh class*
+    (:func:`cryosim.physics.sizing.mesh_duration_s`, :func:`~cryosim.physics.sizing.mesh_tip_C`), not on its
+    exact tip temperature or duration; grids are cached by those inputs (:func:`cached_grid`), so the runs of a
+    sweep that share a geometry mesh once per process. A cached grid's arrays are read-only.
+    """
     h0, growth, hfront, hmax = _grid_params(scenario.numerics)
     R = scenario.domain_radius_m()
-    front = FRONT_ZONE_FACTOR * scenario.expected_ice_distance_m()
+    front = FRONT_ZONE_FACTOR * scenario.mesh_front_distance_m()
     kind = AXISYMMETRIC_GRID if kind is None else check_choice("grid kind", kind, ("cvfem", "structured"))
+    n = scenario.numerics
     if kind == "cvfem":
+        res = n.resolution
+        key = ("cvfem", scenario.probe.radius_m, scenario.probe.active_length_m, R, CV_HTIP_M / res, CV_HFAR_M / res,
+               front, CV_HFRONT_M / res, n.axial_below_m, n.axial_above_m)
+    else:
+        key = ("structured", scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax,
+               n.axial_below_m, n.axial_above_m, front, hfront, max(growth, FAR_GROWTH))
+    return cached_grid(key)
+
+
+#: Grids kept per process by :func:`cached_grid` (a sweep point's grid is about 0.3 MB at resolution 1).
+GRID_CACHE_SIZE = 32
+
+
+@functools.lru_cache(maxsize=GRID_CACHE_SIZE)
+def cached_grid(key: tuple) -> FVGrid:
+    """The grid of ``key`` (built by :func:`axisymmetric_grid_for`), meshed once per process; arrays read-only."""
+    if key[0] == "cvfem":
         from ..meshing.cvfem import unstructured_axisymmetric_grid
 
-        res = scenario.numerics.resolution
-        return unstructured_axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R,
-                                              CV_HTIP_M / res, CV_HFAR_M / res, front, CV_HFRONT_M / res,
-                                              axial_below_m=scenario.numerics.axial_below_m,
-                                              axial_above_m=scenario.numerics.axial_above_m)
-    return axisymmetric_grid(scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax,
-                             axial_below_m=scenario.numerics.axial_below_m, axial_above_m=scenario.numerics.axial_above_m,
-                             front_m=front, h_front_m=hfront, growth_far=max(growth, FAR_GROWTH))
+        _, rp, La, R, htip, hfar, front, hfront, below, above = key
+        grid = unstructured_axisymmetric_grid(rp, La, R, htip, hfar, front, hfront, axial_below_m=below,
+                                              axial_above_m=above)
+    else:
+        _, rp, La, R, h0, growth, hmax, below, above, front, hfront, growth_far = key
+        grid = axisymmetric_grid(rp, La, R, h0, growth, hmax, axial_below_m=below, axial_above_m=above,
+                                 front_m=front, h_front_m=hfront, growth_far=growth_far)
+    for value in vars(grid).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return grid
 
 
 def _tolerances(n: Numerics, medium: Material) -> StepTolerances:

@@ -297,7 +297,7 @@ def build_mesh(scenario: Scenario, comm: Any, *, force_3d: bool = False, verbose
     z0 = -(R if n.axial_below_m is None else n.axial_below_m)
     z1 = scenario.probe.active_length_m + (R if n.axial_above_m is None else n.axial_above_m)
     sizes = mesh_sizes(scenario, three_d)
-    ice_d = scenario.expected_ice_distance_m()
+    ice_d = scenario.mesh_front_distance_m()
     vessel_tags = {VESSEL + i: i for i in range(len(scenario.vessels))}
     materials = {TISSUE: "medium"}
     if scenario.bone is not None:

@@ -159,12 +159,12 @@ class Artefact(Cooler):
 def test_a_breach_a_shorter_step_does_not_remove_is_kept_for_the_guard():
     sys = Artefact(2.0)  # a 2 K overshoot whatever the step (a spatial artefact)
     stats = integrate(sys, 100.0, StepSettings(first_step_s=0.1, max_step_s=1.0), bounds=Bounds(sys.excursion_K, 0.5))
-    # one cut shows the breach does not shrink: accepted for the guard, and not retried while it does not deepen
+    # one cut shows the breach does not shrink: accepted for the guard, and no step is cut for it again
     assert sys.t == 100.0 and stats.rejected_bounds == 1 and stats.bounds_kept == 1
     drift = Artefact(0.0, 0.05)  # a breach that grows in time: each cut shrinks it, so the cuts are bounded
     stats = integrate(drift, 100.0, StepSettings(first_step_s=0.1, max_step_s=1.0),
                       bounds=Bounds(drift.excursion_K, 0.5))
-    assert drift.t == 100.0 and stats.rejected_bounds <= BOUNDS_MAX_CUTS * 10 and stats.steps < 1000
+    assert drift.t == 100.0 and stats.rejected_bounds <= 2 * BOUNDS_MAX_CUTS and stats.bounds_kept == 1
     fixed = Cooler()
     stats = integrate(fixed, 20.0, StepSettings(fixed_step_s=0.5), bounds=Bounds(fixed.excursion_K, 0.5))
     assert stats.rejected_bounds == 0 and stats.bounds_kept > 0  # fixed steps: left to the guard

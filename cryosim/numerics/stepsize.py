@@ -16,8 +16,7 @@ history where the boundary conditions jump. :func:`integrate` then
   :attr:`StepSettings.max_consecutive_cuts` times in a row before it stops
   with a :class:`ConvergenceError` that names the time and the step tried;
 * with a :class:`Bounds` (the physical guards' temperature bounds), rejects
-  a step whose state lies beyond them by more than their tolerance (or,
-  once a breach has been kept, deepens it by more than the tolerance), and
+  a step whose state lies beyond them by more than their tolerance, and
   retries it :data:`BOUNDS_CUT` as long: such an excursion is a
   time-discretisation error of a scheme that keeps its bounds (the explicit
   part of an SDIRK stage applies the first stage's rates for part of the
@@ -26,8 +25,10 @@ history where the boundary conditions jump. :func:`integrate` then
   an excursion that a cut
   does not shrink by :data:`BOUNDS_SHRINK` is not temporal (a spatial
   artefact of the mesh): the step is accepted and the breach left to the
-  guard, which stops or flags the run. The step after a bounds cut does not
-  grow (Hairer et al. 1993, II.4: no growth right after a rejection);
+  guard, which stops or flags the run; the bounds then cut no more steps
+  (the run is the guard's, and a breach that grows with time would be cut
+  at every step). The step after a bounds cut does not grow (Hairer et al.
+  1993, II.4: no growth right after a rejection);
 * grows or shrinks the next step by :func:`step_factor`, a pure function
   of the error ratio (the step-size rule of Hairer, Norsett & Wanner,
   *Solving ODEs I*, 2nd ed. 1993, section II.4, eq. 4.13).
@@ -106,7 +107,7 @@ BOUNDS_CUT = 0.5
 BOUNDS_SHRINK = 0.75
 #: Most bounds cuts of one step (numerical choice: 16x shorter, enough for a first-order overshoot 16 times the
 #: tolerance; a breach that grows with time on the spatially discrete problem itself also shrinks with each cut
-#: and would otherwise be cut to the smallest step, at every step).
+#: and would otherwise be cut to the smallest step).
 BOUNDS_MAX_CUTS = 4
 
 
@@ -215,7 +216,8 @@ class StepStats:
     rejected_solve: int = 0
     #: steps rejected because their state broke the :class:`Bounds` (retried shorter)
     rejected_bounds: int = 0
-    #: steps accepted with a state beyond the :class:`Bounds` that cutting the step did not remove
+    #: 1 once a step was accepted beyond the :class:`Bounds` that cutting it did not bring back (the breach is
+    #: the guard's; no step is cut for the bounds after it), else 0
     bounds_kept: int = 0
     iterations: int = 0
     wall_s: float = 0.0
@@ -290,12 +292,9 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
                 dt = new_dt
                 continue
             cut_for_bounds = bounds_try is not None
-            if bounds is not None:
+            if bounds is not None and not stats.bounds_kept:
                 exc = float(bounds.excursion_K(att))
-                tol = bounds.tolerance_K
-                # within the tolerance: a step may not leave it; beyond it (a breach kept, already with the guard):
-                # a step may not deepen the breach by more than the tolerance
-                if exc > (tol if committed_exc <= tol else committed_exc + tol):
+                if exc > bounds.tolerance_K:
                     shrinks = bounds_try is None or exc - committed_exc <= BOUNDS_SHRINK * (bounds_try - committed_exc)
                     new_dt = dt_try * BOUNDS_CUT
                     if fixed is None and shrinks and bounds_cuts < BOUNDS_MAX_CUTS and new_dt >= s.min_step_s:
@@ -303,7 +302,9 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
                         bounds_cuts += 1
                         bounds_try, dt = exc, new_dt
                         continue
-                    stats.bounds_kept += 1  # not removed by a shorter step: the guard stops or flags it
+                    # not removed by a shorter step: the guard stops or flags the run, and further cuts would
+                    # only slow it (a breach that grows with time shrinks with every cut, at every step)
+                    stats.bounds_kept = 1
                 committed_exc = exc
             cuts = bounds_cuts = 0
             bounds_try = None

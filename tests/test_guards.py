@@ -185,3 +185,4 @@ def test_an_fe_excursion_beyond_half_a_kelvin_is_flagged():
     check_final(g, d)
     assert d["temperature_excursion_K"] == pytest.approx(1.0)
     assert len(d["suspect"]) == 1 and "warmer than any source" in d["suspect"][0] and "by 1 K" in d["suspect"][0]
+

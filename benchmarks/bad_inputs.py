@@ -12,7 +12,8 @@ first line of what cryosim said. Outcomes:
 
 Every case runs in its own temporary folder (the working directory is changed
 there), so nothing outside it is touched. Accepted cases run the fast solver on
-a 5 s protocol at resolution 0.35 (about a second each).
+a 5 s protocol at resolution 0.35 (about a second each; the one FE case a few
+seconds).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def freeze(tip: str = "-70", duration: str = "5", extra: str = "") -> str:
 OK_BODY = PROBE + freeze() + NUM
 DEVICE = '[probe]\ndesign = "cryoneurolysis-N2O-1.3mm"\n'
 GAS_ON = '[[protocol]]\ntype = "freeze"\nduration_s = 5\ngas = "on"\n'
+P27 = '[probe]\ngauge = 27\nactive_length_m = 0.005\n'
+POWER50 = '[[protocol]]\ntype = "freeze"\nduration_s = 5\npower_W = 50\n'
 
 
 @dataclass
@@ -142,6 +145,11 @@ CASES = [
          '"probe.gauge" = [14]\n', "cryosim sweep"),
     Case("output time after the protocol", PROBE + freeze() + NUM + "output_times_s = [3, 6]\n",
          "numerics.output_times_s[1]"),
+    # guard breaches that used to pass unflagged (issue 16): the fast solver keeps the floor within 0.5 K
+    # (the breaching step retried shorter), the FE run is flagged SUSPECT
+    Case("power_W = 50 on a 27 G probe, no coolant", P27 + POWER50 + NUM, "", "accept"),
+    Case("power_W = 50, N2O, solver = fem", PROBE + 'coolant = "N2O"\n' + POWER50 + NUM + 'solver = "fem"\n',
+         "", "accept"),
 ]
 
 

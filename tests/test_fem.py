@@ -340,6 +340,20 @@ def test_power_limited_freeze_stays_above_coolant_floor(power_W):
     assert r.energy_imbalance_relative < 1e-6
 
 
+def test_an_fe_power_freeze_past_its_floor_is_flagged_with_its_size():
+    """Issue 16 (reviewer): 50 W from the default 18 G N2O probe takes FE nodes ~3.7 K below the -88 °C floor
+    (measured at resolution 0.7; P1 quadrature of the floor ramp, which shorter steps do not remove): the
+    guard flags it with its size (before, a 3 %-of-span tolerance of 3.75 K let it pass), the run is returned."""
+    from cryosim.physics.protocol import Freeze, Protocol
+
+    s = cryosim.default_scenario().with_(thermocouples=(), protocol=Protocol((Freeze(30.0, power_W=50.0),)),
+                                         numerics=cryosim.Numerics(resolution=QUICK_RESOLUTION))
+    r = run_fem(s)  # guards = "stop": an FE temperature breach is flagged, never a stop
+    assert r.diagnostics["temperature_excursion_K"] > 0.5
+    assert any("colder than the coldest" in m and "-88.000 °C" in m for m in r.diagnostics["suspect"])
+    assert "SUSPECT" in r.table()
+
+
 def test_ctrl_c_inside_newton_is_a_keyboard_interrupt(monkeypatch):
     """A Ctrl-C during a residual assembly of the Newton solve leaves run_fem as KeyboardInterrupt (the CLI's 130)."""
     import dolfinx.fem.petsc as fp

@@ -20,9 +20,64 @@ def test_limits_of_a_scenario():
     s = cryosim.default_scenario().with_(protocol=Protocol((Freeze(60, -70.0), Thaw(30, "active", 42.0))))
     lim = limits_for(s)
     assert lim.coldest_C == -70.0 and lim.warmest_C == 42.0
-    assert lim.temperature_tolerance_K == pytest.approx(3.36)  # 3 % of the 112 K span, above the 0.5 K floor
+    assert lim.temperature_tolerance_K == 0.5  # issue 16: 0.5 K on both sides, no allowance growing with the span
     power = s.with_(probe=Probe.from_gauge(18, 5e-3, coolant="N2O"), protocol=Protocol((Freeze(30, power_W=1.0),)))
     assert limits_for(power).coldest_C == -88.0  # the coolant floor bounds a power-driven freeze
+
+
+def _boundary_bounds_C(scenario):
+    """Coldest and warmest temperature the run's own boundary conditions impose or floor (sampled at every
+    breakpoint and between them), with the initial and arterial temperatures: what limits_for must match."""
+    from cryosim.physics.boundary import BCKind, probe_boundaries
+
+    bcs = probe_boundaries(scenario.probe, scenario.protocol, 1e-5, scenario.initial_temperature_C, device_tip=True)
+    cold, warm = [scenario.initial_temperature_C], [scenario.initial_temperature_C, scenario.arterial_temperature_C]
+    for t in bcs._sample_times() + [scenario.protocol.duration_s]:
+        for c in bcs.at(min(t, scenario.protocol.duration_s)).values():
+            if c.kind in (BCKind.TEMPERATURE, BCKind.CONVECTIVE):
+                cold.append(c.temperature_C)
+                warm.append(c.temperature_C)
+            elif c.kind in (BCKind.LIMITED_FLUX, BCKind.TABULATED_FLUX):  # flux stops at the floor
+                cold.append(c.temperature_C)
+    return min(cold), max(warm)
+
+
+@pytest.mark.parametrize("mode", ["prescribed", "series", "coolant", "power LN2", "power N2O", "gas N2O", "gas argon",
+                                  "power on a design", "active thaw"])
+def test_limits_are_the_bounds_of_every_freeze_mode(mode):
+    """Issue 16: the coolant floor is in the limits for every freeze mode, and it is the floor the boundary
+    condition itself applies (prescribed, coolant through a coefficient, power, Joule-Thomson gas)."""
+    from cryosim.physics.boundary import LN2_BOILING_POINT_C
+    from cryosim.physics.catalogue import probe_from_design
+
+    s = cryosim.default_scenario()
+    p27 = Probe.from_gauge(27, 5e-3)
+    n2o = probe_from_design("cryoneurolysis-N2O-1.3mm")
+    steps, probe, coldest, warmest = {
+        "prescribed": ((Freeze(60, -70.0),), p27, -70.0, 37.0),
+        "series": ((Freeze(60, ((0.0, 20.0), (10.0, -120.0), (30.0, -60.0))),), p27, -120.0, 37.0),
+        "coolant": ((Freeze(60, -150.0, heat_transfer_W_per_m2_K=2000.0),), p27, -150.0, 37.0),
+        "power LN2": ((Freeze(60, power_W=5.0),), p27, LN2_BOILING_POINT_C, 37.0),
+        "power N2O": ((Freeze(60, power_W=5.0),), Probe.from_gauge(18, 5e-3, coolant="N2O"), -88.0, 37.0),
+        "gas N2O": ((Freeze(60, gas="on"), Thaw(30)), n2o, n2o.min_tip_temperature_C, 37.0),
+        "gas argon": ((Freeze(60, gas="on"),), probe_from_design("argon-2.4mm"), None, 37.0),
+        "power on a design": ((Freeze(60, gas="on"), Freeze(30, power_W=2.0)), n2o, n2o.min_tip_temperature_C, 37.0),
+        "active thaw": ((Freeze(60, -70.0), Thaw(30, "active", 42.0)), p27, -70.0, 42.0),
+    }[mode]
+    sc = s.with_(probe=probe, protocol=Protocol(steps), thermocouples=())
+    lim = limits_for(sc)
+    if coldest is not None:
+        assert lim.coldest_C == pytest.approx(coldest, abs=0.5)
+    assert lim.warmest_C == pytest.approx(max(warmest, sc.initial_temperature_C))
+    assert (lim.coldest_C, lim.warmest_C) == pytest.approx(_boundary_bounds_C(sc))
+    assert lim.temperature_tolerance_K == 0.5
+
+
+def test_vessel_blood_and_unperfused_metabolism_bound_the_warm_side():
+    from cryosim.physics.scene import Vessel
+
+    s = cryosim.default_scenario().with_(vessels=(Vessel(diameter_m=2e-3, distance_m=4e-3, blood_temperature_C=39.0),))
+    assert limits_for(s).warmest_C == 39.0
 
 
 def test_undershoot_stops_the_run_and_flag_records_it():
@@ -103,3 +158,31 @@ def test_far_field_disturbance_reads_next_to_the_held_boundary():
     T = np.array([30.0, 36.0, 35.0, 37.0, 37.0])
     cells = np.array([[0, 1, 2], [1, 2, 3], [2, 3, 4]])
     assert far_field_disturbance_K(T, np.array([3, 4]), 37.0, cells) == pytest.approx(2.0)
+
+
+def test_power_driven_27g_probe_keeps_the_ln2_floor():
+    """Issue 16 (reviewer): 50 W through a 27 G tip with no coolant named went 0.64 K below the liquid-nitrogen
+    floor with no flag (the old tolerance was 3 % of the span, 7 K). The explicit part of SDIRK2's second stage
+    applies stage 1's full power for (1 - gamma) dt past the floor ramp: the step controller now retries such a
+    step shorter, and the run keeps the floor within 0.5 K."""
+    from cryosim.physics.boundary import LN2_BOILING_POINT_C
+
+    s = cryosim.default_scenario().with_(probe=Probe.from_gauge(27, 5e-3), thermocouples=(), resolution=1.0,
+                                         protocol=Protocol((Freeze(60, power_W=50.0),)))
+    r = cryosim.run(s, solver="fast")  # guards = "stop": a breach beyond 0.5 K would raise
+    assert np.min(r.probe_surface_C) >= LN2_BOILING_POINT_C - 0.5
+    assert r.diagnostics["temperature_excursion_K"] <= 0.5
+    assert r.diagnostics["rejected_bounds"] >= 1 and "suspect" not in r.diagnostics
+
+
+def test_an_fe_excursion_beyond_half_a_kelvin_is_flagged():
+    """Issue 16: a 1 K overshoot of an FE run (the default scenario's bounds) is flagged with its size, not
+    allowed by a span-based tolerance (3.4 K there before)."""
+    lim = limits_for(cryosim.default_scenario())
+    g = GuardTracker(lim, mode="stop", temperature_mode="flag")
+    g.update(_view([-70.0, 0.0, lim.warmest_C + 1.0]))
+    d = {}
+    check_final(g, d)
+    assert d["temperature_excursion_K"] == pytest.approx(1.0)
+    assert len(d["suspect"]) == 1 and "warmer than any source" in d["suspect"][0] and "by 1 K" in d["suspect"][0]
+

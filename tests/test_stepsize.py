@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from cryosim.numerics.stepsize import (Attempt, ConvergenceError, StepSettings, integrate, milestones_between,
-                                       next_step_s, step_factor)
+from cryosim.numerics.stepsize import (BOUNDS_MAX_CUTS, Attempt, Bounds, ConvergenceError, StepSettings, integrate,
+                                       milestones_between, next_step_s, step_factor)
 
 
 def test_step_factor_is_the_textbook_rule():
@@ -96,3 +96,75 @@ def test_fixed_steps_are_fixed():
 def test_work_is_bounded():
     with pytest.raises(ConvergenceError, match="more than 50 steps"):
         integrate(Decay(), 100.0, StepSettings(max_step_s=0.1, max_steps=50))
+
+
+class Cooler:
+    """A power-limited cooler y' = -P ramp(y - floor) stepped explicitly (forward Euler, zero error estimate):
+    a long step overshoots the floor by up to P dt -- a time-discretisation error, as the explicit part of an
+    SDIRK2 stage. ``artefact_K`` adds an overshoot no step size removes (a spatial artefact)."""
+
+    FLOOR = -100.0
+
+    def __init__(self, power_K_per_s=50.0, artefact_K=0.0):
+        self.y, self.P, self.artefact_K, self.accepted = 20.0, power_K_per_s, artefact_K, []
+
+    def attempt(self, t, dt):
+        y_new = self.y - dt * self.P * min(1.0, max(0.0, self.y - self.FLOOR))
+        return Attempt(True, 0.0, 1, payload=y_new)
+
+    def excursion_K(self, att):
+        return self.FLOOR - att.payload + (self.artefact_K if att.payload < self.FLOOR + 1.0 else 0.0)
+
+    def accept(self, att, t_new):
+        self.y = att.payload
+        self.accepted.append(self.y)
+
+    def restart(self):
+        pass
+
+
+def test_a_step_beyond_the_bounds_is_retried_shorter():
+    settings = StepSettings(first_step_s=0.1, max_step_s=1.0)
+    free = Cooler()
+    integrate(free, 20.0, settings)
+    assert min(free.accepted) < Cooler.FLOOR - 0.5  # without bounds the long steps overshoot the floor
+    sys = Cooler()
+    stats = integrate(sys, 20.0, settings, bounds=Bounds(sys.excursion_K, 0.5))
+    assert min(sys.accepted) >= Cooler.FLOOR - 0.5
+    assert stats.rejected_bounds > 0 and stats.bounds_kept == 0
+    assert stats.as_dict()["rejected_bounds"] == stats.rejected_bounds
+    assert stats.rejected_error == 0  # counted apart from the error rejections
+
+
+class Artefact(Cooler):
+    """An excursion that does not depend on the step: constant (``rate_K_per_s`` 0) or growing with time."""
+
+    def __init__(self, artefact_K, rate_K_per_s=0.0):
+        super().__init__(power_K_per_s=0.1)
+        self.artefact_K, self.rate_K_per_s, self.t = artefact_K, rate_K_per_s, 0.0
+
+    def attempt(self, t, dt):
+        att = super().attempt(t, dt)
+        att.payload = (att.payload, t + dt)
+        return att
+
+    def excursion_K(self, att):
+        return self.artefact_K + self.rate_K_per_s * att.payload[1]
+
+    def accept(self, att, t_new):
+        self.y, self.t = att.payload
+        self.accepted.append(self.y)
+
+
+def test_a_breach_a_shorter_step_does_not_remove_is_kept_for_the_guard():
+    sys = Artefact(2.0)  # a 2 K overshoot whatever the step (a spatial artefact)
+    stats = integrate(sys, 100.0, StepSettings(first_step_s=0.1, max_step_s=1.0), bounds=Bounds(sys.excursion_K, 0.5))
+    # one cut shows the breach does not shrink: accepted for the guard, and no step is cut for it again
+    assert sys.t == 100.0 and stats.rejected_bounds == 1 and stats.bounds_kept == 1
+    drift = Artefact(0.0, 0.05)  # a breach that grows in time: each cut shrinks it, so the cuts are bounded
+    stats = integrate(drift, 100.0, StepSettings(first_step_s=0.1, max_step_s=1.0),
+                      bounds=Bounds(drift.excursion_K, 0.5))
+    assert drift.t == 100.0 and stats.rejected_bounds <= 2 * BOUNDS_MAX_CUTS and stats.bounds_kept == 1
+    fixed = Cooler()
+    stats = integrate(fixed, 20.0, StepSettings(fixed_step_s=0.5), bounds=Bounds(fixed.excursion_K, 0.5))
+    assert stats.rejected_bounds == 0 and stats.bounds_kept > 0  # fixed steps: left to the guard

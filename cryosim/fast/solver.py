@@ -26,6 +26,7 @@ from ..numerics.stepsize import integrate, step_settings
 from ..physics.boundary import DeviceTip, Surface, probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
 from ..post.guards import far_field_disturbance_K as _far_field_disturbance_K
+from ..post.guards import step_bounds
 from ..post.results import Results
 from ..post.trackers import NodalField, StepView, Tracker, TrackerList, device_extras, device_stats
 from ..scenario import Numerics, Scenario
@@ -199,12 +200,24 @@ def far_field_disturbance_K(grid: FVGrid, T_C: np.ndarray, far_temperature_C: fl
 
 def _integrate(system: FVSystem, t_end_s: float, numerics: Numerics, breaks_s: np.ndarray,
                view: Callable[[FVSystem, bool], StepView], tl: TrackerList) -> dict:
-    """Drive ``system`` with the shared step controller, feeding ``tl`` the initial state and every accepted step."""
+    """Drive ``system`` with the shared step controller, feeding ``tl`` the initial state and every accepted step.
+
+    A step whose cell or surface temperatures leave the guard's bounds is retried shorter
+    (:func:`cryosim.post.guards.step_bounds`); one that a shorter step does not bring back is the guard's.
+    """
+
+    def extremes_C(att: Any) -> tuple[float, float]:
+        (_, T, bc), *_ = att.payload
+        surface = system.surface_temperatures(T, bc)
+        return min(float(T.min()), float(surface.min(initial=np.inf))), max(float(T.max()),
+                                                                             float(surface.max(initial=-np.inf)))
+
     try:
         tl.start(view(system, False))
         st = integrate(system, t_end_s, step_settings(numerics), breaks_s=breaks_s,
                        outputs_s=numerics.output_times_s,
-                       on_accept=lambda t, is_output: tl.update(view(system, is_output)))
+                       on_accept=lambda t, is_output: tl.update(view(system, is_output)),
+                       bounds=step_bounds(tl.guard.limits, extremes_C))
     finally:
         tl.close()
     stats = st.as_dict()

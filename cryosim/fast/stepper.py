@@ -176,10 +176,14 @@ class FVSystem:
             H_low[cells] = H_new[cells]
         return H_low
 
-    def surface_temperatures(self) -> np.ndarray:
-        """Temperature on every boundary entry (°C): the node temperature on a vertex-centred grid."""
-        g, bc = self.grid, self.bc
-        return fv.surface_temperatures(self.T, g.material, self.props, g.bface_cell, g.bface_area_m2,
+    def surface_temperatures(self, T: np.ndarray | None = None, bc: "BoundaryState | None" = None) -> np.ndarray:
+        """Temperature on every boundary entry (°C): the node temperature on a vertex-centred grid.
+
+        Of the committed state, or of cell temperatures ``T`` under ``bc`` (an attempted step's)."""
+        g = self.grid
+        T = self.T if T is None else T
+        bc = self.bc if bc is None else bc
+        return fv.surface_temperatures(T, g.material, self.props, g.bface_cell, g.bface_area_m2,
                                        g.bface_dist_m, g.bface_group, bc.kind, bc.temperature_C,
                                        bc.h_W_per_m2_K, bc.flux_W_per_m2, bc.table_T_C, bc.table_flux_W_per_m2,
                                        bc.table_n)

@@ -777,6 +777,9 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     if writer is not None:
         writer.write(0.0)
     try:
+        # no step cuts for the guard's bounds (cryosim.numerics.stepsize.Bounds): P1 elements are not monotone, and
+        # the excursions measured are spatial -- cutting the steps left them as they were (3D default scenario at
+        # resolution 0.5: 3.0 K either way, with twice the steps) -- so a breach is flagged (post.guards)
         st = integrate(system, t_end, step_settings(num, s.first_step_s), breaks_s=boundaries.breakpoints_s(),
                        outputs_s=num.output_times_s, on_accept=on_accept)
     finally:

@@ -15,6 +15,20 @@ history where the boundary conditions jump. :func:`integrate` then
   :attr:`StepSettings.failure_cut` after a failed solve, at most
   :attr:`StepSettings.max_consecutive_cuts` times in a row before it stops
   with a :class:`ConvergenceError` that names the time and the step tried;
+* with a :class:`Bounds` (the physical guards' temperature bounds), rejects
+  a step whose state lies beyond them by more than their tolerance, and
+  retries it :data:`BOUNDS_CUT` as long: such an excursion is a
+  time-discretisation error of a scheme that keeps its bounds (the explicit
+  part of an SDIRK stage applies the first stage's rates for part of the
+  step). While the cuts shrink it the step is cut further (down to
+  :attr:`StepSettings.min_step_s`, at most :data:`BOUNDS_MAX_CUTS` times);
+  an excursion that a cut
+  does not shrink by :data:`BOUNDS_SHRINK` is not temporal (a spatial
+  artefact of the mesh): the step is accepted and the breach left to the
+  guard, which stops or flags the run; the bounds then cut no more steps
+  (the run is the guard's, and a breach that grows with time would be cut
+  at every step). The step after a bounds cut does not grow (Hairer et al.
+  1993, II.4: no growth right after a rejection);
 * grows or shrinks the next step by :func:`step_factor`, a pure function
   of the error ratio (the step-size rule of Hairer, Norsett & Wanner,
   *Solving ODEs I*, 2nd ed. 1993, section II.4, eq. 4.13).
@@ -36,8 +50,9 @@ import numpy as np
 from ..checks import check_range
 
 __all__ = [
-    "ConvergenceError", "Attempt", "SteppedSystem", "StepSettings", "StepStats", "step_factor",
-    "next_step_s", "integrate", "milestones_between", "step_settings", "FIRST_STEP_S", "MIN_STEP_S",
+    "ConvergenceError", "Attempt", "SteppedSystem", "StepSettings", "StepStats", "Bounds", "step_factor",
+    "next_step_s", "integrate", "milestones_between", "step_settings", "FIRST_STEP_S", "MIN_STEP_S", "BOUNDS_CUT",
+    "BOUNDS_SHRINK", "BOUNDS_MAX_CUTS",
 ]
 
 
@@ -81,6 +96,31 @@ SAFETY = 0.9
 #: Largest growth and strongest shrink of one step (Hairer et al. 1993, II.4: facmax 1.5-5, facmin ~0.2).
 MAX_GROWTH = 2.0
 MIN_SHRINK = 0.2
+
+
+#: Step cut after a step rejected for its bounds (numerical choice: an excursion that is a first-order time
+#: error halves with the step, so each cut halves the overshoot beyond the committed state).
+BOUNDS_CUT = 0.5
+#: A bounds cut must shrink the overshoot beyond the committed state's to this fraction of the previous try's
+#: (numerical choice: a first-order time error gives 0.5, a second-order one 0.25; a spatial artefact of the
+#: mesh barely changes, ~1), else the excursion is taken as not temporal and the step is accepted.
+BOUNDS_SHRINK = 0.75
+#: Most bounds cuts of one step (numerical choice: 16x shorter, enough for a first-order overshoot 16 times the
+#: tolerance; a breach that grows with time on the spatially discrete problem itself also shrinks with each cut
+#: and would otherwise be cut to the smallest step).
+BOUNDS_MAX_CUTS = 4
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Bounds an attempted state must keep (the physical guards' temperature bounds, :mod:`cryosim.post.guards`).
+
+    ``excursion_K(attempt)``: how far the attempt's state lies beyond its bounds (K; <= 0 within them);
+    ``tolerance_K``: the excursion allowed.
+    """
+
+    excursion_K: Callable[[Attempt], float]
+    tolerance_K: float
 
 
 def step_factor(error_ratio: float, order: int = 2, *, safety: float = SAFETY, max_growth: float = MAX_GROWTH,
@@ -174,26 +214,34 @@ class StepStats:
     steps: int = 0
     rejected_error: int = 0
     rejected_solve: int = 0
+    #: steps rejected because their state broke the :class:`Bounds` (retried shorter)
+    rejected_bounds: int = 0
+    #: 1 once a step was accepted beyond the :class:`Bounds` that cutting it did not bring back (the breach is
+    #: the guard's; no step is cut for the bounds after it), else 0
+    bounds_kept: int = 0
     iterations: int = 0
     wall_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "rejected_error": self.rejected_error, "rejected_newton": self.rejected_solve,
+                "rejected_bounds": self.rejected_bounds, "bounds_kept": self.bounds_kept,
                 "newton_iterations": self.iterations, "wall_s": self.wall_s, **self.extra}
 
 
 def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
               breaks_s: Iterable[float] = (), outputs_s: Iterable[float] = (),
               on_accept: Callable[[float, bool], None] | None = None,
-              t_start_s: float = 0.0) -> StepStats:
+              t_start_s: float = 0.0, bounds: Bounds | None = None) -> StepStats:
     """Advance ``system`` from ``t_start_s`` to ``t_end_s``.
 
     ``breaks_s``: times where the boundary conditions jump or change slope
     (landed on; the history is restarted and the step restarts from
     ``first_step_s``). ``outputs_s``: times to land on exactly (the step
     carries on). ``on_accept(t, is_output)`` is called after every accepted
-    step, with ``is_output`` True on a requested output time.
+    step, with ``is_output`` True on a requested output time. ``bounds``: the
+    state bounds whose breaches are retried shorter (module docstring; not
+    with fixed steps, where a breach is left to the guard).
     """
     s = settings
     wall0 = time.perf_counter()
@@ -204,10 +252,13 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
     t = float(t_start_s)
     fixed = s.fixed_step_s
     dt = s.first_step_s if fixed is None else fixed
+    committed_exc = 0.0  # excursion of the committed state (the initial state lies within its bounds)
     for ms in milestones:
         if ms <= t:
             continue
         cuts = 0
+        bounds_try: float | None = None  # excursion of the last try rejected for its bounds
+        bounds_cuts = 0
         while t < ms - 1e-12 * max(1.0, ms):
             if fixed is not None:
                 dt_try, lands = (ms - t, True) if ms - t <= dt * (1 + 1e-9) else (dt, False)
@@ -240,7 +291,23 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
                         f"step cuts (last step {dt_try:.3g} s); nothing is returned")
                 dt = new_dt
                 continue
-            cuts = 0
+            cut_for_bounds = bounds_try is not None
+            if bounds is not None and not stats.bounds_kept:
+                exc = float(bounds.excursion_K(att))
+                if exc > bounds.tolerance_K:
+                    shrinks = bounds_try is None or exc - committed_exc <= BOUNDS_SHRINK * (bounds_try - committed_exc)
+                    new_dt = dt_try * BOUNDS_CUT
+                    if fixed is None and shrinks and bounds_cuts < BOUNDS_MAX_CUTS and new_dt >= s.min_step_s:
+                        stats.rejected_bounds += 1
+                        bounds_cuts += 1
+                        bounds_try, dt = exc, new_dt
+                        continue
+                    # not removed by a shorter step: the guard stops or flags the run, and further cuts would
+                    # only slow it (a breach that grows with time shrinks with every cut, at every step)
+                    stats.bounds_kept = 1
+                committed_exc = exc
+            cuts = bounds_cuts = 0
+            bounds_try = None
             t_new = ms if lands else t + dt_try
             system.accept(att, t_new)
             t = t_new
@@ -259,6 +326,8 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
                 factor = step_factor(ratio, s.order)
                 # a step shortened only to land on a milestone does not let the next one grow from it
                 dt = dt * min(1.0, factor) if (lands and dt_try < dt) else dt_try * factor
+                if cut_for_bounds:
+                    dt = min(dt, dt_try)
         if ms in breaks:
             system.restart()
             if fixed is None:

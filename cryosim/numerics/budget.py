@@ -63,7 +63,7 @@ DEFAULT_MAX_WORK_S = 7200.0
 #: h the size field: an equilateral triangle mesh has 2/sqrt(3) = 1.155; fitted to the meshers' actual node
 #: counts (2026-12-04, 2-core container; the fit's scenarios in tests/test_budget.py).
 NODES_PER_H2 = {"fast": 1.2, "fem": 1.2}
-NODES_PER_H3 = 0.9
+NODES_PER_H3 = 0.85
 #: Stated accuracy of :func:`estimate_unknowns`: the actual node count lies within this factor of the
 #: estimate on the measured scenarios (2026-12-04).
 UNKNOWNS_ACCURACY = 2.0
@@ -78,23 +78,41 @@ STEPS_PER_BREAKPOINT = 45
 class Costs:
     """Fitted cost of a solver in one dimension (2026-12-04, 2-core container).
 
-    Memory (bytes): ``base_bytes + bytes_per_unknown * N``; computing time of
-    the stepping (s): ``cpu_s_per_unknown_step * N * (N / 1e4)^cpu_exponent * steps``
-    (the exponent carries the fill-in of a direct factorisation).
+    Memory (bytes): ``base_bytes + bytes_per_unknown * N * (N / 1e4)^memory_exponent``;
+    computing time of the run (s): ``cpu_s_per_unknown_step * N * (N / 1e4)^cpu_exponent * steps``
+    (the exponents carry the fill-in of a direct factorisation, which grows
+    faster than N).
     """
 
     base_bytes: float
     bytes_per_unknown: float
     cpu_s_per_unknown_step: float
     cpu_exponent: float
+    memory_exponent: float = 0.0
 
 
-#: (solver, dimension) -> fitted costs; the fits and their commands in :mod:`cryosim.numerics.budget`'s report
-#: (benchmarks/RESULTS.md, issue 16).
+#: (solver, dimension) -> fitted costs. Measured 2026-12-04 on the 2-core container (shared: wall times were
+#: 1.5-5x the CPU times, so the CPU time of the whole run, meshing included, is fitted), one run per process,
+#: ``ru_maxrss`` for the peak memory, the default scenario (gauge 18, 5 mm, -70 °C):
+#:
+#: * fast 2D, 120 s freeze, resolution 0.5 / 1 / 2 / 3 / 3.5: 703 / 2,217 / 7,621 / 16,298 / 21,831 nodes,
+#:   36 / 49 / 59 / 68 / 72 steps, 0.60 / 1.1 / 4.6 / 20.7 / 30.1 s of CPU, 239 / 241 / 253 / 270 / 285 MiB peak;
+#:   resolution 16 on a 20 s freeze: 130,393 nodes (estimate 135 k), 650 MiB peak (estimate 0.53 GiB);
+#: * FE 2D, 120 s freeze, resolution 1 / 2 / 3: 1,471 / 5,115 / 10,987 nodes, 44 / 58 / 67 steps,
+#:   3.9 / 8.4 / 45 s of CPU, 304 / 286 / 300 MiB peak (the memory per node is below the noise here);
+#: * FE 3D (force_3d), 20 s freeze, resolution 0.5 / 0.7: 4,867 / 6,247 nodes, 27 / 33 steps, 22 / 24 s of CPU,
+#:   372 / 338 MiB peak; validation/bone3d: 10,167 nodes, 120 s, 88 s of CPU.
+#:
+#: The fast solver's CPU per node-step doubles from 7.6 k to 21.8 k nodes (exponent 0.6); FE 2D is taken with
+#: 0.5, FE 3D with 0.5 (its exact-Newton factorisations grow as N^2 in the limit: an under-estimate far above
+#: the measured sizes). Memory per node is below the noise of these sizes; the figures taken (fast: the 2.2 kB
+#: of the fit; FE: 3 kB in 2D, 15 kB growing as N^(1/3) in 3D, the fill of a 3D factorisation) are upper
+#: readings, and the 3D one puts the reviewer's 3D run with a vessel (3.9 GiB) near 1e5 nodes.
 COSTS = {
-    ("fast", 2): Costs(base_bytes=0.35 * GiB, bytes_per_unknown=4e3, cpu_s_per_unknown_step=2e-6, cpu_exponent=0.2),
-    ("fem", 2): Costs(base_bytes=0.5 * GiB, bytes_per_unknown=8e3, cpu_s_per_unknown_step=5e-6, cpu_exponent=0.2),
-    ("fem", 3): Costs(base_bytes=0.5 * GiB, bytes_per_unknown=3e4, cpu_s_per_unknown_step=3e-5, cpu_exponent=0.5),
+    ("fast", 2): Costs(base_bytes=0.25 * GiB, bytes_per_unknown=2.2e3, cpu_s_per_unknown_step=1.2e-5, cpu_exponent=0.6),
+    ("fem", 2): Costs(base_bytes=0.3 * GiB, bytes_per_unknown=3e3, cpu_s_per_unknown_step=6e-5, cpu_exponent=0.5),
+    ("fem", 3): Costs(base_bytes=0.35 * GiB, bytes_per_unknown=1.5e4, cpu_s_per_unknown_step=1.5e-4, cpu_exponent=0.5,
+                      memory_exponent=1.0 / 3.0),
 }
 
 
@@ -381,7 +399,7 @@ def estimate_work(scenario: Any, solver: str) -> WorkEstimate:
     N = estimate_unknowns(scenario, solver, dim == 3)
     least, typical = estimate_steps(scenario)
     c = COSTS[(solver, dim)]
-    mem = c.base_bytes + c.bytes_per_unknown * N
+    mem = c.base_bytes + c.bytes_per_unknown * N * (N / 1e4) ** c.memory_exponent
     cpu = c.cpu_s_per_unknown_step * N * (N / 1e4) ** c.cpu_exponent * typical
     return WorkEstimate(solver, dim, N, least, typical, mem, cpu)
 
@@ -435,8 +453,10 @@ def work_limit_s(numerics: Any) -> float:
 
 #: What may be lowered to fit, in the order tried: (key, how it enters the work); a key is named when the
 #: scenario sets it above its default, or always for the dimension.
-def _culprit(scenario: Any, solver: str, fits: Any) -> tuple[str, Any, str]:
-    """(key, value, what would fit) for a scenario whose estimate does not ``fits(estimate)``."""
+def _culprit(scenario: Any, solver: str, fits: Any) -> tuple[str, Any, str] | None:
+    """(key, value, what would fit) for a scenario whose estimate does not ``fits(estimate)``: the first of
+    resolution (when above 1), the step keys (when set), the domain radius (when set), force_3d, and
+    resolution again (down to its least), whose change alone makes it fit; None when none does."""
     n = scenario.numerics
     dim = _dimension(scenario, solver)
 
@@ -482,7 +502,7 @@ def _culprit(scenario: Any, solver: str, fits: Any) -> tuple[str, Any, str]:
         best = search(lambda x: scenario.with_(resolution=x), 0.25, n.resolution, True)
         if best is not None:
             return "numerics.resolution", n.resolution, f"lower numerics.resolution to at most {best:.3g}"
-    return "protocol", f"<{scenario.protocol.duration_s:g} s>", "a shorter protocol"
+    return None
 
 
 def check_work(scenario: Any, solver: str) -> WorkEstimate:
@@ -493,16 +513,26 @@ def check_work(scenario: Any, solver: str) -> WorkEstimate:
     mem_limit = memory_limit_bytes(n)
     cpu_limit = work_limit_s(n)
     mem_key = "numerics.max_memory_GiB"
+    given_mem = getattr(n, "max_memory_GiB", None)
     if est.memory_bytes > mem_limit:
-        where = ("numerics.max_memory_GiB" if getattr(n, "max_memory_GiB", None) is not None
-                 else "this machine's memory")
-        key, value, fix = _culprit(scenario, solver, lambda e: e.memory_bytes <= mem_limit)
-        raise ScenarioError(key, value, f"a run that fits in {mem_limit / GiB:.3g} GiB ({where}; this one needs "
-                            f"{est.describe()}); {fix}, or raise {mem_key}")
+        where = f"numerics.max_memory_GiB = {given_mem:g}" if given_mem is not None else "this machine's memory"
+        found = _culprit(scenario, solver, lambda e: e.memory_bytes <= mem_limit)
+        need = f"a run that fits in {mem_limit / GiB:.3g} GiB ({where}; this one needs {est.describe()})"
+        if found is None:
+            raise ScenarioError(mem_key, given_mem, f"{need}: raise numerics.max_memory_GiB to at least "
+                                f"{est.memory_GiB:.2g}, or shorten the protocol")
+        key, value, fix = found
+        raise ScenarioError(key, value, f"{need}; {fix}, or raise {mem_key}")
     if est.cpu_s > cpu_limit:
-        key, value, fix = _culprit(scenario, solver, lambda e: e.cpu_s <= cpu_limit)
-        raise ScenarioError(key, value, f"a run estimated within numerics.max_work_s = {cpu_limit:g} s of computing "
-                            f"(this one needs {est.describe()}); {fix}, or raise numerics.max_work_s")
+        need = (f"a run estimated within numerics.max_work_s = {cpu_limit:g} s of computing (this one needs "
+                f"{est.describe()})")
+        found = _culprit(scenario, solver, lambda e: e.cpu_s <= cpu_limit)
+        if found is None:
+            raise ScenarioError("numerics.max_work_s", getattr(n, "max_work_s", None),
+                                f"{need}: raise numerics.max_work_s to at least {est.cpu_s:.2g} s, or shorten the "
+                                "protocol")
+        key, value, fix = found
+        raise ScenarioError(key, value, f"{need}; {fix}, or raise numerics.max_work_s")
     return est
 
 

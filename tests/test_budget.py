@@ -127,9 +127,9 @@ def test_a_study_point_beyond_the_limits_fails_at_once_and_the_others_run():
 
     base = plain_scenario(cryosim.default_scenario().with_(protocol=Protocol.single_freeze(5.0, -70.0),
                                                            resolution=0.35))
-    bad = compute_point(0, base, {"numerics.resolution": 16.0})
+    bad = compute_point(0, base, {"numerics.resolution": 16.0, "numerics.max_work_s": 60.0})
     assert bad["status"] == "error" and "numerics.resolution = 16.0" in bad["error"] and bad["wall_s"] < 1.0
-    good = compute_point(1, base, {"numerics.resolution": 0.5})
+    good = compute_point(1, base, {"numerics.resolution": 0.5, "numerics.max_work_s": 60.0})
     assert good["status"] == "ok"
 
 

@@ -143,6 +143,18 @@ CASES = [
          'distance_m = 0.0035\n', "numerics.solver"),
     Case("a study file given to cryosim run", '[study]\nname = "s"\ndesign = "grid"\n[parameters]\n'
          '"probe.gauge" = [14]\n', "cryosim sweep"),
+    # unbounded work, refused before any meshing (issue 16, item 5)
+    Case("resolution = 16 on a 10-minute freeze", PROBE + freeze(duration="600") + '[numerics]\nresolution = 16\n',
+         "numerics.resolution"),
+    Case("resolution = 16 on a 20 s freeze, max_work_s = 60", PROBE + freeze(duration="20")
+         + '[numerics]\nresolution = 16\nmax_work_s = 60\n', "numerics.resolution"),
+    Case("max_memory_GiB = 0.01", PROBE + freeze() + NUM + "max_memory_GiB = 0.01\n", "numerics.max_memory_GiB"),
+    Case("max_memory_GiB = 0", PROBE + freeze() + NUM + "max_memory_GiB = 0\n", "numerics.max_memory_GiB"),
+    Case("max_work_s = 0", PROBE + freeze() + NUM + "max_work_s = 0\n", "numerics.max_work_s"),
+    Case("max_step_s = 0.001 on a 60 s freeze, max_work_s = 10", PROBE + freeze(duration="60") + NUM
+         + "max_step_s = 0.001\nmax_work_s = 10\n", "numerics.max_step_s"),
+    Case("max_memory_GiB = 1, max_work_s = 100 (room enough)", PROBE + freeze() + NUM
+         + "max_memory_GiB = 1\nmax_work_s = 100\n", "", "accept"),
     Case("output time after the protocol", PROBE + freeze() + NUM + "output_times_s = [3, 6]\n",
          "numerics.output_times_s[1]"),
     # guard breaches that used to pass unflagged (issue 16): the fast solver keeps the floor within 0.5 K

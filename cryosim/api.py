@@ -77,11 +77,20 @@ def run(scenario: Scenario, output_dir: str | Path | None = None,
     every tracker of ``trackers`` (:mod:`cryosim.post.trackers`, e.g.
     ``CallbackTracker(f)``). Keyword arguments override fields of
     ``scenario.numerics`` (``cryosim.run(s, solver="fem", resolution=2, output_times_s=(60, 120))``).
+
+    Before anything is meshed the run's work is estimated
+    (:func:`cryosim.numerics.budget.check_work`) and a run beyond the memory or
+    computing-time limit (``numerics.max_memory_GiB``, ``numerics.max_work_s``)
+    is refused with a :class:`~cryosim.checks.ScenarioError` naming the key
+    that raises the work; the estimate is kept in ``diagnostics["estimate"]``.
     """
+    from .numerics.budget import check_work
+
     trackers = _check_run_arguments(scenario, output_dir, progress, trackers)
     if numerics:
         scenario = scenario.with_(**numerics)
     solver = choose_solver(scenario)
+    estimate = check_work(scenario, solver)
     if output_dir is not None and (Path(output_dir) / "timeseries.csv").exists():
         from .post.files import OutputError
 
@@ -91,10 +100,13 @@ def run(scenario: Scenario, output_dir: str | Path | None = None,
     if solver == "fast":
         from .fast.solver import run_axisymmetric
 
-        return run_axisymmetric(scenario, output_dir=output_dir, progress=progress, trackers=trackers)
-    try:
-        from .fem import run_fem
-    except ImportError as e:
-        raise ScenarioError("solver", solver, f"an installed finite-element stack ({e}); "
-                            "install cryosim[fem] or use solver = 'fast'") from None
-    return run_fem(scenario, output_dir=output_dir, progress=progress, trackers=trackers)
+        results = run_axisymmetric(scenario, output_dir=output_dir, progress=progress, trackers=trackers)
+    else:
+        try:
+            from .fem import run_fem
+        except ImportError as e:
+            raise ScenarioError("solver", solver, f"an installed finite-element stack ({e}); "
+                                "install cryosim[fem] or use solver = 'fast'") from None
+        results = run_fem(scenario, output_dir=output_dir, progress=progress, trackers=trackers)
+    results.diagnostics["estimate"] = estimate.as_dict()
+    return results

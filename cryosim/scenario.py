@@ -189,6 +189,12 @@ class Numerics:
     guards: str = "stop"
     #: wall-clock limit of the time stepping (s; None: none): both solvers stop with a clear error beyond it
     max_wall_s: float | None = None
+    #: memory limit of the run (GiB; None: this machine's memory): a run estimated above it is refused before it
+    #: starts, and one whose resident memory passes it stops (cryosim.numerics.budget)
+    max_memory_GiB: float | None = None
+    #: limit of the estimated computing time (s; None: cryosim.numerics.budget.DEFAULT_MAX_WORK_S, 2 h): a run
+    #: estimated above it is refused before it starts (cryosim.numerics.budget)
+    max_work_s: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("numerics.solver", self.solver, SOLVERS)
@@ -207,6 +213,10 @@ class Numerics:
         check_range("numerics.max_step_s", self.max_step_s, 1e-3, 600.0, unit="s")
         if self.max_wall_s is not None:
             check_range("numerics.max_wall_s", self.max_wall_s, 1.0, 1e6, unit="s")
+        if self.max_memory_GiB is not None:
+            check_range("numerics.max_memory_GiB", self.max_memory_GiB, 1e-3, 1e6, unit="GiB")
+        if self.max_work_s is not None:
+            check_range("numerics.max_work_s", self.max_work_s, 1.0, 1e9, unit="s")
         if self.domain_radius_m is not None:
             check_range("numerics.domain_radius_m", self.domain_radius_m, 2e-3, MAX_DOMAIN_RADIUS_M, unit="m")
         if isinstance(self.output_times_s, (str, bytes)) or not hasattr(self.output_times_s, "__iter__"):

@@ -22,6 +22,7 @@ from ..checks import check_choice, check_range
 from ..meshing.grids import ACTIVE, FAR, GEOMETRIES_1D, SHAFT, FVGrid, axisymmetric_grid, radial_grid
 from ..physics.materials import Material
 from ..numerics.sdirk2 import temperature_tolerance_for
+from ..numerics.budget import RunLimits
 from ..numerics.stepsize import integrate, step_settings
 from ..physics.boundary import DeviceTip, Surface, probe_boundaries, tip_boundaries
 from ..physics.protocol import Protocol
@@ -147,6 +148,7 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
 
         raise ScenarioError("probe.tip_shape", scenario.probe.tip_shape,
                             "'flat' for the fast solver (use solver = 'fem' for rounded or sharp tips)")
+    limits = RunLimits.of(scenario.numerics)  # max_wall_s counts from here, the meshing included
     grid = axisymmetric_grid_for(scenario)
     props = scenario.medium.property_row()[None, :]
     active_area_m2 = grid.group_area_m2(ACTIVE)
@@ -182,7 +184,7 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
                         field_fn=lambda: NodalField(grid.points_m, grid.triangles, _nodal(st)),  # type: ignore[arg-type]
                         extras=extras(st, surface_C))
 
-    stats = _integrate(stepper, t_end, scenario.numerics, bcs.breakpoints_s(), view, tl)
+    stats = _integrate(stepper, t_end, scenario.numerics, bcs.breakpoints_s(), view, tl, limits)
     stats.update(cells=grid.n_cells, domain_radius_m=scenario.domain_radius_m(),
                  far_field_max_disturbance_K=far_field_disturbance_K(grid, stepper.T, scenario.initial_temperature_C))
     if device is not None:
@@ -199,8 +201,9 @@ def far_field_disturbance_K(grid: FVGrid, T_C: np.ndarray, far_temperature_C: fl
 
 
 def _integrate(system: FVSystem, t_end_s: float, numerics: Numerics, breaks_s: np.ndarray,
-               view: Callable[[FVSystem, bool], StepView], tl: TrackerList) -> dict:
-    """Drive ``system`` with the shared step controller, feeding ``tl`` the initial state and every accepted step.
+               view: Callable[[FVSystem, bool], StepView], tl: TrackerList, limits: RunLimits | None = None) -> dict:
+    """Drive ``system`` with the shared step controller, feeding ``tl`` the initial state and every accepted step;
+    ``limits`` (None: from ``numerics``, the clock started now) bound its wall-clock time and memory.
 
     A step whose cell or surface temperatures leave the guard's bounds is retried shorter
     (:func:`cryosim.post.guards.step_bounds`); one that a shorter step does not bring back is the guard's.
@@ -217,7 +220,7 @@ def _integrate(system: FVSystem, t_end_s: float, numerics: Numerics, breaks_s: n
         st = integrate(system, t_end_s, step_settings(numerics), breaks_s=breaks_s,
                        outputs_s=numerics.output_times_s,
                        on_accept=lambda t, is_output: tl.update(view(system, is_output)),
-                       bounds=step_bounds(tl.guard.limits, extremes_C))
+                       bounds=step_bounds(tl.guard.limits, extremes_C), limits=limits)
     finally:
         tl.close()
     stats = st.as_dict()

@@ -147,13 +147,17 @@ class FENewton:
     ``nodal_capacity`` (J/K per local node, e.g. a probe wall lumped on its
     nodes) adds :math:`c_i (T_i - T^*_i)/(\gamma\Delta t)` to row i of the
     residual and :math:`c_i/(\gamma\Delta t)` to its diagonal (rows not held),
-    :math:`T^*` given by ``nodal_reference()`` at each solve.
+    :math:`T^*` given by ``nodal_reference()`` at each solve. ``limits``: the
+    run's :class:`cryosim.numerics.budget.RunLimits`, held after every
+    factorisation (in 3D one Newton iteration can take minutes, and a step cut
+    again and again many iterations: the wall-clock and memory limits must not
+    wait for a step to end).
     """
 
     def __init__(self, F: Any, T: Any, bcs: list[Any], mass: np.ndarray, node_material: np.ndarray,
                  props: np.ndarray, scale_J_per_m3_K: float, settings: NewtonSettings = NewtonSettings(), *,
                  nodal_capacity: np.ndarray | None = None,
-                 nodal_reference: Callable[[], np.ndarray] | None = None) -> None:
+                 nodal_reference: Callable[[], np.ndarray] | None = None, limits: Any = None) -> None:
         import dolfinx
         import dolfinx.fem.petsc as fp
         import ufl
@@ -164,6 +168,7 @@ class FENewton:
             settings = dataclasses.replace(settings, refactor="lagged" if V.mesh.topology.dim == 2 else "exact")
         check_refactor(settings.refactor)
         self.T, self.bcs, self.settings = T, bcs, settings
+        self.limits = limits
         self.comm = V.mesh.comm
         self.n_owned = V.dofmap.index_map.size_local
         self.F = dolfinx.fem.form(F)
@@ -247,6 +252,8 @@ class FENewton:
         self.ksp.setOperators(self.A)
         self.counters["factor_cpu_s"] += time.process_time() - t0
         self.counters["factorisations"] += 1
+        if self.limits is not None:  # collective: every rank factorises at the same iteration
+            self.limits.check("in a Newton iteration (after a factorisation)")
 
     def _direction(self, residual: Any) -> np.ndarray:
         """Newton correction (owned part) for the assembled ``residual`` (held rows 0 when the iterate holds them)."""

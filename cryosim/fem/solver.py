@@ -485,7 +485,8 @@ class FESystem:
     SDIRK weights; ``last_rates`` the rates (W) at the last accepted step.
     """
 
-    def __init__(self, ph: _Physics, boundaries: BoundarySet, numerics: Numerics, settings: FEMSettings) -> None:
+    def __init__(self, ph: _Physics, boundaries: BoundarySet, numerics: Numerics, settings: FEMSettings,
+                 limits: Any = None) -> None:
         self.ph = ph
         self.boundaries = boundaries
         self.temperature_tolerance_K = ph.scenario.step_temperature_tolerance_K()
@@ -503,7 +504,7 @@ class FESystem:
         self._node_material, self._table = node_material, table
         self.newton = FENewton(ph.F, ph.T, self.bcs, ph.mass, node_material, table,
                                float(table[:, P_CU].max()), settings.newton,
-                               nodal_capacity=ph.wall_capacity, nodal_reference=ph.wall_star)
+                               nodal_capacity=ph.wall_capacity, nodal_reference=ph.wall_star, limits=limits)
         self.counters = self.newton.counters
         self.energy = {k: 0.0 for k in ENERGY_KEYS}
         self.last_rates = (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -699,14 +700,20 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     extents and ``force_3d`` shape the mesh (:mod:`cryosim.fem.geometry`);
     ``temperature_tolerance_K``, ``enthalpy_rtol``, ``max_step_s``,
     ``fixed_step_s`` and ``output_times_s`` drive the step controller, as in
-    the fast solver.
+    the fast solver; ``max_wall_s`` (counted from the start of this call,
+    meshing included) and ``max_memory_GiB`` (all ranks' resident memory
+    together) are held after every step attempt and every Newton
+    factorisation, on all ranks together (:class:`cryosim.numerics.budget.RunLimits`).
     """
     _import_dolfinx()
     from mpi4py import MPI
 
+    from ..numerics.budget import RunLimits
+
     comm = MPI.COMM_WORLD if comm is None else comm
     s = settings or FEMSettings()
     num = scenario.numerics
+    limits = RunLimits.of(num, comm)
     wall0 = time.perf_counter()
     fm = geo.build_mesh(scenario, comm, force_3d=force_3d or num.force_3d)
     mesh_s = time.perf_counter() - wall0
@@ -716,7 +723,8 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     device = tip if isinstance(tip, DeviceTip) else None
     ph = _Physics(scenario, fm, boundaries)
     T = ph.T
-    system = FESystem(ph, boundaries, num, s)
+    limits.check("after the meshing and the set-up, before the first step")
+    system = FESystem(ph, boundaries, num, s, limits)
     meas = _Measures(ph)
     out = None if output_dir is None else Path(output_dir)
     if out is not None and comm.rank == 0:
@@ -781,7 +789,7 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         # the excursions measured are spatial -- cutting the steps left them as they were (3D default scenario at
         # resolution 0.5: 3.0 K either way, with twice the steps) -- so a breach is flagged (post.guards)
         st = integrate(system, t_end, step_settings(num, s.first_step_s), breaks_s=boundaries.breakpoints_s(),
-                       outputs_s=num.output_times_s, on_accept=on_accept)
+                       outputs_s=num.output_times_s, on_accept=on_accept, limits=limits)
     finally:
         system.restore()
         rec.close()

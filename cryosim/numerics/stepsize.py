@@ -50,14 +50,19 @@ import numpy as np
 from ..checks import check_range
 
 __all__ = [
-    "ConvergenceError", "Attempt", "SteppedSystem", "StepSettings", "StepStats", "Bounds", "step_factor",
-    "next_step_s", "integrate", "milestones_between", "step_settings", "FIRST_STEP_S", "MIN_STEP_S", "BOUNDS_CUT",
-    "BOUNDS_SHRINK", "BOUNDS_MAX_CUTS",
+    "ConvergenceError", "WorkLimitError", "Attempt", "SteppedSystem", "StepSettings", "StepStats", "Bounds",
+    "step_factor", "next_step_s", "integrate", "milestones_between", "step_settings", "FIRST_STEP_S", "MIN_STEP_S",
+    "BOUNDS_CUT", "BOUNDS_SHRINK", "BOUNDS_MAX_CUTS",
 ]
 
 
 class ConvergenceError(RuntimeError):
     """The solver could not advance the solution; nothing is passed off as a result."""
+
+
+class WorkLimitError(ConvergenceError):
+    """A run stopped on its wall-clock or memory limit (``numerics.max_wall_s``, ``numerics.max_memory_GiB``;
+    :class:`cryosim.numerics.budget.RunLimits`)."""
 
 
 @dataclass
@@ -186,6 +191,8 @@ class StepSettings:
     max_steps: int = 200_000
     #: wall-clock limit (s) of the stepping, None: none
     max_wall_s: float | None = None
+    #: resident-memory limit (GiB) of the run, all MPI ranks together; None: none
+    max_memory_GiB: float | None = None
 
     def __post_init__(self) -> None:
         check_range("first_step_s", self.first_step_s, 0.0, None, unit="s", low_open=True)
@@ -202,11 +209,17 @@ MIN_STEP_S = 1e-7
 
 
 def step_settings(numerics: Any, first_step_s: float = FIRST_STEP_S) -> StepSettings:
-    """Step control of a run from its ``numerics`` (``max_step_s``, ``fixed_step_s``), for either solver."""
+    """Step control of a run from its ``numerics`` (``max_step_s``, ``fixed_step_s``, ``max_wall_s``, and
+    ``max_memory_GiB``, else the machine's memory: :func:`cryosim.numerics.budget.memory_limit_bytes`), for
+    either solver."""
+    from .budget import GiB, memory_limit_bytes
+
     fixed = numerics.fixed_step_s
+    memory = memory_limit_bytes(numerics)
     return StepSettings(first_step_s=min(first_step_s, fixed or first_step_s), max_step_s=numerics.max_step_s,
                         fixed_step_s=fixed, min_step_s=min(MIN_STEP_S, fixed or MIN_STEP_S),
-                        max_wall_s=getattr(numerics, "max_wall_s", None))
+                        max_wall_s=getattr(numerics, "max_wall_s", None),
+                        max_memory_GiB=None if math.isinf(memory) else memory / GiB)
 
 
 @dataclass
@@ -232,7 +245,7 @@ class StepStats:
 def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
               breaks_s: Iterable[float] = (), outputs_s: Iterable[float] = (),
               on_accept: Callable[[float, bool], None] | None = None,
-              t_start_s: float = 0.0, bounds: Bounds | None = None) -> StepStats:
+              t_start_s: float = 0.0, bounds: Bounds | None = None, limits: Any = None) -> StepStats:
     """Advance ``system`` from ``t_start_s`` to ``t_end_s``.
 
     ``breaks_s``: times where the boundary conditions jump or change slope
@@ -242,9 +255,18 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
     step, with ``is_output`` True on a requested output time. ``bounds``: the
     state bounds whose breaches are retried shorter (module docstring; not
     with fixed steps, where a breach is left to the guard).
+
+    ``limits``: the run's :class:`cryosim.numerics.budget.RunLimits` (None: built from ``settings.max_wall_s``
+    and ``settings.max_memory_GiB``, one process), held after every step attempt, accepted or not: beyond
+    either limit the run stops with a :class:`WorkLimitError`. A solver under MPI passes one with its
+    communicator, so that every rank stops at the same attempt; the FE solver also holds it inside Newton.
     """
     s = settings
     wall0 = time.perf_counter()
+    if limits is None:
+        from .budget import GiB, RunLimits
+
+        limits = RunLimits(s.max_wall_s, None if s.max_memory_GiB is None else s.max_memory_GiB * GiB)
     stats = StepStats()
     breaks = set(milestones_between(breaks_s, t_end_s).tolist())
     outputs = set(milestones_between(outputs_s, t_end_s).tolist()) - {float(t_end_s)}
@@ -266,6 +288,7 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
                 dt_try, lands = next_step_s(dt, t, ms, s.max_step_s)
             att = system.attempt(t, dt_try)
             stats.iterations += att.iterations
+            limits.check(f"at t = {t:.6g} s of {t_end_s:g} s ({stats.steps} steps)")
             if not att.ok:
                 stats.rejected_solve += 1
                 cuts += 1
@@ -316,10 +339,6 @@ def integrate(system: SteppedSystem, t_end_s: float, settings: StepSettings, *,
                 raise ConvergenceError(f"more than {s.max_steps} steps by t = {t:.6g} s of {t_end_s:g} s: "
                                        "the run would not end in reasonable time (numerics.max_step_s or "
                                        "the tolerances are too small)")
-            if s.max_wall_s is not None and time.perf_counter() - wall0 > s.max_wall_s:
-                raise ConvergenceError(f"numerics.max_wall_s = {s.max_wall_s:g} s reached at t = {t:.6g} s of "
-                                       f"{t_end_s:g} s ({stats.steps} steps): stopped; raise the limit, or lower "
-                                       "numerics.resolution")
             if on_accept is not None:
                 on_accept(t, lands and ms in outputs)
             if fixed is None:

@@ -131,6 +131,10 @@ class _SuperLU:
         return self.lu.solve(b, trans="T")
 
 
+#: Pivots PETSc's LU treats as zero (absolute): far below the smallest cell volume (m^3) any grid reaches.
+PETSC_ZERO_PIVOT = 1e-300
+
+
 class _PetscLU:
     """PETSc sequential LU of J (AIJ from the CSR arrays); numeric refactorisation on a fixed pattern."""
 
@@ -146,6 +150,11 @@ class _PetscLU:
         pc = self.ksp.getPC()
         pc.setType("lu")
         pc.setFactorOrdering(settings.petsc_ordering)
+        # PETSc treats a pivot below an absolute 2.2e-14 as zero (PCFactorSetZeroPivot); the Jacobian's rows
+        # are in m^3 (cell volumes times enthalpy derivatives), 2e-14 for the smallest cells at resolution 4,
+        # so its LU "failed" there and every Newton direction came back non-finite. The matrix is an M-matrix
+        # scaled by volumes: no pivot is small relative to its row.
+        pc.setFactorPivot(zeropivot=PETSC_ZERO_PIVOT)
         self.b, self.x = np.zeros(n), np.zeros(n)
         self.vb = PETSc.Vec().createWithArray(self.b, comm=PETSc.COMM_SELF)
         self.vx = PETSc.Vec().createWithArray(self.x, comm=PETSc.COMM_SELF)
@@ -159,6 +168,8 @@ class _PetscLU:
     def solve(self, b: np.ndarray) -> np.ndarray:
         self.b[:] = b
         self.ksp.solve(self.vb, self.vx)
+        if self.ksp.getConvergedReason() < 0:  # a failed factorisation: no direction (the stage fails, the step is cut)
+            return np.full_like(self.x, np.nan)
         return self.x.copy()
 
 

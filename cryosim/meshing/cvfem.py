@@ -37,7 +37,7 @@ import numpy as np
 
 from .grids import ACTIVE, FAR, SHAFT, FVGrid
 
-__all__ = ["unstructured_axisymmetric_grid", "mesh_axisymmetric", "p1_weights", "wall_areas"]
+__all__ = ["unstructured_axisymmetric_grid", "mesh_axisymmetric", "delaunay_flips", "p1_weights", "wall_areas"]
 
 #: Largest ratio of neighbouring mesh sizes per element (size-field slope).
 SIZE_SLOPE = 0.3
@@ -168,6 +168,64 @@ def p1_weights(nodes: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return edges, w, vol
 
 
+#: Passes of edge flips in :func:`delaunay_flips` (each flips every non-Delaunay edge whose triangles no other flip
+#: of the pass touched; gmsh leaves a handful, so two passes usually suffice).
+MAX_FLIP_PASSES = 20
+
+
+def delaunay_flips(nodes: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, int]:
+    """``tri`` made Delaunay by Lawson's edge flips (C. L. Lawson, "Software for C1 surface interpolation", 1977).
+
+    An interior edge whose two opposite angles sum to more than pi is replaced by the other diagonal of its
+    (then convex) quadrilateral; the outline and its wall segments are kept. gmsh's frontal-Delaunay mesher leaves
+    a few non-Delaunay pairs after its optimisation; each gives a negative P1 edge weight (cot a + cot b < 0), a
+    positive off-diagonal in the conduction matrix: the scheme loses its maximum principle there, and at
+    resolution 4 one such edge (angles 86 and 103 degrees) made the first Newton step of the default scenario
+    non-finite. Returns the triangles and the number of flips.
+    """
+    tri = np.array(tri, dtype=np.int64, copy=True)
+    flips = 0
+    for _ in range(MAX_FLIP_PASSES):
+        e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+        opp = np.concatenate([tri[:, 2], tri[:, 0], tri[:, 1]])
+        tid = np.tile(np.arange(tri.shape[0]), 3)
+        e.sort(axis=1)
+        order = np.lexsort((e[:, 1], e[:, 0]))
+        e, opp, tid = e[order], opp[order], tid[order]
+        k = np.nonzero(np.all(e[1:] == e[:-1], axis=1))[0]  # interior edges: rows k and k + 1
+
+        def angle(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            u, v = nodes[a] - nodes[o], nodes[b] - nodes[o]
+            return np.arctan2(np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]), np.sum(u * v, axis=1))
+
+        excess = angle(opp[k], e[k, 0], e[k, 1]) + angle(opp[k + 1], e[k, 0], e[k, 1]) - math.pi
+        bad = np.nonzero(excess > 1e-12)[0]
+        if bad.size == 0:
+            break
+        touched = np.zeros(tri.shape[0], bool)
+        done = 0
+        for m in bad[np.argsort(-excess[bad])]:
+            i = k[m]
+            t1, t2 = tid[i], tid[i + 1]
+            if touched[t1] or touched[t2]:
+                continue
+            a, b, o1, o2 = e[i, 0], e[i, 1], opp[i], opp[i + 1]
+            # convex quadrilateral: the new diagonal o1-o2 separates a from b
+            d = nodes[o2] - nodes[o1]
+            side_a = d[0] * (nodes[a][1] - nodes[o1][1]) - d[1] * (nodes[a][0] - nodes[o1][0])
+            side_b = d[0] * (nodes[b][1] - nodes[o1][1]) - d[1] * (nodes[b][0] - nodes[o1][0])
+            if side_a * side_b >= 0.0:
+                continue
+            tri[t1] = (o1, o2, a)
+            tri[t2] = (o2, o1, b)
+            touched[t1] = touched[t2] = True
+            done += 1
+        flips += done
+        if done == 0:
+            break
+    return tri, flips
+
+
 def wall_areas(nodes: np.ndarray, walls: np.ndarray, wall_surface: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lumped wall areas ``A_i = 2 pi int r phi_i ds`` per (node, surface).
 
@@ -197,7 +255,8 @@ def unstructured_axisymmetric_grid(probe_radius_m: float, active_length_m: float
     Cells are the mesh nodes (``point_source`` maps each node to its cell);
     boundary entries are the wall nodes, one per surface they lie on, at
     distance 0. Extra attribute on the returned grid: ``negative_weights``
-    (number of edges with ``w_ij < 0``, non-Delaunay pairs of triangles).
+    (number of edges with ``w_ij < 0``: what the radius weighting leaves after :func:`delaunay_flips`) and
+    ``delaunay_flips`` (edges flipped).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import reverse_cuthill_mckee
@@ -205,6 +264,7 @@ def unstructured_axisymmetric_grid(probe_radius_m: float, active_length_m: float
     nodes, tri, walls, wall_surface = mesh_axisymmetric(probe_radius_m, active_length_m, domain_radius_m, h_tip_m,
                                                         h_far_m, front_m, h_front_m, h_corner_m, slope, algorithm,
                                                         axial_below_m, axial_above_m)
+    tri, flips = delaunay_flips(nodes, tri)
     edges, w, vol = p1_weights(nodes, tri)
     n = nodes.shape[0]
     A = coo_matrix((np.ones(edges.shape[0]), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
@@ -223,4 +283,5 @@ def unstructured_axisymmetric_grid(probe_radius_m: float, active_length_m: float
         point_source=cell_of_node, triangles=tri.astype(np.int64), kind="cvfem",
     )
     grid.negative_weights = int(np.sum(w < 0.0))  # type: ignore[attr-defined]
+    grid.delaunay_flips = flips  # type: ignore[attr-defined]
     return grid

@@ -449,7 +449,8 @@ def test_device_probe_on_fem_agrees_with_the_fast_solver(tmp_path):
                                          protocol=cryosim.Protocol((cryosim.Freeze(30.0, gas="on"),)),
                                          numerics=cryosim.Numerics(resolution=QUICK_RESOLUTION))
     fe = run_fem(s, output_dir=tmp_path, write_fields=False)
-    fv = run_axisymmetric(s.with_(numerics=cryosim.Numerics(resolution=1.0)))
+    # the fast solver's tip temperature moves by 0.5 K from resolution 1 to 2: compare with the finer one
+    fv = run_axisymmetric(s.with_(numerics=cryosim.Numerics(resolution=2.0)))
     assert set(fe.device) == set(DEVICE_COLUMNS)
     header = (tmp_path / "timeseries.csv").read_text().splitlines()[0].split(",")
     assert set(DEVICE_COLUMNS) <= set(header)

@@ -245,7 +245,7 @@ def _fast_fields(scenario: Any) -> _Fields:
 
     res = scenario.numerics.resolution
     h_tip, h_front, h_far = CV_HTIP_M / res, CV_HFRONT_M / res, CV_HFAR_M / res
-    front = FRONT_ZONE_FACTOR * scenario.expected_ice_distance_m()
+    front = FRONT_ZONE_FACTOR * scenario.mesh_front_distance_m()
     rp, La, R, z0, z1 = _box(scenario)
     slope = SIZE_SLOPE
 
@@ -277,7 +277,7 @@ def _fem_fields(scenario: Any, three_d: bool) -> tuple[_Fields, Any]:
     sizes = geo.mesh_sizes(scenario, three_d)
     rp, La, R, z0, z1 = _box(scenario)
     grade = geo.PROBE_GRADING_RADII * rp * (sizes.far_m - sizes.probe_m) / max(sizes.front_m - sizes.probe_m, 1e-12)
-    zone = geo.ICE_ZONE_MARGIN * scenario.expected_ice_distance_m()
+    zone = geo.ICE_ZONE_MARGIN * scenario.mesh_front_distance_m()
     reach = 2.0 * sizes.probe_m * (sizes.far_m - sizes.edge_m) / max(sizes.probe_m - sizes.edge_m, 1e-12)
     corners = geo._corners(scenario, 3 if three_d else 2)
     h_shaft = min(sizes.front_m, 2.0 * math.pi * rp / geo.CIRCLE_SEGMENTS)

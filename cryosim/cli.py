@@ -233,7 +233,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from .studies.executors import check_workers
     from .studies.store import open_study_folder
     from .studies.study import load_study
-    from .studies.sweep import run_study
+    from .studies.sweep import InvalidPointsError, run_study
 
     study = load_study(args.study)
     if args.scheduler is None:
@@ -246,7 +246,12 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"cryosim: study {study.name!r}: {len(folder.points)} points on {where}{resumed}; results in {out}/")
     try:
         df = run_study(folder, workers=args.workers, scheduler=args.scheduler,
-                       progress=not args.quiet and sys.stderr.isatty(), plots=True, retry_errors=args.retry_errors)
+                       progress=not args.quiet and sys.stderr.isatty(), plots=True, retry_errors=args.retry_errors,
+                       invalid="record" if args.skip_invalid else "refuse")
+    except InvalidPointsError as e:
+        print(f"cryosim: {e}\ncryosim: fix the study, or --skip-invalid runs the others and records these as failed",
+              file=sys.stderr)
+        return EXIT_INVALID
     except KeyboardInterrupt:
         print(f"\ncryosim: interrupted; {len(folder.finished())} of {len(folder.points)} points are stored in "
               f"{out}/points/; the same command resumes the study", file=sys.stderr)
@@ -411,6 +416,9 @@ def _add_study_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port): run there instead")
     p.add_argument("--retry-errors", action="store_true",
                    help="when resuming, compute the points stored as failed again (else a failure is a result)")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="record the points that cannot run (checked before any runs) as failed and run the others "
+                        "(default: refuse the study, listing them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("calibrate", help="fit scenario parameters to measurements (thermocouples, isotherm sizes, "

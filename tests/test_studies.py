@@ -127,7 +127,7 @@ def test_designs():
 # --- sweeps -------------------------------------------------------------------
 def test_tiny_sweep_table_and_failing_point(tmp_path):
     study = _study({"probe.gauge": [14, 99], "protocol[0].duration_s": [10, 20]}, times_s=[10])
-    df = sweep(study, tmp_path / "out", workers=1)
+    df = sweep(study, tmp_path / "out", workers=1, invalid="record")
     assert len(df) == 4 and list(df["index"]) == [0, 1, 2, 3]
     ok, bad = df[df["probe.gauge"] == 14], df[df["probe.gauge"] == 99]
     assert (ok["status"] == "ok").all() and (bad["status"] == "error").all()
@@ -150,7 +150,7 @@ def test_tiny_sweep_table_and_failing_point(tmp_path):
     mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
     sweep(study, out, workers=1)
     assert {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == mtimes
-    again = sweep(study, out, workers=1, retry_errors=True)
+    again = sweep(study, out, workers=1, retry_errors=True, invalid="record")
     assert list(again["status"]) == list(df["status"])
     now = {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
     assert [now[n] != mtimes[n] for n in sorted(now)] == [False, False, True, True]
@@ -372,11 +372,30 @@ def test_cli_sweep_with_failed_points_exits_non_zero(tmp_path, capsys):
     """A study whose points fail is not a success: exit status 6 and the failures grouped by message, the good
     points kept (issue 16; a sweep used to exit 0 when every point failed)."""
     f = _write_study(tmp_path / "s.toml", {"probe.gauge": [18, 99]}, duration_s=5)
-    assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"]) == 6
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "--workers", "1", "--quiet", "--skip-invalid"]) == 6
     err = capsys.readouterr().err
     assert "1 of 2 points failed" in err and "[1]: " in err and "probe.gauge = 99" in err
     df = pd.read_csv(tmp_path / "o" / "results.csv")
     assert list(df["status"]) == ["ok", "error"]
+
+
+def test_every_point_is_checked_before_the_first_runs(tmp_path, capsys):
+    """A study with points that cannot run is refused before any point is computed, listing them (issue 16: a grid
+    holding an invalid value ran, failed 10 of 60 points and exited 0); the CLI exits 2."""
+    from cryosim.studies.sweep import InvalidPointsError
+
+    study = _study({"probe.gauge": [18, 99], "protocol[0].tip_temperature_C": [-70, 20]})
+    with pytest.raises(InvalidPointsError) as e:
+        sweep(study, tmp_path / "out", workers=1)
+    assert [i for i, _, _ in e.value.invalid] == [1, 2, 3]
+    msg = str(e.value)
+    assert "3 of 4 points" in msg and "nothing was computed" in msg and "probe.gauge = 99" in msg
+    assert "tip_temperature_C" in msg
+    assert not list((tmp_path / "out" / "points").glob("*.json"))
+    f = _write_study(tmp_path / "s.toml", {"probe.gauge": [18, 99]}, duration_s=5)
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 2 points" in err and "points 1: " in err and "--skip-invalid" in err
 
 
 def test_resume_recomputes_bad_point_files_and_never_follows_links(tmp_path, capsys):

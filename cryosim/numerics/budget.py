@@ -360,6 +360,11 @@ def _chord_in_cylinder(c: np.ndarray, d: np.ndarray, R: float, z0: float, z1: fl
     return max(0.0, hi - lo)
 
 
+#: Fast-grid estimates kept per process (by grid inputs), see :func:`estimate_unknowns`.
+FAST_ESTIMATE_CACHE_SIZE = 256
+_FAST_UNKNOWNS: dict[tuple, float] = {}
+
+
 def estimate_unknowns(scenario: Any, solver: str, three_d: bool = False) -> float:
     """Estimated mesh nodes (the unknowns) of ``scenario`` on ``solver`` ("fast" or "fem"), before meshing.
 
@@ -368,8 +373,16 @@ def estimate_unknowns(scenario: Any, solver: str, three_d: bool = False) -> floa
     their wall fields over their chord through the medium.
     """
     if solver == "fast":
-        n, _ = _integrate_nodes(_fast_fields(scenario), 2, NODES_PER_H2["fast"])
-        return n
+        # the fast grid follows the geometry and the protocol's mesh class only (cryosim.fast.solver
+        # .axisymmetric_grid_for), so the estimate is computed once per such grid (sweeps check every point)
+        n_ = scenario.numerics
+        key = (scenario.probe.radius_m, scenario.probe.active_length_m, scenario.domain_radius_m(),
+               scenario.mesh_front_distance_m(), n_.resolution, n_.axial_below_m, n_.axial_above_m)
+        if key not in _FAST_UNKNOWNS:
+            if len(_FAST_UNKNOWNS) >= FAST_ESTIMATE_CACHE_SIZE:
+                _FAST_UNKNOWNS.clear()
+            _FAST_UNKNOWNS[key] = _integrate_nodes(_fast_fields(scenario), 2, NODES_PER_H2["fast"])[0]
+        return _FAST_UNKNOWNS[key]
     f, sizes = _fem_fields(scenario, three_d)
     if not three_d:
         n, _ = _integrate_nodes(f, 2, NODES_PER_H2["fem"])

@@ -24,7 +24,8 @@ from ..post.isotherms import MEASURES
 from ..scenario import Scenario, default_scenario
 from .paths import scenario_at
 
-__all__ = ["WARM_UP_DURATION_S", "WARM_UP_RESOLUTION", "compute_point", "failed_row", "measure_column", "warm_up"]
+__all__ = ["WARM_UP_DURATION_S", "WARM_UP_RESOLUTION", "compute_point", "check_point", "failed_row", "measure_column",
+           "warm_up"]
 
 #: The warm-up run compiles or loads the fast solver's numba kernels once per
 #: worker process, so no point's CPU time includes it: the coarsest allowed
@@ -69,16 +70,36 @@ def _row(scenario: Scenario, results: Any, times_s: tuple[float, ...]) -> dict[s
     return row
 
 
+def _point_scenario(base: Mapping[str, Any], assignment: Mapping[str, Any], times_s: tuple[float, ...]) -> Scenario:
+    scenario = scenario_at(base, assignment)
+    exact = tuple(t for t in times_s if t < scenario.protocol.duration_s)
+    if exact:  # the steps land on the requested times
+        scenario = scenario.with_(output_times_s=tuple(scenario.numerics.output_times_s) + exact)
+    return scenario
+
+
+def check_point(base: Mapping[str, Any], assignment: Mapping[str, Any], times_s: tuple[float, ...] = ()) -> str:
+    """Why point ``assignment`` cannot run ("" when it can), found without running it: its scenario is built and
+    validated, its solver chosen and its work estimated (:func:`cryosim.numerics.budget.check_work`), as
+    :func:`cryosim.api.run` does before meshing. Milliseconds a point."""
+    from ..api import choose_solver
+    from ..numerics.budget import check_work
+
+    try:
+        scenario = _point_scenario(base, assignment, times_s)
+        check_work(scenario, choose_solver(scenario))
+    except Exception as e:  # noqa: BLE001 - the reason is the answer
+        return f"{type(e).__name__}: {e}"
+    return ""
+
+
 def compute_point(index: int, base: Mapping[str, Any], assignment: Mapping[str, Any],
                   times_s: tuple[float, ...] = ()) -> dict[str, Any]:
     """The table row of point ``index``: its inputs, results (or error), CPU and wall time, where it ran."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     row: dict[str, Any] = {"index": int(index), **assignment}
     try:
-        scenario = scenario_at(base, assignment)
-        exact = tuple(t for t in times_s if t < scenario.protocol.duration_s)
-        if exact:  # the steps land on the requested times
-            scenario = scenario.with_(output_times_s=tuple(scenario.numerics.output_times_s) + exact)
+        scenario = _point_scenario(base, assignment, times_s)
         results = run(scenario)
         row.update(_row(scenario, results, tuple(times_s)))
         row["status"], row["error"] = "ok", ""

@@ -195,7 +195,7 @@ class NewtonSolver:
                            grid.face_split, grid.bface_cell, grid.bface_area_m2, grid.bface_dist_m, grid.bface_group)
         self._region_args = (grid.material, props)
         self.counters = {"factorisations": 0, "linear_solves": 0, "factor_cpu_s": 0.0, "solve_cpu_s": 0.0,
-                         "exact_retries": 0}
+                         "exact_retries": 0, "guess_retries": 0}
 
     def _bc_args(self, bc: Any) -> tuple:
         return (bc.kind, bc.temperature_C, bc.h_W_per_m2_K, bc.flux_W_per_m2, bc.table_T_C, bc.table_flux_W_per_m2,

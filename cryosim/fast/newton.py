@@ -80,6 +80,14 @@ __all__ = ["BACKEND_CHOICES", "LinearSolverSettings", "NewtonSolver"]
 
 
 BACKEND_CHOICES = ("auto", "petsc", "superlu")
+#: Largest number of Broyden updates applied on top of one factorisation (:class:`_Stage`): the
+#: corrections cost two n-vectors each and a dot product and an update per use, next to one
+#: triangular solve; past ten the old steps describe a Jacobian the iterate has left (the memory
+#: is emptied at each factorisation and each stage anyway).
+BROYDEN_MEMORY = 10
+#: A Broyden update whose denominator s^T (B^-1 y) is below this fraction of |s| |B^-1 y| is
+#: skipped (the secant condition would be nearly singular; Kelley 1995, section 7.3).
+BROYDEN_MIN_COSINE = 1e-8
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,8 @@ class LinearSolverSettings:
     """
 
     refactor: str = "lagged"
+    #: Broyden updates kept on top of the factors (0: none, plain modified Newton); see :class:`_Stage`
+    broyden_memory: int = BROYDEN_MEMORY
     backend: str = "auto"
     permc_spec: str = "MMD_AT_PLUS_A"
     diag_pivot_thresh: float = 0.0
@@ -250,6 +260,13 @@ class _Stage:
         self.H_try, self.T_try = np.empty_like(self.H), T_guess.copy()  # fresh arrays: the results are handed out
         self.limited = np.empty_like(self.H)
         self.Hstar, self.Tstar, self.gdt, self.args, self.fixed = Hstar, Tstar, gdt, args, fixed
+        # Broyden memory: the steps s_j and vectors w_j of the product form, the last direction and the
+        # step taken along it (pending: its update is made once the residual at the new iterate is known)
+        self.memory = solver.settings.broyden_memory
+        self.s_list: list[np.ndarray] = []
+        self.w_list: list[np.ndarray] = []
+        self.last_d: np.ndarray | None = None
+        self.pending_s: np.ndarray | None = None
 
     def start(self) -> tuple[float, float]:
         s = self.s
@@ -257,9 +274,49 @@ class _Stage:
 
     def factorise(self) -> None:
         self.s._factorise(self.s._data)
+        self.s_list.clear()  # the updates corrected the old factors; the fresh ones need none
+        self.w_list.clear()
+        self.pending_s = None
+
+    def _apply_updates(self, z: np.ndarray) -> np.ndarray:
+        """z <- (I + w_{m-1} s_{m-1}^T) ... (I + w_0 s_0^T) z, in place."""
+        for s_j, w_j in zip(self.s_list, self.w_list):
+            z += w_j * float(s_j @ z)
+        return z
 
     def direction(self) -> np.ndarray:
-        return self.s._direction(self.s._R)
+        """The Newton correction with the current factors, corrected by Broyden's ("good") update.
+
+        With factors B_0 of an earlier Jacobian, the inverse of the secant approximation after steps
+        s_0 .. s_{m-1} is B_m^{-1} = (I + w_{m-1} s_{m-1}^T) ... (I + w_0 s_0^T) B_0^{-1}, with
+        w_j = (s_j - B_j^{-1} y_j) / (s_j^T B_j^{-1} y_j) and y_j the change of the residual over
+        s_j (C. G. Broyden, Math. Comp. 19 (1965) 577; product form without transposed solves:
+        C. T. Kelley, *Iterative Methods for Linear and Nonlinear Equations*, SIAM 1995, section
+        7.3). B_j^{-1} y_j = B_j^{-1} R_{j+1} - B_j^{-1} R_j = B_j^{-1} R_{j+1} + d_j (d_j the
+        direction taken at the step j), so each iteration costs one triangular solve as plain
+        modified Newton does, and the iteration converges superlinearly instead of linearly while
+        the factors are kept. The update uses the step actually taken (safeguarded, shortened by the
+        line search). The driver's line search still accepts no increase of the residual; a
+        direction that gives none is recomputed with fresh factors, which empty the memory.
+        """
+        z = self._apply_updates(self.s._direction(self.s._R))  # B_m^{-1} (-R) before the pending update
+        s_new = self.pending_s
+        self.pending_s = None
+        if s_new is not None and self.last_d is not None and self.memory > 0:
+            By = self.last_d - z  # B^{-1} y = B^{-1} R_new - B^{-1} R_old = -z + d_old
+            den = float(s_new @ By)
+            if abs(den) > BROYDEN_MIN_COSINE * float(np.linalg.norm(s_new) * np.linalg.norm(By)):
+                if len(self.s_list) >= self.memory:
+                    self.s_list.clear()
+                    self.w_list.clear()
+                    z = self.s._direction(self.s._R)  # restart the memory from the factors alone
+                else:
+                    w = (s_new - By) / den
+                    z += w * float(s_new @ z)
+                    self.s_list.append(s_new)
+                    self.w_list.append(w)
+        self.last_d = z
+        return z
 
     def safeguard(self, dH: np.ndarray) -> np.ndarray | None:
         stopped = fv.safeguard_correction(self.H, self.T, dH, *self.s._region_args, self.fixed, self.limited)
@@ -272,6 +329,8 @@ class _Stage:
 
     def accept(self) -> None:
         s = self.s
+        if self.memory > 0:
+            self.pending_s = self.H_try - self.H  # the step taken, for the next direction's update
         self.H, self.H_try = self.H_try, self.H
         self.T, self.T_try = self.T_try, self.T
         s._R, s._R_try = s._R_try, s._R

@@ -19,7 +19,8 @@ and factorised by a sparse direct solver (``backend``):
 
 ``"petsc"``
     PETSc's sequential LU through petsc4py (installed with DOLFINx), with a
-    fill-reducing ordering (``petsc_ordering``); the pattern is fixed, so
+    fill-reducing ordering (``petsc_ordering``, METIS nested dissection where
+    PETSc has METIS: :data:`PETSC_ORDERING_AUTO`); the pattern is fixed, so
     the symbolic factorisation is done once per grid and every later
     factorisation is numeric only;
 ``"superlu"``
@@ -51,7 +52,11 @@ When to factorise (``refactor``, compared in ``benchmarks/linear_algebra.py``):
 
 ``"lagged"`` is the default: at equal results it halves the factorisations
 (170 instead of 355 on the default scenario, 20-30 % less CPU; figures in
-benchmarks/RESULTS.md). A stage the modified iteration cannot solve (the
+benchmarks/RESULTS.md). Between factorisations the kept factors are corrected
+by Broyden's update (``broyden_memory``, :meth:`_Stage.direction`): one
+triangular solve per iteration as before, superlinear instead of linear
+convergence while the factors are kept (default scenario: 565 instead of 608
+iterations, RESULTS.md section 14). A stage the modified iteration cannot solve (the
 hardest one in the suite: 20 s fixed steps while the tip ramps to -70 °C,
 test_time_convergence_order) is retried from the same guess with exact
 Newton before it is reported as failed (counted in ``exact_retries``).

@@ -47,18 +47,21 @@ __all__ = ["BoundaryState", "FVSystem", "SDIRK_GAMMA", "ENERGY_KEYS"]
 UNDERSHOOT_SLACK_K = 0.5
 #: Error ratio given to such a step: above the controller's rejection ratio, so it is cut (by about half).
 UNDERSHOOT_REJECT_RATIO = 4.0
-#: Whether a stage's Newton iteration starts from the extrapolated guess that
-#: :func:`~cryosim.numerics.sdirk2.sdirk2_step` offers (stage 1: T^n + gamma dt dT/dt of the last step;
-#: stage 2: T^n + (T_1 - T^n)/gamma) or from the unextrapolated one (stage 1: the committed state;
-#: stage 2: the stage-1 solution), the extrapolation then being the fallback when that fails. Not
-#: extrapolated first: an extrapolation carries the cells next to the ice front across the freezing
-#: interval before the front gets there (their temperature falls steadily to the liquidus, then stalls),
-#: a latent-heat-sized residual (tens of kelvin of heat capacity) that factors lagged from where those
-#: cells were still on the other side cannot remove; from the unextrapolated guess they still contract.
-#: Default scenario: 134 instead of 170 factorisations, 608 instead of 642 Newton iterations, the same
-#: results (benchmarks/RESULTS.md, section 14). The fallback is for long steps through the front (20 s
-#: fixed steps while the tip ramps down, test_time_convergence_order), where the unextrapolated guess is
-#: too far from the solution for Newton.
+#: Which Newton guess a stage tries first at the start of a run: the unextrapolated one (False;
+#: stage 1: the committed state, stage 2: the stage-1 solution) or the extrapolation that
+#: :func:`~cryosim.numerics.sdirk2.sdirk2_step` offers (stage 1: T^n + gamma dt dT/dt of the last
+#: step; stage 2: T^n + (T_1 - T^n)/gamma). The other one is the fallback when the first fails, and
+#: a stage that fails from the first and converges from the fallback makes the fallback the first
+#: choice of the next stages (:meth:`FVSystem.solve_stage`). Unextrapolated first: under the step
+#: controller an extrapolation carries the cells next to the ice front across the freezing interval
+#: before the front gets there (their temperature falls steadily to the liquidus, then stalls), a
+#: latent-heat-sized residual (tens of kelvin of heat capacity) that factors lagged from where those
+#: cells were still on the other side cannot remove; from the unextrapolated guess they still
+#: contract. Default scenario: 134 instead of 170 factorisations, 608 instead of 642 iterations,
+#: the same results (benchmarks/RESULTS.md, section 14). Long fixed steps through a ramped tip
+#: temperature are the other way round (1D planar, 20 s steps while the tip ramps 37 -> -70 °C in
+#: 60 s, test_time_convergence_order: 158 factorisations extrapolated, 758 unextrapolated, 183
+#: with the switch).
 EXTRAPOLATE_FIRST = False
 
 
@@ -152,6 +155,7 @@ class FVSystem:
         self.bc = BoundaryState.from_set(boundaries, 0.0)
         self.last_rates = self.rates(self.T, self.bc)
         self._prev: tuple[np.ndarray, float] | None = None  # (dT/dt, dt) of the last step
+        self._extrapolate_first = EXTRAPOLATE_FIRST  # which Newton guess a stage tries first (solve_stage)
 
     # --- kernel calls -----------------------------------------------------
     def _solve(self, gdt: float, bc: BoundaryState, Hstar: np.ndarray, Tstar: np.ndarray, H_guess: np.ndarray,
@@ -238,19 +242,28 @@ class FVSystem:
         self._Tstar = self.T + STAGE2_C * (T1 - self.T)  # the wall's share of E*_2, combined as H*_2
 
     def solve_stage(self, guess_T: np.ndarray | None) -> tuple[bool, int, str]:
-        """Solve V (H - H*) + Cw (T(H) - T*) = gamma dt S(H), first from the unextrapolated guess (stage 1: the
-        committed state, stage 2: the stage-1 solution), then, if that fails, from the extrapolated ``guess_T``
-        (clipped; None: no fallback); the other way round with :data:`EXTRAPOLATE_FIRST`."""
-        plain = lambda: (self.H, self.T) if self._stage_no == 1 else self._stage1  # noqa: E731
-        extrapolated = None if guess_T is None else lambda: self._clipped_enthalpy(guess_T, self._stage_bc)  # noqa: E731
-        guesses = [g for g in ((extrapolated, plain) if EXTRAPOLATE_FIRST else (plain, extrapolated)) if g is not None]
+        """Solve V (H - H*) + Cw (T(H) - T*) = gamma dt S(H) from the unextrapolated guess (stage 1: the committed
+        state, stage 2: the stage-1 solution) and the extrapolated ``guess_T`` (clipped; None: none), the one
+        preferred first (:data:`EXTRAPOLATE_FIRST`), the other if that fails; a stage solved only from the
+        second makes it the preferred one."""
+        def plain() -> tuple[np.ndarray, np.ndarray]:
+            return (self.H, self.T) if self._stage_no == 1 else self._stage1
+
+        def extrapolated() -> tuple[np.ndarray, np.ndarray]:
+            return self._clipped_enthalpy(guess_T, self._stage_bc)  # type: ignore[arg-type]
+
+        order = [(False, plain)] + ([] if guess_T is None else [(True, extrapolated)])
+        if self._extrapolate_first:
+            order.reverse()
         total = 0
-        for k, guess in enumerate(guesses):
+        for k, (is_extrapolated, guess) in enumerate(order):
             if k > 0:
                 self.counters["guess_retries"] += 1
             ok, its, H, T = self._solve(self._gdt, self._stage_bc, self._Hstar, self._Tstar, *guess())
             total += its
             if ok:
+                if k > 0:
+                    self._extrapolate_first = is_extrapolated
                 break
         self._stage_H, self._stage_T = H, T
         return ok, total, "" if ok else "Newton failed"

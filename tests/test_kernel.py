@@ -10,7 +10,7 @@ from scipy.sparse.linalg import spsolve
 import cryosim
 from cryosim.fast import kernel as fv
 from cryosim.fast import solver as fast
-from cryosim.fast.newton import LinearSolverSettings, NewtonSolver, _petsc
+from cryosim.fast.newton import PETSC_ORDERING_AUTO, LinearSolverSettings, NewtonSolver, _petsc, _petsc_ordering
 from cryosim.fast.stepper import BoundaryState, FVSystem, StepTolerances
 from cryosim.meshing.cvfem import unstructured_axisymmetric_grid
 from cryosim.meshing.grids import ACTIVE, FAR, SHAFT, axisymmetric_grid, radial_grid
@@ -154,6 +154,55 @@ def test_stage_converges_and_holds_the_constraint(cv_grid, backend, refactor):
     dE = float(cv_grid.volume_m3 @ (H - H0))
     assert Q[ACTIVE] < 0.0
     assert dE == pytest.approx(0.2 * (Q.sum() + Qb.sum() + Qp + Qm), rel=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_broyden_update_solves_the_same_stages_in_no_more_iterations(cv_grid, backend):
+    """Two stages on lagged factors (the second starts with the first one's): with Broyden's update
+    (memory 10) and without it (plain modified Newton) the stages converge to the same enthalpies;
+    the update takes no more iterations nor factorisations (here 12 against 16 iterations, 3 LU each)."""
+    bc = _bc(BCKind.TEMPERATURE, tip_T=-70.0)
+    T0 = np.full(cv_grid.n_cells, 37.0)
+    H0 = fv.enthalpy_of(T0, cv_grid.material, PROPS)
+    out = {}
+    for memory in (0, 10):
+        solver = NewtonSolver(cv_grid, PROPS, 37.0, 1e-8, 25,
+                              LinearSolverSettings(backend=backend, broyden_memory=memory))
+        ok1, its1, H1, T1 = solver.solve(H0, T0, H0, T0, 0.2, bc)
+        ok2, its2, H2, T2 = solver.solve(H1, T1, H1, T1, 0.4, bc)
+        assert ok1 and ok2
+        out[memory] = (its1 + its2, solver.counters["factorisations"], H2)
+    scale = float(np.max(np.abs(out[0][2])))
+    assert np.max(np.abs(out[10][2] - out[0][2])) < 1e-8 * scale
+    assert out[10][0] <= out[0][0] and out[10][1] <= out[0][1], out
+
+
+def test_long_fixed_steps_switch_the_first_guess_to_the_extrapolation():
+    """20 s fixed steps while the tip ramps 37 -> -70 °C (test_time_convergence_order's hardest run): the
+    unextrapolated guess fails once, the extrapolation solves that stage and is tried first from then on
+    (758 factorisations without the switch, 158 extrapolating from the start)."""
+    tissue = cryosim.get_material("soft_tissue").with_(perfusion_per_s=0.0, metabolic_heat_W_per_m3=0.0)
+    p = fast.RadialProblem(geometry="planar", medium=tissue,
+                           protocol=Protocol((Freeze(600.0, ((0.0, 37.0), (60.0, -70.0))),)),
+                           inner_radius_m=0.0, outer_radius_m=0.05, first_cell_m=0.1e-3, growth=1.0,
+                           numerics=cryosim.Numerics(fixed_step_s=20.0))
+    d = fast.run_radial(p).diagnostics
+    assert 1 <= d["guess_retries"] <= 3 and d["factorisations"] < 300, d
+
+
+def test_petsc_ordering_auto_prefers_metis():
+    class FakePETSc:
+        class Sys:
+            has: set = set()
+
+            @classmethod
+            def hasExternalPackage(cls, name):
+                return name in cls.has
+
+    assert _petsc_ordering("qmd", FakePETSc) == "qmd"
+    assert _petsc_ordering("auto", FakePETSc) == "qmd"
+    FakePETSc.Sys.has = {"metis"}
+    assert _petsc_ordering("auto", FakePETSc) == PETSC_ORDERING_AUTO[0][0] == "metisnd"
 
 
 def test_line_search_never_accepts_an_increase(cv_grid, monkeypatch):

@@ -71,6 +71,21 @@ def test_ufl_and_numba_share_the_formulas():
         assert np.allclose(H, pc.enthalpy_array(T_GRID, m.property_row()), rtol=1e-12)
 
 
+def test_conductivity_and_slope_is_conductivity_and_its_slope():
+    """The fused k, dk/dT of the fast residual (one power) equals the two separate formulas, bit for bit,
+    and the slope is dk/dT (central differences away from the kinks)."""
+    for name in material_names():
+        m = get_material(name)
+        p = m.property_row()
+        args = (p[pc.P_KF], p[pc.P_KU], p[pc.P_KEXP], p[pc.P_TS], p[pc.P_TL], int(p[pc.P_CURVE]))
+        for T in np.linspace(-120.0, 40.0, 161) + 0.123:
+            k, dk = pc.NUMBA.conductivity_and_slope(T, *args)
+            assert k == pc.NUMBA.conductivity(T, *args) and dk == pc.NUMBA.conductivity_slope(T, *args)
+            h = 1e-6
+            fd = (pc.NUMBA.conductivity(T + h, *args) - pc.NUMBA.conductivity(T - h, *args)) / (2 * h)
+            assert dk == pytest.approx(fd, rel=1e-5, abs=1e-9)
+
+
 def test_material_validation_names_field():
     with pytest.raises(ScenarioError, match=r"material\[soft_tissue\].conductivity_frozen_W_per_m_K"):
         get_material("soft_tissue").with_(conductivity_frozen_W_per_m_K=-1.0)

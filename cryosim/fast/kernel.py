@@ -82,7 +82,7 @@ _fp = NUMBA.unfrozen_fraction_slope
 _C = NUMBA.heat_capacity
 _H = NUMBA.enthalpy
 _k = NUMBA.conductivity
-_dk = NUMBA.conductivity_slope
+_k_dk = NUMBA.conductivity_and_slope
 
 
 class JacobianPattern:
@@ -212,8 +212,7 @@ def evaluate(H, T, Hstar, Tstar, gdt, mat, props, V, Cw, fc, fw, fs, bcell, bare
         p = props[mat[i]]
         Ts, Tl, cv = p[P_TS], p[P_TL], int(p[P_CURVE])
         T[i] = temperature_from_enthalpy(H[i], p, T[i])
-        k[i] = _k(T[i], p[P_KF], p[P_KU], p[P_KEXP], Ts, Tl, cv)
-        dk[i] = _dk(T[i], p[P_KF], p[P_KU], p[P_KEXP], Ts, Tl, cv)
+        k[i], dk[i] = _k_dk(T[i], p[P_KF], p[P_KU], p[P_KEXP], Ts, Tl, cv)
         dTdH[i] = 1.0 / _C(T[i], p[P_CF], p[P_CU], p[P_L], Ts, Tl, cv)
         if fixed_group[i] >= 0:
             R[i] = V[i] * (H[i] - _H(fixed_T[i], p[P_CF], p[P_CU], p[P_L], Ts, Tl, cv))

@@ -148,20 +148,31 @@ def make_formulas(
         return Cf + (Cu - Cf) * f + L * unfrozen_fraction_slope(T, Ts, Tl, curve)
 
     @jit
+    def frozen_conductivity(T: Any, kf: float, kexp: float) -> Any:
+        """Conductivity of the frozen phase, kf (273.15 K / T)^kexp (W/m/K)."""
+        return kf * (ZERO_CELSIUS_K / (T + ZERO_CELSIUS_K)) ** kexp
+
+    @jit
     def conductivity(T: Any, kf: float, ku: float, kexp: float, Ts: float, Tl: float, curve: int) -> Any:
         """Thermal conductivity k(T) (W/m/K)."""
         f = unfrozen_fraction(T, Ts, Tl, curve)
-        kfrozen = kf * (ZERO_CELSIUS_K / (T + ZERO_CELSIUS_K)) ** kexp
+        kfrozen = frozen_conductivity(T, kf, kexp)
         return kfrozen * (1.0 - f) + ku * f
 
     @jit
     def conductivity_slope(T: Any, kf: float, ku: float, kexp: float, Ts: float, Tl: float, curve: int) -> Any:
         """dk/dT (W/m/K^2)."""
+        return conductivity_and_slope(T, kf, ku, kexp, Ts, Tl, curve)[1]
+
+    @jit
+    def conductivity_and_slope(T: Any, kf: float, ku: float, kexp: float, Ts: float, Tl: float, curve: int) -> Any:
+        """(k(T), dk/dT): the two with one evaluation of the frozen conductivity (a power, the costliest
+        operation of the fast solver's residual)."""
         f = unfrozen_fraction(T, Ts, Tl, curve)
         fp = unfrozen_fraction_slope(T, Ts, Tl, curve)
-        kfrozen = kf * (ZERO_CELSIUS_K / (T + ZERO_CELSIUS_K)) ** kexp
+        kfrozen = frozen_conductivity(T, kf, kexp)
         dkfrozen = -kexp * kfrozen / (T + ZERO_CELSIUS_K)
-        return dkfrozen * (1.0 - f) + (ku - kfrozen) * fp
+        return kfrozen * (1.0 - f) + ku * f, dkfrozen * (1.0 - f) + (ku - kfrozen) * fp
 
     return {
         "unfrozen_fraction": unfrozen_fraction,
@@ -171,6 +182,8 @@ def make_formulas(
         "heat_capacity": heat_capacity,
         "conductivity": conductivity,
         "conductivity_slope": conductivity_slope,
+        "conductivity_and_slope": conductivity_and_slope,
+        "frozen_conductivity": frozen_conductivity,
     }
 
 

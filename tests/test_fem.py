@@ -408,8 +408,8 @@ def test_safeguard_reads_the_correction_in_enthalpy_across_the_freezing_interval
 def test_newton_converges_on_water_without_failed_solves():
     """Water freezes over 0.5 K: Newton on the temperature used to fail 95 times in 20 s (PETSc SNES); the
     safeguarded iteration does not fail once, and the answer matches the converged fast solver within the coarse
-    grid's error (measured 2026-12-04: FE 3.465 mm at resolution 0.5, 3.474 at 0.7, 3.375 at 1.5; fast 3.325 mm at
-    resolution 2: 4.2 % at 0.5, where the medium's mesh class (a 30 s freeze at -90 °C) places the cells)."""
+    grid's error (measured 2026-12-04: FE 3.468 mm at resolution 0.5, 3.450 at 0.7; fast 3.325 mm at resolution 2:
+    4.3 % at 0.5, where the medium's mesh class (a 60 s freeze at -90 °C) places the cells)."""
     from cryosim.fast.solver import run_axisymmetric
 
     s = cryosim.default_scenario().with_(

@@ -153,7 +153,7 @@ def test_mesh_classes_round_durations_up_and_tips_down():
     from cryosim.physics.sizing import mesh_duration_s, mesh_tip_C
 
     assert [mesh_duration_s(t) for t in (1.0, 20.0, 30.0, 60.0, 61.0, 120.0, 121.0, 900.0)] == [
-        1.875, 30, 30, 60, 120, 120, 240, 960]
+        60, 60, 60, 60, 120, 120, 240, 960]
     assert [mesh_tip_C(T) for T in (-20.0, -50.0, -90.0, -90.5, -120.0, -196.0)] == [-90, -90, -90, -120, -120, -210]
 
 
@@ -173,7 +173,7 @@ def test_runs_differing_only_in_tip_temperature_or_duration_share_one_grid():
 
     grids = [axisymmetric_grid_for(_pair_scenario(T, t)) for T in (-50.0, -70.0, -90.0) for t in (31.0, 45.0, 60.0)]
     assert all(g is grids[0] for g in grids)
-    assert axisymmetric_grid_for(_pair_scenario(-70.0, 90.0)) is not grids[0]  # another duration class
+    assert axisymmetric_grid_for(_pair_scenario(-70.0, 90.0)) is not grids[0]  # another duration class (120 s)
     with pytest.raises(ValueError):
         grids[0].volume_m3[0] = 1.0  # a cached grid is shared: read-only
 

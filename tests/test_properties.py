@@ -109,7 +109,7 @@ def test_fuzz_sample_physical_properties(gauge, active_mm, tip_C, duration_s, me
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(**FUZZ)
 def test_fuzz_large_sample_physical_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale):
     _check_fuzz_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale)

@@ -106,8 +106,8 @@ def _run(args: argparse.Namespace) -> int:
     print(results.table())
     _print_cycles(results)
     verb = "replaced" if replacing else "wrote"
-    print(f"\n{verb} {final}/: results.json, timeseries.csv, field.npz, field.vtu, extent_vs_time.png, "
-          "isotherm_map.png")
+    print(f"\n{verb} {final}/: results.json, timeseries.csv, field.npz, field.vtu, temperature.pvd (field over "
+          "time), extent_vs_time.png, isotherm_map.png")
     if not args.no_band:
         _print_band(scenario, results, final, quiet=args.quiet)
     return EXIT_OK

@@ -35,15 +35,15 @@ def test_run_writes_outputs(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [".cryosim-result", "results.json", "timeseries.csv", "field.npz", "field.vtu", "extent_vs_time.png",
-         "isotherm_map.png"])
+         "isotherm_map.png", "temperature.pvd", "temperature_frames"])
     assert not list(tmp_path.glob("*.partial"))
     # the same scenario through the library: the CLI prints and writes the same numbers
     r = cryosim.run(load_scenario(f))
     assert r.solver == "fast"
     assert printed.splitlines()[0] == "cryosim: scenario 'small' on the fast solver; 20 s of protocol"
     assert r.table() in printed
-    assert (f"wrote {out}/: results.json, timeseries.csv, field.npz, field.vtu, extent_vs_time.png, "
-            "isotherm_map.png") in printed
+    assert (f"wrote {out}/: results.json, timeseries.csv, field.npz, field.vtu, temperature.pvd (field over "
+            "time), extent_vs_time.png, isotherm_map.png") in printed
     import meshio
 
     pyvista = pytest.importorskip("pyvista")

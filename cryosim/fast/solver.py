@@ -132,7 +132,9 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
     """Run ``scenario`` on the fast axisymmetric solver.
 
     With ``output_dir``, each time step is appended to
-    ``output_dir/timeseries.csv`` as it is computed. ``trackers``: extra
+    ``output_dir/timeseries.csv`` as it is computed, and the nodal field is
+    written at t = 0, every step's end and the output times
+    (``temperature.pvd`` and its VTU frames, :mod:`cryosim.post.series`). ``trackers``: extra
     :class:`~cryosim.post.trackers.Tracker` objects fed with every step.
 
     A probe design with ``Freeze(gas="on")`` steps runs as a Joule-Thomson
@@ -160,7 +162,7 @@ def run_axisymmetric(scenario: Scenario, output_dir: str | Path | None = None,
                        _tolerances(scenario.numerics, scenario.medium))
     stream = None if output_dir is None else Path(output_dir) / "timeseries.csv"
     tl = TrackerList(scenario, "fast", "axisymmetric", stream_to=stream, trackers=trackers or (), progress=progress,
-                     device=device is not None)
+                     device=device is not None, fields_to=output_dir)
     active = grid.bface_group == ACTIVE
     active_areas_m2 = grid.bface_area_m2[active]
     t_end = scenario.protocol.duration_s

@@ -1,12 +1,11 @@
-"""Field output for ParaView (VTX / ADIOS2, or XDMF) and an off-screen picture of the ice ball.
+"""An off-screen picture of the ice ball, for reports and talks.
 
-* :class:`FieldWriter` writes the P1 temperature (°C) over time to
-  ``temperature.bp`` (VTX, opens in ParaView >= 5.12 with the ADIOS2 VTX
-  reader) when DOLFINx was built with ADIOS2, else to ``temperature.xdmf``.
-* :func:`render_ice_ball` draws the 0 °C surface (a contour of the P1 field)
-  with pyvista, off screen, to PNG: in 3D the isosurface itself with the
-  probe axis; for an axisymmetric field the (r, z) section is revolved about
-  the axis first, so the picture shows the same ice ball.
+:func:`render_ice_ball` draws the 0 °C surface (a contour of the P1 field)
+with pyvista, off screen, to PNG: in 3D the isosurface itself; for an
+axisymmetric field the (r, z) section is revolved about the axis first, so
+the picture shows the same ice ball. The -20 and -40 °C surfaces inside it,
+the probe(s), and the scenario's bone plate and vessels are drawn too, with a
+legend. (The field over time is :mod:`cryosim.post.series`: ``temperature.pvd``.)
 """
 
 from __future__ import annotations
@@ -16,42 +15,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FieldWriter", "render_ice_ball"]
+__all__ = ["render_ice_ball"]
 
 #: Number of angular sectors when revolving an (r, z) field for rendering.
 REVOLVE_SECTORS = 48
 #: Picture size (pixels).
-WINDOW_SIZE = (900, 700)
-
-
-class FieldWriter:
-    """Write a DOLFINx function over time: VTX (``.bp``) if ADIOS2 is there, else XDMF."""
-
-    def __init__(self, comm: Any, path: Path, u: Any) -> None:
-        import dolfinx
-        import dolfinx.io
-
-        self.u = u
-        self.last_time_s = -np.inf
-        if dolfinx.has_adios2:
-            self.path = Path(path).with_suffix(".bp")
-            self._w = dolfinx.io.VTXWriter(comm, str(self.path), [u], engine="BP4")
-            self._xdmf = False
-        else:  # pragma: no cover - depends on the build
-            self.path = Path(path).with_suffix(".xdmf")
-            self._w = dolfinx.io.XDMFFile(comm, str(self.path), "w")
-            self._w.write_mesh(u.function_space.mesh)
-            self._xdmf = True
-
-    def write(self, t_s: float) -> None:
-        if self._xdmf:  # pragma: no cover
-            self._w.write_function(self.u, t_s)
-        else:
-            self._w.write(t_s)
-        self.last_time_s = t_s
-
-    def close(self) -> None:
-        self._w.close()
+WINDOW_SIZE = (1100, 760)
+#: Colours of the picture (isotherms warm to cold, probe, bone, vessel).
+#: (A legend row's text takes its entry's colour: none is pale.)
+ISO_COLORS = ("steelblue", "royalblue", "navy")
+TIP_COLOR, PROBE_COLOR, BONE_COLOR, VESSEL_COLOR = "gray", "dimgray", "peru", "firebrick"
 
 
 def _require_pyvista() -> Any:
@@ -83,11 +56,17 @@ def _revolve(points_rz: np.ndarray, triangles: np.ndarray, T: np.ndarray, sector
     return pts, np.vstack(cells), vals
 
 
-def render_ice_ball(field: dict[str, np.ndarray], path: Path, iso_C: float = 0.0, title: str | None = None) -> Path:
-    """Render the ``iso_C`` isotherm surface of a final P1 field to a PNG (off screen).
+def render_ice_ball(field: dict[str, np.ndarray], path: Path, iso_C: float = 0.0, title: str | None = None,
+                    scenario: Any = None) -> Path:
+    """Render the ``iso_C`` isotherm surface of a final P1 field to a PNG (off screen), with a legend.
 
     ``field`` is :attr:`cryosim.post.results.Results.final_field` of an
-    "axisymmetric" or "3d" run. Lengths on the axes are in mm.
+    "axisymmetric" or "3d" run. The -20 and -40 °C surfaces are drawn when
+    colder than ``iso_C`` and reached. With ``scenario`` (a
+    :class:`~cryosim.scenario.Scenario`), its probes (the active tip and the
+    shaft, as cylinders), bone plate and vessels are drawn, cut to the
+    pictured region; without, the probe axis is a line. Lengths on the axes
+    are in mm.
     """
     pv = _require_pyvista()
     T = np.asarray(field["temperature_C"], float)
@@ -105,28 +84,78 @@ def render_ice_ball(field: dict[str, np.ndarray], path: Path, iso_C: float = 0.0
     conn = np.hstack([np.full((cells.shape[0], 1), npc), cells]).ravel()
     grid = pv.UnstructuredGrid(conn, np.full(cells.shape[0], celltype, np.uint8), 1e3 * pts)
     grid.point_data["temperature_C"] = vals
-    near = grid.clip_box(_box_around(grid, vals, iso_C), invert=False) if np.any(vals <= iso_C) else grid
-    surf = near.contour([iso_C], scalars="temperature_C")
+    box = _box_around(grid, vals, iso_C) if np.any(vals <= iso_C) else list(grid.bounds)
+    near = grid.clip_box(box, invert=False) if np.any(vals <= iso_C) else grid
     plotter = pv.Plotter(off_screen=True, window_size=WINDOW_SIZE)
-    if surf.n_points:
-        plotter.add_mesh(surf, color="lightsteelblue", opacity=0.85, smooth_shading=True)
-    colder = [v for v in (-20.0, -40.0) if v < iso_C and np.any(vals <= v)]
-    for v, c in zip(colder, ("royalblue", "navy")):
+    legend: list[tuple[str, str]] = []
+    levels = [iso_C] + [v for v in (-20.0, -40.0) if v < iso_C and np.any(vals <= v)]
+    for k, (v, c) in enumerate(zip(levels, ISO_COLORS)):
         s = near.contour([v], scalars="temperature_C")
         if s.n_points:
-            plotter.add_mesh(s, color=c, opacity=0.6)
-    zs = 1e3 * np.asarray(pts)[:, 2]
-    axis = pv.Line((0.0, 0.0, max(float(zs.min()), -5.0)), (0.0, 0.0, min(float(zs.max()), 15.0)))
-    plotter.add_mesh(axis, color="black", line_width=4)
-    plotter.add_text(title or f"{iso_C:g} °C isotherm (mm)", font_size=12)
-    plotter.show_bounds(grid="back", xtitle="x (mm)", ytitle="y (mm)", ztitle="z (mm)")
+            plotter.add_mesh(s, color=c, opacity=0.85 if k == 0 else 0.6, smooth_shading=k == 0)
+            legend.append((f"{v:g} °C isotherm", c))
+    if scenario is not None:
+        legend += _add_scene(pv, plotter, scenario, box)
+    else:
+        zs = 1e3 * np.asarray(pts)[:, 2]
+        axis = pv.Line((0.0, 0.0, max(float(zs.min()), -5.0)), (0.0, 0.0, min(float(zs.max()), 15.0)))
+        plotter.add_mesh(axis, color="black", line_width=4)
+        legend.append(("probe axis", "black"))
+    plotter.add_text(title or f"{iso_C:g} °C isotherm", font_size=12)
+    if legend:
+        plotter.add_legend(labels=[[lab, c, "rectangle"] for lab, c in legend], bcolor="white", border=True,
+                           size=(0.22, 0.045 * len(legend) + 0.02), loc="upper right")
+    plotter.show_bounds(grid="back", xtitle="x (mm)", ytitle="y (mm)", ztitle="z (mm)", fmt="%.0f")
     plotter.camera_position = "xz"
     plotter.camera.azimuth = 30
     plotter.camera.elevation = 20
+    plotter.camera.zoom(0.85)
     path = Path(path)
     plotter.screenshot(str(path))
     plotter.close()
     return path
+
+
+def _add_scene(pv: Any, plotter: Any, scenario: Any, box: list[float]) -> list[tuple[str, str]]:
+    """Draw the probes, the bone plate and the vessels of ``scenario`` (mm) cut to ``box``; their legend rows."""
+    legend: list[tuple[str, str]] = []
+    span = 2.0 * max(box[1] - box[0], box[3] - box[2], box[5] - box[4], 1.0)  # longer than the box, mm
+
+    def clipped(mesh: Any) -> Any:
+        return mesh.triangulate().clip_box(box, invert=False).extract_surface(algorithm="dataset_surface")
+
+    probe = scenario.probe
+    r_mm, act_mm = 1e3 * probe.radius_m, 1e3 * probe.active_length_m
+    placements = [((0.0, 0.0, 0.0), (0.0, 0.0, 1.0))] + [(tuple(1e3 * np.asarray(p.position_m)), p.direction)
+                                                         for p in getattr(scenario, "extra_probes", ())]
+    for pos, d in placements:
+        d = np.asarray(d, float)
+        tip = pv.Cylinder(center=np.asarray(pos) + 0.5 * act_mm * d, direction=d, radius=r_mm, height=act_mm,
+                          resolution=40)
+        shaft = pv.Cylinder(center=np.asarray(pos) + (act_mm + 0.5 * span) * d, direction=d, radius=r_mm,
+                            height=span, resolution=40)
+        plotter.add_mesh(clipped(tip), color=TIP_COLOR, smooth_shading=True)
+        plotter.add_mesh(clipped(shaft), color=PROBE_COLOR, smooth_shading=True)
+    legend += [("probe: active tip", TIP_COLOR), ("probe: shaft", PROBE_COLOR)]
+    bone = getattr(scenario, "bone", None)
+    if bone is not None:
+        d0, th = 1e3 * bone.distance_m, 1e3 * bone.thickness_m
+        slab = pv.Box(bounds=(d0, d0 + th, -span, span, -span, span)).rotate_y(bone.angle_deg, point=(0, 0, 0))
+        part = clipped(slab)
+        if part.n_points:
+            plotter.add_mesh(part, color=BONE_COLOR, opacity=0.7)
+            legend.append(("bone", BONE_COLOR))
+    shown = False
+    for v in getattr(scenario, "vessels", ()):
+        tube = pv.Cylinder(center=1e3 * np.asarray(v.center_m), direction=v.direction, radius=0.5e3 * v.diameter_m,
+                           height=2 * span, resolution=40)
+        part = clipped(tube)
+        if part.n_points:
+            plotter.add_mesh(part, color=VESSEL_COLOR, opacity=0.8, smooth_shading=True)
+            shown = True
+    if shown:
+        legend.append(("vessel", VESSEL_COLOR))
+    return legend
 
 
 def _box_around(grid: Any, vals: np.ndarray, iso_C: float) -> list[float]:

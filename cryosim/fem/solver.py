@@ -148,7 +148,8 @@ class FEMSettings:
     first_step_s: float = 1e-2
     #: Newton's method of the stages (:mod:`cryosim.fem.newton`): tolerance, lagged factors, LU package
     newton: NewtonSettings = NewtonSettings()
-    #: write the field for ParaView every this many seconds of simulated time
+    #: unused since the field series (:mod:`cryosim.post.series`) is written at the protocol's step ends and
+    #: ``numerics.output_times_s``; kept so that settings naming it still work
     output_interval_s: float = 10.0
 
 
@@ -691,9 +692,11 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     """Run ``scenario`` with finite elements; axisymmetric when the scene allows it, else 3D.
 
     ``force_3d`` meshes an axisymmetric scene in 3D (verification). With
-    ``output_dir`` the time series streams to ``timeseries.csv`` there and the
-    temperature field (VTX, ``temperature.bp``) and the 0 °C surface
-    (``ice_ball_0C.png``) are written at the end. ``trackers``: extra
+    ``output_dir`` the time series streams to ``timeseries.csv`` there, the P1
+    temperature field is written at t = 0, every protocol step's end and the
+    output times (``temperature.pvd`` and its VTU frames,
+    :mod:`cryosim.post.series`; ``write_fields=False``: not) and the 0 °C
+    surface (``ice_ball_0C.png``) at the end. ``trackers``: extra
     :class:`~cryosim.post.trackers.Tracker` objects fed with every step. Runs
     under MPI (``mpirun -n N``): every rank returns the same :class:`Results`.
     ``scenario.numerics``: ``resolution``, ``domain_radius_m``, the axial
@@ -731,12 +734,8 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         out.mkdir(parents=True, exist_ok=True)
     rec = TrackerList(scenario, "fem", "axisymmetric" if fm.axisymmetric else "3d",
                       stream_to=(out / "timeseries.csv") if (out is not None and comm.rank == 0) else None,
-                      trackers=trackers or (), device=device is not None)
-    writer = None
-    if out is not None and write_fields:
-        from .output import FieldWriter
-
-        writer = FieldWriter(comm, out / "temperature.bp", T)
+                      trackers=trackers or (), device=device is not None,
+                      fields_to=out if write_fields else None)
 
     E0 = ph.stored_J()
     energy = system.energy  # the system accumulates into it
@@ -769,21 +768,15 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         rec.record(view(t, is_output))
 
     t_end = scenario.protocol.duration_s
-    next_output = s.output_interval_s
 
     def on_accept(t: float, is_output: bool) -> None:
-        nonlocal rates, next_output
+        nonlocal rates
         rates = system.last_rates[:2]
         record(t, is_output)
-        if writer is not None and t >= next_output - 1e-9:
-            writer.write(t)
-            next_output = t + s.output_interval_s
         if progress is not None:
             progress(t, t_end)
 
     record(0.0)
-    if writer is not None:
-        writer.write(0.0)
     try:
         # no step cuts for the guard's bounds (cryosim.numerics.stepsize.Bounds): P1 elements are not monotone, and
         # the excursions measured are spatial -- cutting the steps left them as they were (3D default scenario at
@@ -793,10 +786,6 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
     finally:
         system.restore()
         rec.close()
-        if writer is not None:
-            if system.t > writer.last_time_s:
-                writer.write(system.t)
-            writer.close()
         system.close()
     stats = st.as_dict()
     stats.update(system.counters)
@@ -815,7 +804,8 @@ def run_fem(scenario: Scenario, output_dir: str | Path | None = None,
         from .output import render_ice_ball
 
         try:
-            render_ice_ball(results.final_field, out / "ice_ball_0C.png", iso_C=0.0)
+            render_ice_ball(results.final_field, out / "ice_ball_0C.png", iso_C=0.0, scenario=scenario,
+                            title=f"{scenario.name}: 0 °C isotherm at t = {system.t:g} s")
         except ImportError as e:  # pyvista missing: keep the run, say what is lacking
             results.diagnostics["render_error"] = str(e)
     return results

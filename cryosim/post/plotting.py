@@ -45,6 +45,7 @@ def plot_extents(time_s: np.ndarray, extents: Mapping[float, Mapping[str, np.nda
     for ax, lab in zip(axes, ("radial width (mm)", "length along probe (mm)", "volume (mm³)")):
         ax.set_xlabel("time (s)")
         ax.set_ylabel(lab)
+        ax.ticklabel_format(useOffset=False)  # no "+1e3" offsets: the values as they are
         ax.grid(alpha=0.3)
     axes[0].legend(title="isotherm")
     fig.suptitle(title)

@@ -361,22 +361,13 @@ class Results:
         """The final P1 field as a VTK unstructured grid (``field.vtu``: ParaView, pyvista and meshio read it):
         triangles in the (r, z) half-plane (x = r, y = z) or tetrahedra in 3D, lengths in m, point data
         ``temperature_C``, written with meshio; a 1D field (segments) has none."""
-        import tempfile
-
-        import meshio
+        from .series import field_mesh, write_vtu
 
         f = self.final_field
         pts, cells = np.asarray(f.get("points_m")), np.asarray(f.get("cells"))
         if pts.ndim != 2 or cells.ndim != 2 or cells.shape[1] not in (3, 4):
             return
-        pts3 = np.column_stack([pts, np.zeros((pts.shape[0], 3 - pts.shape[1]))]) if pts.shape[1] < 3 else pts
-        kind = "triangle" if cells.shape[1] == 3 else "tetra"
-        mesh = meshio.Mesh(pts3, [(kind, cells.astype(np.int64))],
-                           point_data={"temperature_C": np.asarray(f["temperature_C"], float)})
-        with tempfile.TemporaryDirectory(prefix="cryosim-vtu-") as tmp:  # meshio writes by file name
-            meshio.write(Path(tmp) / "field.vtu", mesh, file_format="vtu")
-            data = (Path(tmp) / "field.vtu").read_bytes()
-        atomic_write(path, lambda fh: fh.write(data), mode="wb")
+        write_vtu(path, field_mesh(pts, cells, f["temperature_C"]))
 
     def save(self, folder: str | Path, *, plots: bool = True, overwrite: bool = False) -> Path:
         """Write ``results.json``, ``timeseries.csv``, ``field.npz``, ``field.vtu`` and plots into ``folder``.

@@ -14,7 +14,9 @@ The standard trackers of a run, in the order they are called: a
 device, a :class:`DeviceTracker` (whose rows make the results), a
 :class:`~cryosim.post.nerve.NerveTracker` (the scenario's nerves), a :class:`CSVStreamTracker` when the run has an output folder (one
 row per step in ``timeseries.csv``, flushed, so an interrupted run keeps
-what it computed), the user's trackers (``cryosim.run(scenario,
+what it computed) and a :class:`~cryosim.post.series.FieldSeriesTracker`
+(the field at t = 0, every protocol step's end and the output times:
+``temperature.pvd``), the user's trackers (``cryosim.run(scenario,
 trackers=[...])``), and a :class:`ProgressTracker`.
 
 Under MPI the nodal field of a view holds the rank's own cells (and the
@@ -38,6 +40,7 @@ from .guards import GuardTracker, check_final, limits_for
 from .isotherms import MEASURES, extent_of
 from .nerve import NerveTracker
 from .results import ENERGY_TERMS, Results, iso_label
+from .series import FieldSeriesTracker, frame_times_s
 from .view import GEOMETRIES, INSIDE_TOL, NodalField, StepView, Tracker, barycentric
 
 __all__ = [
@@ -301,7 +304,9 @@ class TrackerList:
     ``isotherms_C``, ``thermocouples``, ``numerics`` and ``protocol``);
     ``stream_to``: path of the CSV time series (None: none); ``trackers``:
     the user's extra trackers; ``progress``: a ``progress(t_s, t_end_s)``
-    callable; ``device``: record a :class:`DeviceTracker` (the solver's views
+    callable; ``fields_to``: folder of the field series (a
+    :class:`~cryosim.post.series.FieldSeriesTracker`: ``temperature.pvd`` and its
+    VTU frames; None: none; under MPI give it on every rank); ``device``: record a :class:`DeviceTracker` (the solver's views
     then carry its extras). ``radius_mid_tip_m`` is measured at the middle of the active
     tip of a scenario's probe. A row whose time is a requested output time is
     marked ``is_output`` even when the step controller did not flag it (the
@@ -310,7 +315,7 @@ class TrackerList:
 
     def __init__(self, scenario: Any, solver: str, geometry: str, *, stream_to: str | Path | None = None,
                  trackers: Iterable[Tracker] = (), progress: Callable[[float, float], None] | None = None,
-                 device: bool = False) -> None:
+                 device: bool = False, fields_to: str | Path | None = None) -> None:
         if geometry not in GEOMETRIES:
             raise ValueError(f"geometry {geometry!r}: not one of {GEOMETRIES}")
         self.scenario, self.solver, self.geometry = scenario, solver, geometry
@@ -327,6 +332,10 @@ class TrackerList:
         chain: list[Tracker] = [*self.series, self.nerves]
         if stream_to is not None:
             chain.append(CSVStreamTracker(stream_to, self.series))
+        self.fields: FieldSeriesTracker | None = None
+        if fields_to is not None and isinstance(scenario, Scenario):
+            self.fields = FieldSeriesTracker(fields_to, frame_times_s(scenario))
+            chain.append(self.fields)
         chain += list(trackers)
         if progress is not None:
             chain.append(ProgressTracker(progress))

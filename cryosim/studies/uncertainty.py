@@ -152,8 +152,14 @@ class UncertaintyResult:
                       f"{BAND_PERCENTILES[1]:g} %")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
+        ax.ticklabel_format(axis="y", useOffset=False)
+        from .plots import axis_label
+
         pivot = self.sobol.pivot(index="property", columns="isotherm_C", values="ST")
+        # readable names with units ("conductivity unfrozen (W/m/K)"), not the field names
+        pivot.index = [axis_label(str(p))[0] for p in pivot.index]
         pivot.plot.barh(ax=bx)
+        bx.set_ylabel("spread property of the medium")
         bx.set_xlabel("total Sobol' index of the largest ice ball")
         bx.legend(title="isotherm (°C)", fontsize=8)
         with matplotlib.rc_context({"text.parse_math": False}):

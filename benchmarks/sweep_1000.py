@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import cryosim
-from cryosim.studies import plain_scenario, scenario_at, sweep
+from cryosim.studies import plain_scenario, scenario_at
+from cryosim.studies.sweep import sweep
 
 GAUGES = [14, 16, 18, 20]
 TIP_C = [-85.0, -75.0, -65.0, -55.0, -45.0]

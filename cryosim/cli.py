@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -61,37 +62,69 @@ class _RunState:
 _STATE = _RunState()
 
 
+#: Environment variables in which MPI launchers (MPICH / Intel MPI's hydra, Open MPI, PMIx) give the number of ranks.
+_MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
+
+
+def _mpi_comm() -> "object | None":
+    """MPI.COMM_WORLD when this process is one of several ranks of ``mpirun -n N`` (N > 1), else None (mpi4py is
+    not even imported for a plain run)."""
+    if not any(os.environ.get(v, "1") not in ("", "0", "1") for v in _MPI_SIZE_VARIABLES):
+        return None
+    try:
+        import dolfinx_solver  # noqa: F401  (wheel install: must precede dolfinx / petsc4py / mpi4py)
+    except ImportError:
+        pass
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+
+
 def _run(args: argparse.Namespace) -> int:
     from .scenario import default_scenario, load_scenario
     from .api import choose_solver, run
     from .post.files import choose_result_folder, make_partial, mark_result, publish, slug
 
+    # under `mpirun -n N` every rank runs the scenario (the FE solver shares the mesh among them) and rank 0
+    # alone chooses the folder, writes, publishes and prints
+    comm = _mpi_comm()
+    rank = 0 if comm is None else comm.rank
     # validate everything (scenario and output location) before anything is written
     scenario = default_scenario() if args.scenario is None else load_scenario(args.scenario)
     if args.solver:
         scenario = scenario.with_(solver=args.solver)
     label = slug(scenario.name)
-    if args.out:
-        final = choose_result_folder(Path(args.out), label, overwrite=args.overwrite, inside=False)
-    else:
-        final = choose_result_folder(Path(DEFAULT_OUTPUT_ROOT), label, overwrite=args.overwrite, inside=True)
-    replacing = final.exists()
     solver = choose_solver(scenario)
-    print(f"cryosim: scenario {scenario.name!r} on the {solver} solver; "
-          f"{scenario.protocol.duration_s:g} s of protocol")
-    partial = make_partial(final)
-    _STATE.partial = partial
-    progress = _Progress(sys.stderr.isatty() and not args.quiet)
+    if rank == 0:
+        if args.out:
+            final = choose_result_folder(Path(args.out), label, overwrite=args.overwrite, inside=False)
+        else:
+            final = choose_result_folder(Path(DEFAULT_OUTPUT_ROOT), label, overwrite=args.overwrite, inside=True)
+        replacing = final.exists()
+        ranks = "" if comm is None else f" on {comm.size} MPI ranks" + (
+            "" if solver == "fem" else " (the fast solver runs whole on each: use one process)")
+        print(f"cryosim: scenario {scenario.name!r} on the {solver} solver{ranks}; "
+              f"{scenario.protocol.duration_s:g} s of protocol")
+        partial = make_partial(final)
+    else:
+        partial = None
+    if comm is not None:
+        partial = comm.bcast(partial, root=0)
+    _STATE.partial = partial if rank == 0 else None
+    progress = _Progress(rank == 0 and sys.stderr.isatty() and not args.quiet)
     try:
         results = run(scenario, output_dir=partial, progress=progress)
     except (ScenarioError, PhysicalGuardError):
         # refused before computing, or stopped by a guard (a state the physics does not allow: no result to keep);
         # the folder is ours and holds nothing of value
-        shutil.rmtree(partial, ignore_errors=True)
+        if rank == 0:
+            shutil.rmtree(partial, ignore_errors=True)
         _STATE.partial = None
         raise
     finally:
         progress.close()
+    if rank != 0:
+        return EXIT_OK
     results.save(partial)
     mark_result(partial)
     try:

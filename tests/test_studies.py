@@ -493,3 +493,25 @@ def test_sweep_axes_are_labelled_with_units():
     assert axis_label("probe.orifice_diameter_m") == ("probe orifice diameter (mm)", 1e3)
     assert axis_label("protocol[0].tip_temperature_C") == ("protocol tip temperature (°C)", 1.0)
     assert axis_label("probe.gauge") == ("probe gauge", 1.0)
+
+
+def test_points_travel_in_chunks_of_one_mesh_group():
+    """The pre-check gives each fast point its grid's key; one group's points go together (at most CHUNK_POINTS),
+    largest chunks first; a point without a group (an FE point, a refused one) travels alone."""
+    from cryosim.studies.executors import CHUNK_POINTS, chunk_tasks
+    from cryosim.studies.sweep import invalid_points
+
+    study = study_from_dict(_study({"probe.gauge": [14, 18], "protocol[0].tip_temperature_C": [-80.0, -75.0, -60.0]}))
+    points = study.points()
+    groups: dict = {}
+    assert invalid_points(study, points, list(range(len(points))), groups) == []
+    # tip temperatures in one mesh class share a grid; the gauge changes it
+    assert groups[0] == groups[1] != groups[3] == groups[4]
+    tasks = [(i, study.base, p, study.times_s) for i, p in enumerate(points)]
+    chunks = chunk_tasks(tasks, groups)
+    assert sorted(t[0] for c in chunks for t in c) == list(range(len(points)))
+    assert all(len({groups[t[0]] for t in c}) == 1 for c in chunks)
+    assert [len(c) for c in chunks] == sorted((len(c) for c in chunks), reverse=True)
+    many = [(i, {}, {}, ()) for i in range(2 * CHUNK_POINTS + 1)]
+    assert [len(c) for c in chunk_tasks(many, {i: "g" for i in range(len(many))})] == [CHUNK_POINTS, CHUNK_POINTS, 1]
+    assert [len(c) for c in chunk_tasks(many[:3], {0: None})] == [1, 1, 1]

@@ -33,7 +33,7 @@ from ..post.trackers import NodalField, StepView, Tracker, TrackerList, device_e
 from ..scenario import Numerics, Scenario
 from .stepper import FVSystem, StepTolerances
 
-__all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for"]
+__all__ = ["run_axisymmetric", "run_radial", "RadialProblem", "axisymmetric_grid_for", "grid_key"]
 
 #: Grid at resolution 1 (numerical choices, set by the convergence study in
 #: benchmarks/RESULTS.md): first cell at the probe surface (m), growth ratio
@@ -73,6 +73,12 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
     exact tip temperature or duration; grids are cached by those inputs (:func:`cached_grid`), so the runs of a
     sweep that share a geometry mesh once per process. A cached grid's arrays are read-only.
     """
+    return cached_grid(grid_key(scenario, kind))
+
+
+def grid_key(scenario: Scenario, kind: str | None = None) -> tuple:
+    """The inputs of ``scenario``'s grid (:func:`axisymmetric_grid_for`): equal keys, one grid. Microseconds, no
+    meshing: a sweep sends the points of one key to one worker, which meshes them once."""
     h0, growth, hfront, hmax = _grid_params(scenario.numerics)
     R = scenario.domain_radius_m()
     front = FRONT_ZONE_FACTOR * scenario.mesh_front_distance_m()
@@ -85,7 +91,7 @@ def axisymmetric_grid_for(scenario: Scenario, kind: str | None = None) -> FVGrid
     else:
         key = ("structured", scenario.probe.radius_m, scenario.probe.active_length_m, R, h0, growth, hmax,
                n.axial_below_m, n.axial_above_m, front, hfront, max(growth, FAR_GROWTH))
-    return cached_grid(key)
+    return key
 
 
 #: Grids kept per process by :func:`cached_grid` (a sweep point's grid is about 0.3 MB at resolution 1).

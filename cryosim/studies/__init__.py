@@ -90,5 +90,9 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     if name in _EXPORTS:
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        # kept as the package's attribute: importing submodule ``sweep`` set that name to the module, and
+        # ``from cryosim.studies import sweep`` would get the module, not the function
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,9 @@
 """Where the points run: local worker processes, or an existing Dask cluster.
 
 Both take tasks ``(index, base, assignment, times_s)`` and call
-``on_row(row)`` in this process for each finished point, as it finishes, so
-the caller stores it at once. Worker processes are reused across points and
+``on_row(row)`` in this process for each finished point, as its chunk finishes, so
+the caller stores it at once. Points travel in chunks of one mesh group (:func:`chunk_tasks`): a worker
+meshes a group's grid once, and one message carries several points. Worker processes are reused across points and
 warm up once (:func:`cryosim.studies.point.warm_up`): the numba kernels are
 compiled or loaded once per worker, not once per point.
 """
@@ -12,15 +13,15 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ..checks import ScenarioError
-from .point import compute_point, failed_row, warm_up
+from .point import compute_points, failed_row, warm_up
 
-__all__ = ["DEFAULT_WORKERS", "IN_FLIGHT_PER_WORKER", "MAX_WORKERS", "MAX_WORKER_DEATHS", "check_workers", "run_dask", "run_local",
+__all__ = ["CHUNK_POINTS", "DEFAULT_WORKERS", "IN_FLIGHT_PER_WORKER", "chunk_tasks", "MAX_WORKERS", "MAX_WORKER_DEATHS", "check_workers", "run_dask", "run_local",
            "stop_workers"]
 
 Task = tuple[int, dict[str, Any], dict[str, Any], tuple[float, ...]]
@@ -30,9 +31,14 @@ OnRow = Callable[[dict[str, Any]], None]
 DEFAULT_WORKERS = 2
 #: Most local worker processes: a bound against a typo, far above any machine's cores.
 MAX_WORKERS = 1024
-#: Points handed out per worker at a time: 2 keeps a worker busy while the
-#: next point travels to it, and bounds what a lost worker takes down with it.
+#: Chunks handed out per worker at a time: 2 keeps a worker busy while the
+#: next chunk travels to it, and bounds what a lost worker takes down with it.
 IN_FLIGHT_PER_WORKER = 2
+#: Most points in one chunk (one task): 8 fast points of the example sweeps are about 1 s of work, which
+#: amortises a task's message and process wake-up (about 1 ms) and meshes a group's grid once (about 30 ms a
+#: grid at resolution 0.5, against about 100 ms a point's solve) while the last chunks still even out the end
+#: of a sweep on 2 workers and a lost worker takes down at most 8 points.
+CHUNK_POINTS = 8
 #: A point in flight when a worker process died this many times is recorded as
 #: an error (it probably kills its worker: memory, a crash in compiled code)
 #: instead of being retried for ever; points that were merely in flight beside it are retried.
@@ -78,37 +84,73 @@ def check_workers(workers: object) -> int:
     return workers
 
 
-def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKERS) -> None:
-    """Run ``tasks`` on ``workers`` local processes (spawned, reused; a broken pool is restarted)."""
+def chunk_tasks(tasks: Sequence[Task], groups: Mapping[int, Hashable] | None = None,
+                max_points: int | None = None) -> list[list[Task]]:
+    """``tasks`` in chunks: the points of one mesh group (``groups[index]``, :func:`~.point.plan_point`; None or
+    absent: a group of its own) together, at most ``max_points`` (default :data:`CHUNK_POINTS`) a chunk, the
+    largest chunks first (they finish early, the small ones fill the end), groups in order of first appearance
+    otherwise. A chunk is one task: its worker meshes the group's grid once and its rows travel back together."""
+    max_points = CHUNK_POINTS if max_points is None else max_points
+    groups = groups or {}
+    by_group: dict[Hashable, list[Task]] = {}
+    chunks: list[list[Task]] = []
+    for t in tasks:
+        g = groups.get(t[0])
+        if g is None:
+            chunks.append([t])
+        else:
+            by_group.setdefault(g, []).append(t)
+    for members in by_group.values():
+        chunks += [members[k:k + max_points] for k in range(0, len(members), max_points)]
+    chunks.sort(key=lambda c: (-len(c), c[0][0]))
+    return chunks
+
+
+def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKERS,
+              groups: Mapping[int, Hashable] | None = None) -> None:
+    """Run ``tasks`` on ``workers`` local processes (spawned, reused; a broken pool is restarted).
+
+    The points go in chunks (:func:`chunk_tasks`, by mesh group ``groups``). When a worker dies, every point of
+    the chunks in flight is a suspect: from then on each suspect runs alone, with nothing else in flight, so a
+    point that kills its worker again is the one blamed (:data:`MAX_WORKER_DEATHS`) and the others are simply
+    computed again.
+    """
     check_workers(workers)
     pending = {t[0]: t for t in tasks}
     deaths: Counter[int] = Counter()
     barren_pools = 0  # pools in a row that broke before finishing any point
     context = multiprocessing.get_context("spawn")  # no state inherited from this process (threads, open files)
     while pending:
-        executor = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context,
+        suspects = [[pending[i]] for i in pending if deaths[i]]
+        queue = suspects + chunk_tasks([pending[i] for i in pending if not deaths[i]], groups)
+        executor = ProcessPoolExecutor(max_workers=min(workers, len(queue)), mp_context=context,
                                        initializer=_init_worker)
-        queue = list(pending)
-        in_flight: dict[Future, int] = {}
+        in_flight: dict[Future, list[int]] = {}
         broken = False
         finished = 0
         try:
             while (queue or in_flight) and not broken:
-                while queue and len(in_flight) < IN_FLIGHT_PER_WORKER * workers:
-                    i = queue.pop(0)
-                    in_flight[executor.submit(compute_point, *pending[i])] = i
+                suspect_running = any(deaths[i] for indices in in_flight.values() for i in indices)
+                while queue and not suspect_running and len(in_flight) < IN_FLIGHT_PER_WORKER * workers:
+                    suspect_running = deaths[queue[0][0][0]] > 0
+                    if suspect_running and in_flight:
+                        break  # a suspect runs with nothing beside it
+                    chunk = queue.pop(0)
+                    in_flight[executor.submit(compute_points, chunk)] = [t[0] for t in chunk]
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for f in done:
-                    i = in_flight.pop(f)
+                    indices = in_flight.pop(f)
                     try:
-                        row = f.result()
+                        rows = f.result()
                     except BrokenProcessPool:
                         broken = True
-                        deaths[i] += 1
+                        for i in indices:
+                            deaths[i] += 1
                         continue
-                    on_row(row)
-                    del pending[i]
-                    finished += 1
+                    for row in rows:
+                        on_row(row)
+                        del pending[row["index"]]
+                    finished += len(rows)
             if broken:
                 barren_pools = 0 if finished else barren_pools + 1
                 if barren_pools >= MAX_BARREN_POOLS:
@@ -116,8 +158,9 @@ def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKE
                         f"the worker processes died {barren_pools} times before finishing any point: they "
                         "cannot start. Worker processes are spawned and import the main module: a script that "
                         "runs a study must do it under `if __name__ == \"__main__\":`")  # every point still in flight went down with the pool
-                for i in in_flight:
-                    deaths[i] += 1
+                for indices in in_flight.values():
+                    for i in indices:
+                        deaths[i] += 1
                 for i, n in deaths.items():
                     if n >= MAX_WORKER_DEATHS and i in pending:
                         on_row(failed_row(i, pending.pop(i)[2], f"a worker process died while computing this "
@@ -128,12 +171,14 @@ def run_local(tasks: Sequence[Task], on_row: OnRow, workers: int = DEFAULT_WORKE
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def run_dask(tasks: Sequence[Task], on_row: OnRow, address: str) -> None:
-    """Run ``tasks`` on the Dask distributed cluster at ``address`` (its scheduler).
+def run_dask(tasks: Sequence[Task], on_row: OnRow, address: str,
+             groups: Mapping[int, Hashable] | None = None) -> None:
+    """Run ``tasks`` on the Dask distributed cluster at ``address`` (its scheduler), in chunks by mesh group
+    (:func:`chunk_tasks`).
 
-    The workers must be able to import cryosim. A point whose worker is lost is
+    The workers must be able to import cryosim. A chunk whose worker is lost is
     retried by the scheduler (its ``allowed-failures`` setting) and then
-    recorded as an error.
+    its points are recorded as errors.
     """
     try:
         from distributed import Client, as_completed
@@ -146,15 +191,17 @@ def run_dask(tasks: Sequence[Task], on_row: OnRow, address: str) -> None:
         raise ScenarioError("--scheduler", address, f"the address of a running Dask scheduler ({e})") from None
     try:
         client.run(warm_up)  # once on every worker now connected
-        futures = client.map(compute_point, *zip(*tasks), pure=False)
-        assignments = {f.key: t for f, t in zip(futures, tasks)}
+        chunks = chunk_tasks(tasks, groups)
+        futures = client.map(compute_points, chunks, pure=False)
+        held = {f.key: c for f, c in zip(futures, chunks)}
         try:
             for future in as_completed(futures):
                 if future.status == "finished":
-                    on_row(future.result())
+                    for row in future.result():
+                        on_row(row)
                 else:
-                    index, _, assignment, _ = assignments[future.key]
-                    on_row(failed_row(index, assignment, f"lost on the cluster: {future.exception()!r}"))
+                    for index, _, assignment, _ in held[future.key]:
+                        on_row(failed_row(index, assignment, f"lost on the cluster: {future.exception()!r}"))
                 future.release()
         except BaseException:
             client.cancel(futures)

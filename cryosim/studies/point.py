@@ -13,7 +13,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,8 +24,8 @@ from ..post.isotherms import MEASURES
 from ..scenario import Scenario, default_scenario
 from .paths import scenario_at
 
-__all__ = ["WARM_UP_DURATION_S", "WARM_UP_RESOLUTION", "compute_point", "check_point", "failed_row", "measure_column",
-           "warm_up"]
+__all__ = ["WARM_UP_DURATION_S", "WARM_UP_RESOLUTION", "compute_point", "compute_points", "check_point", "failed_row",
+           "measure_column", "plan_point", "warm_up"]
 
 #: The warm-up run compiles or loads the fast solver's numba kernels once per
 #: worker process, so no point's CPU time includes it: the coarsest allowed
@@ -82,15 +82,34 @@ def check_point(base: Mapping[str, Any], assignment: Mapping[str, Any], times_s:
     """Why point ``assignment`` cannot run ("" when it can), found without running it: its scenario is built and
     validated, its solver chosen and its work estimated (:func:`cryosim.numerics.budget.check_work`), as
     :func:`cryosim.api.run` does before meshing. Milliseconds a point."""
+    return plan_point(base, assignment, times_s)[0]
+
+
+def plan_point(base: Mapping[str, Any], assignment: Mapping[str, Any],
+               times_s: tuple[float, ...] = ()) -> tuple[str, Hashable]:
+    """(why the point cannot run, "" when it can: :func:`check_point`; its *mesh group*).
+
+    The mesh group of a fast-solver point is its grid's key (:func:`cryosim.fast.solver.grid_key`): points of
+    one group share one grid, which a worker meshes once (its per-process cache) when it gets them together.
+    A finite-element point, or one that cannot run, has group None (no grid shared)."""
     from ..api import choose_solver
     from ..numerics.budget import check_work
 
     try:
         scenario = _point_scenario(base, assignment, times_s)
-        check_work(scenario, choose_solver(scenario))
+        solver = choose_solver(scenario)
+        check_work(scenario, solver)
     except Exception as e:  # noqa: BLE001 - the reason is the answer
-        return f"{type(e).__name__}: {e}"
-    return ""
+        return f"{type(e).__name__}: {e}", None
+    group: Hashable = None
+    if solver == "fast":
+        from ..fast.solver import grid_key
+
+        try:
+            group = grid_key(scenario)
+        except Exception:  # noqa: BLE001 - a scenario without an axisymmetric grid (1D) shares none
+            group = None
+    return "", group
 
 
 def compute_point(index: int, base: Mapping[str, Any], assignment: Mapping[str, Any],
@@ -110,6 +129,13 @@ def compute_point(index: int, base: Mapping[str, Any], assignment: Mapping[str, 
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     row["cryosim_version"] = __version__
     return row
+
+
+def compute_points(tasks: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any], tuple[float, ...]]]
+                   ) -> list[dict[str, Any]]:
+    """The rows of a chunk of points ``(index, base, assignment, times_s)``, computed in turn
+    (:func:`compute_point`): one task, one process wake-up and one message for the chunk."""
+    return [compute_point(*t) for t in tasks]
 
 
 def failed_row(index: int, assignment: Mapping[str, Any], message: str) -> dict[str, Any]:

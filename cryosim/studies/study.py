@@ -42,8 +42,8 @@ __all__ = ["DESIGNS", "MAX_POINTS", "Study", "base_scenario", "file_head", "load
 DESIGNS = ("grid", "list", "lhs")
 #: Most points in one study: a bound against a typo (a grid of 10 parameters with 10 values each, an LHS of
 #: a million samples: its manifest alone is 60 MB and its runs days), far above the hundreds to thousands a
-#: design sweep needs (1000 points of the example studies take 152 s on 2 cores, benchmarks/RESULTS.md: 100 000
-#: take about 4 h and a 6 MB manifest).
+#: design sweep needs (1000 points of the example studies take 80 s on 2 cores, benchmarks/RESULTS.md §15: 100 000
+#: take about 2 h and a 6 MB manifest).
 MAX_POINTS = 100_000
 _STUDY_KEYS = {"name", "design", "base", "times_s", "samples", "seed"}
 

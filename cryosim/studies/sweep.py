@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +38,18 @@ class InvalidPointsError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def invalid_points(study: Study, points: list[dict[str, Any]], indices: list[int]) -> list[tuple[int, dict[str, Any], str]]:
+def invalid_points(study: Study, points: list[dict[str, Any]], indices: list[int],
+                   groups: dict[int, Hashable] | None = None) -> list[tuple[int, dict[str, Any], str]]:
     """(index, assignment, why) of every point of ``indices`` (into ``points``, the study's assignments) that
-    cannot run (:func:`~cryosim.studies.point.check_point`)."""
-    from .point import check_point
+    cannot run (:func:`~cryosim.studies.point.check_point`). ``groups``, when given, receives the mesh group of
+    every point (:func:`~cryosim.studies.point.plan_point`, found by the same check)."""
+    from .point import plan_point
 
     out = []
     for i in indices:
-        why = check_point(study.base, points[i], study.times_s)
+        why, group = plan_point(study.base, points[i], study.times_s)
+        if groups is not None:
+            groups[i] = group
         if why:
             out.append((i, dict(points[i]), why))
     return out
@@ -78,7 +82,8 @@ def run_study(folder: StudyFolder, *, workers: int = DEFAULT_WORKERS, scheduler:
     study = folder.study
     done = folder.finished() - (folder.failed() if retry_errors else set())
     todo = [i for i in range(len(folder.points)) if i not in done]
-    bad = invalid_points(study, folder.points, todo)
+    groups: dict[int, Hashable] = {}
+    bad = invalid_points(study, folder.points, todo, groups)
     if bad and invalid == "refuse":
         raise InvalidPointsError(study.name, bad, len(folder.points))
     for i, assignment, why in bad:
@@ -99,9 +104,9 @@ def run_study(folder: StudyFolder, *, workers: int = DEFAULT_WORKERS, scheduler:
 
         if tasks:
             if scheduler is None:
-                run_local(tasks, on_row, workers=workers)
+                run_local(tasks, on_row, workers=workers, groups=groups)
             else:
-                run_dask(tasks, on_row, scheduler)
+                run_dask(tasks, on_row, scheduler, groups=groups)
     df = folder.table()
     folder.write_table(df)
     if plots:

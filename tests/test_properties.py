@@ -66,7 +66,8 @@ def _fuzz_scenario(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale,
 #: ice ball holds more than RESOLVED_ICE_M3 (20 mm³, a sphere of 1.7 mm radius: a few cells of the coarse fuzz
 #: grid). Media that freeze over less than 1 K (water, agar gel) are stepped with a 2 K temperature tolerance
 #: (cryosim.numerics.sdirk2.temperature_tolerance_for); with the default 50 K they dipped by up to 2.7 %, now by
-#: at most 0.21 % in 1200 fuzz runs at resolutions 0.25-0.35 (benchmarks/RESULTS.md §14): 0.3 % for them.
+#: above 0.2 % in 1 of 1600 fuzz runs at resolutions 0.25-0.35 (1.08 %, a spatial effect; benchmarks/RESULTS.md
+#: §16): 0.3 % for them in this fixed sample.
 VOLUME_DIP = 2e-3
 VOLUME_DIP_SHARP_FRONT = 3e-3
 RESOLVED_ICE_M3 = 20e-9

@@ -360,7 +360,7 @@ def _chord_in_cylinder(c: np.ndarray, d: np.ndarray, R: float, z0: float, z1: fl
     return max(0.0, hi - lo)
 
 
-#: Fast-grid estimates kept per process (by grid inputs), see :func:`estimate_unknowns`.
+#: Fast-grid estimates kept per process (by :func:`cryosim.fast.solver.grid_key`), see :func:`estimate_unknowns`.
 FAST_ESTIMATE_CACHE_SIZE = 256
 _FAST_UNKNOWNS: dict[tuple, float] = {}
 
@@ -373,11 +373,11 @@ def estimate_unknowns(scenario: Any, solver: str, three_d: bool = False) -> floa
     their wall fields over their chord through the medium.
     """
     if solver == "fast":
-        # the fast grid follows the geometry and the protocol's mesh class only (cryosim.fast.solver
-        # .axisymmetric_grid_for), so the estimate is computed once per such grid (sweeps check every point)
-        n_ = scenario.numerics
-        key = (scenario.probe.radius_m, scenario.probe.active_length_m, scenario.domain_radius_m(),
-               scenario.mesh_front_distance_m(), n_.resolution, n_.axial_below_m, n_.axial_above_m)
+        # the fast grid follows the geometry and the protocol's mesh class only: one estimate per grid
+        # (cryosim.fast.solver.grid_key; sweeps check every point)
+        from ..fast.solver import grid_key
+
+        key = grid_key(scenario)
         if key not in _FAST_UNKNOWNS:
             if len(_FAST_UNKNOWNS) >= FAST_ESTIMATE_CACHE_SIZE:
                 _FAST_UNKNOWNS.clear()

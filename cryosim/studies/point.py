@@ -24,7 +24,7 @@ from ..post.isotherms import MEASURES
 from ..scenario import Scenario, default_scenario
 from .paths import scenario_at
 
-__all__ = ["WARM_UP_DURATION_S", "WARM_UP_RESOLUTION", "compute_point", "compute_points", "check_point", "failed_row",
+__all__ = ["WARM_UP_DURATION_S", "WARM_UP_RESOLUTION", "compute_point", "compute_points", "failed_row",
            "measure_column", "plan_point", "warm_up"]
 
 #: The warm-up run compiles or loads the fast solver's numba kernels once per
@@ -78,16 +78,11 @@ def _point_scenario(base: Mapping[str, Any], assignment: Mapping[str, Any], time
     return scenario
 
 
-def check_point(base: Mapping[str, Any], assignment: Mapping[str, Any], times_s: tuple[float, ...] = ()) -> str:
-    """Why point ``assignment`` cannot run ("" when it can), found without running it: its scenario is built and
-    validated, its solver chosen and its work estimated (:func:`cryosim.numerics.budget.check_work`), as
-    :func:`cryosim.api.run` does before meshing. Milliseconds a point."""
-    return plan_point(base, assignment, times_s)[0]
-
-
 def plan_point(base: Mapping[str, Any], assignment: Mapping[str, Any],
                times_s: tuple[float, ...] = ()) -> tuple[str, Hashable]:
-    """(why the point cannot run, "" when it can: :func:`check_point`; its *mesh group*).
+    """(why the point cannot run, "" when it can; its *mesh group*), found without running it: its scenario is
+    built and validated, its solver chosen and its work estimated (:func:`cryosim.numerics.budget.check_work`), as
+    :func:`cryosim.api.run` does before meshing. Milliseconds a point.
 
     The mesh group of a fast-solver point is its grid's key (:func:`cryosim.fast.solver.grid_key`): points of
     one group share one grid, which a worker meshes once (its per-process cache) when it gets them together.

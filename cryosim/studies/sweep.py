@@ -10,7 +10,6 @@ from typing import Any
 import pandas as pd
 
 from ..checks import check_choice
-
 from .executors import DEFAULT_WORKERS, run_dask, run_local
 from .plots import plot_sweep
 from .store import StudyFolder, open_study_folder
@@ -41,7 +40,7 @@ class InvalidPointsError(ValueError):
 def invalid_points(study: Study, points: list[dict[str, Any]], indices: list[int],
                    groups: dict[int, Hashable] | None = None) -> list[tuple[int, dict[str, Any], str]]:
     """(index, assignment, why) of every point of ``indices`` (into ``points``, the study's assignments) that
-    cannot run (:func:`~cryosim.studies.point.check_point`). ``groups``, when given, receives the mesh group of
+    cannot run (:func:`~cryosim.studies.point.plan_point`). ``groups``, when given, receives the mesh group of
     every point (:func:`~cryosim.studies.point.plan_point`, found by the same check)."""
     from .point import plan_point
 

@@ -29,7 +29,7 @@ from cryosim.fast.solver import axisymmetric_grid_for
 from cryosim.physics.probe import ISO_9626_OUTER_DIAMETER_MM
 
 MEDIA = ["soft_tissue", "muscle", "fat", "water", "saline", "agar_gel"]
-#: volume dip that counts (relative) once the ice ball holds more than RESOLVED_ICE_M3 (tests/test_properties.py)
+#: volume dip that counts (relative) once the ice ball holds more than RESOLVED_ICE_M3 (tests/integration/test_properties.py)
 DIP, RESOLVED_ICE_M3, VIOLATION = 2e-3, 20e-9, 1e-3
 
 

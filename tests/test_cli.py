@@ -173,7 +173,7 @@ resolution = 0.25
 """
 
 
-@pytest.mark.slow  # 16 device runs on 2 worker processes (~25 s); the band itself is in tests/test_band.py
+@pytest.mark.slow  # 16 device runs on 2 worker processes (~25 s); the band itself is in tests/studies/test_design_band.py
 def test_run_prints_the_band_of_a_design_with_ranges(tmp_path, capsys):
     """A catalogue design states ranges for its unknown values: `cryosim run` prints the band of the ice ball
     over them after the table, keeps its runs beside the result, and skips it with --no-band (issue 15)."""

@@ -452,7 +452,7 @@ class SkinResult:
 
 
 #: Grid: first cell at the skin surface (m), growth, largest cell (m): numerical choices, checked by
-#: halving them in tests/test_clinical.py (surface temperature within 0.5 K).
+#: halving them in tests/clinical/test_skin.py (surface temperature within 0.5 K).
 FIRST_CELL_M = 20e-6
 GROWTH = 1.08
 MAX_CELL_M = 0.5e-3

@@ -59,7 +59,7 @@ def _grid_params(n: Numerics) -> tuple[float, float, float, float]:
 #: slower at equal accuracy; kept for comparisons and tests).
 AXISYMMETRIC_GRID = "cvfem"
 #: CVFEM mesh sizes at resolution 1 (m): at the active tip, across the
-#: ice-front zone, and far away (numerical choices, see tests/test_cvfem.py).
+#: ice-front zone, and far away (numerical choices, see tests/meshing/test_cvfem.py).
 CV_HTIP_M = 0.14e-3
 CV_HFRONT_M = 0.4e-3
 CV_HFAR_M = 3.0e-3

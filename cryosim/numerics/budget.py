@@ -27,7 +27,7 @@ The estimate (:class:`WorkEstimate`):
   resolution 16), FE 2D 0.99-1.16 (18), FE 3D 0.97-1.13 on one probe with or
   without a vessel (8, resolution 0.5 and 0.8) and 0.84-0.87 with a second
   probe 8 mm away (its ice zone overlapping: counted twice).
-  ``tests/test_budget.py`` holds a few within :data:`UNKNOWNS_ACCURACY`.
+  ``tests/numerics/test_budget.py`` holds a few within :data:`UNKNOWNS_ACCURACY`.
 * **steps**: a lower bound, every interval between milestones (protocol
   breakpoints, output times, the end) cut by ``max_step_s`` or ``fixed_step_s``;
   and a typical adaptive count, that bound plus :data:`STEPS_PER_BREAKPOINT`
@@ -69,7 +69,7 @@ DEFAULT_MAX_WORK_S = 7200.0
 
 #: Nodes per h^2 of area in gmsh's triangle meshes (2D) and per h^3 of volume in its tetrahedral meshes (3D),
 #: h the size field: an equilateral triangle mesh has 2/sqrt(3) = 1.155; fitted to the meshers' actual node
-#: counts (2026-12-04, 2-core container; the fit's scenarios in tests/test_budget.py).
+#: counts (2026-12-04, 2-core container; the fit's scenarios in tests/numerics/test_budget.py).
 NODES_PER_H2 = {"fast": 1.2, "fem": 1.2}
 NODES_PER_H3 = 0.85
 #: Accuracy held by the tests of :func:`estimate_unknowns`: a factor of 1.5 either way (measured: within 0.84-1.16,

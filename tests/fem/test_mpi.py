@@ -54,7 +54,7 @@ def _mpirun() -> str | None:
 def _run(cmd: list[str]) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env,
-                       cwd=Path(__file__).resolve().parents[1])
+                       cwd=Path(__file__).resolve().parents[2])
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     line = next(ln for ln in p.stdout.splitlines() if ln.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])

@@ -21,7 +21,7 @@ from cryosim.studies.paths import apply_path, plain_scenario, scenario_at
 from cryosim.studies.study import load_study, study_from_dict
 from cryosim.studies.sweep import sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PYTHON_ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 #: A cheap base scenario: coarse grid, 20 s freeze (each point ~0.05 s CPU).

@@ -22,7 +22,7 @@ from cryosim.validation.cases import data_dir_default
 STATUSES = {"pass", "fail", "not run", "info"}
 
 #: The committed full-variant report (``cryosim validate``).
-COMMITTED = json.loads((Path(__file__).resolve().parents[1] / "validation" / "report" / "results.json").read_text(
+COMMITTED = json.loads((Path(__file__).resolve().parents[2] / "validation" / "report" / "results.json").read_text(
     encoding="utf-8"))
 #: Relative agreement of the fast variant's trend ratios (resolution 0.25, 2 K step tolerance) with the
 #: committed full report (resolution 1, 0.5 K): the coarse grid's error on a ratio of ice volumes, measured

@@ -126,7 +126,7 @@ def test_fem_series_under_mpi_is_one_merged_grid(tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     p = subprocess.run([mpirun, "-n", "2", sys.executable, str(script), str(out)], capture_output=True, text=True,
-                       timeout=600, env=env, cwd=Path(__file__).resolve().parents[1])
+                       timeout=600, env=env, cwd=Path(__file__).resolve().parents[2])
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     line = next(ln for ln in p.stdout.splitlines() if ln.startswith("RESULT "))
     assert json.loads(line[len("RESULT "):])["ranks"] == 2

@@ -201,7 +201,7 @@ def test_outputs_written(tmp_path):
     r = run_fem(sc, output_dir=tmp_path)
     assert (tmp_path / "timeseries.csv").read_text().count("\n") == len(r.time_s) + 1
     assert (tmp_path / "ice_ball_0C.png").stat().st_size > 1000
-    assert (tmp_path / "temperature.pvd").exists()  # the field series: tests/test_field_series.py
+    assert (tmp_path / "temperature.pvd").exists()  # the field series: tests/post/test_series.py
 
 
 @pytest.mark.parametrize("shape", ["rounded", "sharp"])

@@ -136,7 +136,7 @@ def test_a_study_point_beyond_the_limits_fails_at_once_and_the_others_run():
 
 # --- the limits during a run -----------------------------------------------------------------------------
 class _Decay:
-    """y' = -y with a trapezoidal step (tests/test_stepsize.py's system)."""
+    """y' = -y with a trapezoidal step (tests/numerics/test_stepsize.py's system)."""
 
     def __init__(self, hog: list | None = None):
         self.y, self.hog = 1.0, hog

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import grid_rz
+from tests.helpers import grid_rz
 
 import cryosim
 from cryosim import Freeze, Numerics, Protocol, Thaw
@@ -276,7 +276,7 @@ def test_swept_jet_average_matches_a_passing_jet():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "validation" / "skin_cooling" / "check_sweep.py"
+    path = Path(__file__).resolve().parents[2] / "validation" / "skin_cooling" / "check_sweep.py"
     spec = importlib.util.spec_from_file_location("check_sweep", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -21,7 +21,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Every process of the cluster imports cryosim from this tree (an installed cryosim needs no PYTHONPATH).
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
 #: Seconds the scheduler and the workers get to come up (a loaded 2-core machine: a worker imports dask in ~3 s).

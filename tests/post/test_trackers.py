@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import grid_rz
+from tests.helpers import grid_rz
 
 import cryosim
 from cryosim import Numerics, Thermocouple, default_scenario

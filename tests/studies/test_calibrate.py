@@ -304,7 +304,7 @@ def test_cli_refuses_a_bad_study_with_the_field(tmp_path, capsys):
 
 
 def test_example_study_file_reads():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     study = load_calibration_study(root / "examples" / "calibrate_device.toml")
     assert [p.name for p in study.parameters] == ["probe.supply_pressure_Pa", "probe.orifice_diameter_m"]
     assert [d.kind for d in study.datasets] == ["thermistor", "isotherm"]
@@ -427,7 +427,7 @@ def test_example_data_are_what_the_script_makes(tmp_path):
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, str(root / "examples" / "make_calibration_data.py"), str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

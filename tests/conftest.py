@@ -6,7 +6,10 @@
 * ``rng``: a seeded :class:`numpy.random.Generator`; the legacy global
   ``numpy.random`` state is seeded too, so a test is repeatable whichever it uses;
 * tests longer than about 20 s carry ``@pytest.mark.slow`` (the marker is
-  registered in ``pyproject.toml``; deselect them with ``-m "not slow"``).
+  registered in ``pyproject.toml``; deselect them with ``-m "not slow"``);
+* tests that run a solver, a subprocess or a study (about 0.5 s and more) carry
+  ``@pytest.mark.integration``, and every test under ``tests/integration/`` gets it here: the unit tier,
+  ``-m "not slow and not integration"``, runs in seconds.
 """
 
 import os
@@ -34,3 +37,12 @@ def _close_figures():
 def rng():
     np.random.seed(SEED)
     return np.random.default_rng(SEED)
+
+
+INTEGRATION_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "integration")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if str(item.path).startswith(INTEGRATION_DIR + os.sep):
+            item.add_marker(pytest.mark.integration)

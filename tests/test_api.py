@@ -64,6 +64,7 @@ def test_fast_solver_refuses_what_it_cannot_represent(base, scene):
         choose_solver(base.with_(solver="fast", probe=replace(base.probe, tip_shape="rounded")))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("solver", ["fast", "fem"])
 def test_a_wall_clock_limit_stops_either_solver_with_the_key_named(solver):
     """numerics.max_wall_s bounds the time stepping of both solvers (issue 16: an FE run went on for 30 minutes

@@ -21,6 +21,7 @@ resolution = 0.35
 """
 
 
+@pytest.mark.integration
 def test_run_writes_outputs(tmp_path, capsys):
     import numpy as np
 
@@ -108,6 +109,7 @@ def test_interrupted_run_keeps_what_it_wrote(tmp_path):
     assert float(rows[-1].split(",")[0]) > 30.0
 
 
+@pytest.mark.integration
 def test_python_dash_m_cryosim(tmp_path):
     """``python -m cryosim`` is the CLI and returns its exit status (2: refused)."""
     import os
@@ -124,6 +126,7 @@ def test_python_dash_m_cryosim(tmp_path):
                                "expected an existing TOML file"
 
 
+@pytest.mark.integration
 def test_validate_one_case(tmp_path, capsys):
     """`cryosim validate --case ID` runs that case alone; an unknown id is refused with exit code 2."""
     out = tmp_path / "val"
@@ -137,6 +140,7 @@ def test_validate_one_case(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.integration
 def test_validate_never_replaces_an_earlier_report_unless_asked(tmp_path, capsys):
     """An earlier report is kept (the new one goes to a sibling), a symlinked report folder is refused, and
     --overwrite swaps the report whole (issue 16: validate overwrote it and wrote through links)."""
@@ -222,6 +226,7 @@ def test_a_guard_stop_is_a_result_not_a_traceback(tmp_path, capsys, monkeypatch)
     assert not out.exists() and not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob(".*partial*"))
 
 
+@pytest.mark.integration
 def test_version_and_per_cycle_table(tmp_path, capsys):
     """`cryosim --version`; `cryosim run` of a two-freeze protocol prints the per-cycle table (issue 19)."""
     import cryosim
@@ -240,6 +245,7 @@ def test_version_and_per_cycle_table(tmp_path, capsys):
     assert table[2].split()[0] == "1" and table[3].split()[0] == "2"
 
 
+@pytest.mark.integration
 def test_only_rank_zero_prints_under_mpirun(tmp_path):
     """Under mpirun every rank runs the command; lines were printed once per rank (issue 19)."""
     import os

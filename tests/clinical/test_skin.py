@@ -249,6 +249,7 @@ def test_baseline_skin_temperature_is_met():
     assert r.initial_surface_C == pytest.approx(28.6, abs=0.05) and r.room_air_C < 23.0
 
 
+@pytest.mark.integration
 def test_default_jet_stays_within_the_published_band():
     from cryosim.clinical.skin import prediction_band
 
@@ -261,6 +262,7 @@ def test_default_jet_stays_within_the_published_band():
     assert len(b.corners) + len(b.refused) == 2 ** 5
 
 
+@pytest.mark.integration
 def test_default_ice_pack_stays_within_the_published_band():
     from cryosim.clinical.skin import prediction_band
 

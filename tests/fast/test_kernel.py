@@ -262,6 +262,7 @@ def _ice_radius_m(grid, system):
     (Protocol((Freeze(60.0, -80.0, heat_transfer_W_per_m2_K=3000.0),)), -80.0),
     (Protocol((Freeze(60.0, -70.0), Thaw(30.0), Freeze(60.0, power_W=2.0))), N2O.min_tip_temperature_C),
 ], ids=["power", "convective", "freeze-thaw-freeze"])
+@pytest.mark.integration
 def test_tip_conditions_on_cvfem(protocol, floor_C):
     grid, system, coldest, imbalance = _run(protocol)
     assert grid.kind == "cvfem"
@@ -276,6 +277,7 @@ def test_power_is_delivered_while_above_the_floor():
     assert system.energy["probe_J"] == pytest.approx(-2.0 * 60.0, rel=1e-9)
 
 
+@pytest.mark.integration
 def test_stiff_convection_matches_prescribed_temperature():
     g1, s1, _, _ = _run(Protocol((Freeze(60.0, -70.0, heat_transfer_W_per_m2_K=1e6),)))
     g2, s2, _, _ = _run(Protocol.single_freeze(60.0, -70.0))

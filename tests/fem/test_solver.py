@@ -103,6 +103,7 @@ def test_heat_operator_converges_at_order_two():
     assert 1.85 < slope < 2.2, (hs, errs, slope)
 
 
+@pytest.mark.integration
 def test_neumann_two_phase_front_within_one_percent():
     """Planar freezing of a slab: front position against Carslaw & Jaeger 11.2."""
     from cryosim.physics.exact import neumann_front_m, neumann_temperature_C
@@ -156,6 +157,7 @@ def default_fast():
     return run_axisymmetric(cryosim.default_scenario())
 
 
+@pytest.mark.integration
 def test_default_scenario_matches_fast_solver(default_fem, default_fast):
     assert default_fem.geometry == "axisymmetric"
     for measure in ("radius_m", "length_m"):
@@ -195,6 +197,7 @@ def test_default_scenario_energy_balance_and_bookkeeping(default_fem, default_fa
     assert r.final(-40.0, "volume_m3") < r.final(-20.0, "volume_m3") < r.final(0.0, "volume_m3")
 
 
+@pytest.mark.integration
 def test_outputs_written(tmp_path):
     sc = cryosim.default_scenario().with_(numerics=cryosim.Numerics(resolution=QUICK_RESOLUTION),
                                           protocol=cryosim.Protocol.single_freeze(20.0, -70.0))
@@ -204,6 +207,7 @@ def test_outputs_written(tmp_path):
     assert (tmp_path / "temperature.pvd").exists()  # the field series: tests/post/test_series.py
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("shape", ["rounded", "sharp"])
 def test_non_flat_tips_freeze(shape):
     from dataclasses import replace
@@ -247,6 +251,7 @@ def test_extent_3d_exact_for_p1_fields():
     assert extent_3d(X, cells, X[:, 2] + 5.0, 0.0).volume_m3 == 0.0
 
 
+@pytest.mark.integration
 def test_geometry_tags_bone_and_vessel():
     from cryosim.fem.geometry import ACTIVE, CANCELLOUS, CORTICAL, FAR, SHAFT, TISSUE, VESSEL, build_mesh
     from cryosim.physics.scene import BonePlate, Vessel
@@ -320,6 +325,7 @@ def test_fixed_step_output_times_max_step_and_domain_honoured():
     assert r.energy_imbalance_relative < 1e-6
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("power_W", [1.0, 10.0])
 def test_power_limited_freeze_stays_above_coolant_floor(power_W):
     """Power drawn from an N2O probe: the flux fades out within a kelvin of the floor (-88 °C).
@@ -340,6 +346,7 @@ def test_power_limited_freeze_stays_above_coolant_floor(power_W):
     assert r.energy_imbalance_relative < 1e-6
 
 
+@pytest.mark.integration
 def test_an_fe_power_freeze_past_its_floor_is_flagged_with_its_size():
     """Issue 16 (reviewer): 50 W from the default 18 G N2O probe takes FE nodes ~3.7 K below the -88 °C floor
     (measured at resolution 0.7; P1 quadrature of the floor ramp, which shorter steps do not remove): the
@@ -386,6 +393,7 @@ def test_obsolete_fem_tolerance_refused():
 
 
 # --- Newton on sharp freezing, Joule-Thomson devices ----------------------------------------
+@pytest.mark.integration
 def test_safeguard_reads_the_correction_in_enthalpy_across_the_freezing_interval():
     """An unfrozen water node told to drop 5 K stops where its enthalpy change C dT lands (in the freezing
     interval), not 5 K below; a frozen node's correction is left alone, so is a held node's."""
@@ -405,6 +413,7 @@ def test_safeguard_reads_the_correction_in_enthalpy_across_the_freezing_interval
     assert dH == pytest.approx(water.heat_capacity_unfrozen_J_per_m3_K * dT[0], rel=1e-9)
 
 
+@pytest.mark.integration
 def test_newton_converges_on_water_without_failed_solves():
     """Water freezes over 0.5 K: Newton on the temperature used to fail 95 times in 20 s (PETSc SNES); the
     safeguarded iteration does not fail once, and the answer matches the converged fast solver within the coarse
@@ -438,6 +447,7 @@ def test_table_flux_form_equals_numpy_interp():
                                                                   rel=1e-12, abs=1e-9), c
 
 
+@pytest.mark.integration
 def test_device_probe_on_fem_agrees_with_the_fast_solver(tmp_path):
     """A catalogue N2O probe, gas on: the FE solver (tabulated flux, lumped probe wall) and the fast solver agree
     on the tip temperature (1 K), the cooling power (2 %) and the ice radius (3 %); the FE balance closes with
@@ -467,6 +477,7 @@ def test_device_probe_on_fem_agrees_with_the_fast_solver(tmp_path):
 
 @pytest.mark.parametrize("design", [pytest.param(d, marks=() if d == QUICK_DESIGN else pytest.mark.slow)
                                     for d in list_designs()])
+@pytest.mark.integration
 def test_every_catalogue_design_runs_on_the_fem_solver(design):
     """Every catalogue design runs on the FE solver (gas on): the floor holds, the wall cools, the balance closes."""
     from cryosim.physics.catalogue import probe_from_design

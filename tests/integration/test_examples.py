@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.integration
 def test_quickstart_example(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py"), str(tmp_path)],
                          capture_output=True, text=True, timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
@@ -19,6 +20,7 @@ def test_quickstart_example(tmp_path):
     assert (tmp_path / "two-cycles" / "extent_vs_time.png").exists()
 
 
+@pytest.mark.integration
 def test_quickstart_notebook():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -103,6 +103,7 @@ FUZZ = dict(
 )
 
 
+@pytest.mark.integration
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(**FUZZ)
 def test_fuzz_sample_physical_properties(gauge, active_mm, tip_C, duration_s, medium, perfusion_scale):

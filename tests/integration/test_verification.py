@@ -30,6 +30,7 @@ def _neumann(first_cell_m=20e-6, growth=1.03, max_cell_m=None, numerics=Numerics
     return run_radial(p)
 
 
+@pytest.mark.integration
 def test_neumann_planar_front_within_1_percent():
     r = _neumann()
     t = r.time_s[r.time_s > 100.0]
@@ -39,6 +40,7 @@ def test_neumann_planar_front_within_1_percent():
     assert r.energy_imbalance_relative < 1e-6
 
 
+@pytest.mark.integration
 def test_paterson_line_sink_cylindrical():
     Q = 100.0  # W per metre of line sink
     p = RadialProblem(geometry="cylindrical", medium=WATER, protocol=Protocol((Freeze(600.0, power_W=Q),)),
@@ -54,6 +56,7 @@ def test_paterson_line_sink_cylindrical():
     assert r.heat_drawn_J == pytest.approx(Q * 600.0, rel=1e-9)
 
 
+@pytest.mark.integration
 def test_steady_perfused_sphere():
     tissue = get_material("soft_tissue").with_(solidus_C=-0.5, liquidus_C=0.0, freezing_curve="smooth",
                                                metabolic_heat_W_per_m3=0.0)
@@ -77,6 +80,7 @@ def _observed_order(values, ratio=2.0):
     return math.log(abs(f1 - f2) / abs(f2 - f3)) / math.log(ratio)
 
 
+@pytest.mark.integration
 def test_grid_convergence_order():
     """Front position at 600 s on uniform grids h, h/2, h/4 (Richardson)."""
     fronts = []
@@ -132,6 +136,7 @@ def _long_tip_front_error(resolution: float) -> float:
     return R2 / run_radial(p1).final(0.0, "radius_m") - 1.0
 
 
+@pytest.mark.integration
 def test_fast_2d_error_against_the_1d_solver_is_pinned():
     """The 2D fast solver's error against the independent 1D cylindrical solution, at resolutions 0.5 and 1:
     measured -3.09 % and -1.74 % on 2026-12-04 (and -0.96 % at 1.5, the slow test below), converging. The

@@ -158,6 +158,7 @@ def test_integrate_stops_on_the_memory_limit():
     assert issubclass(WorkLimitError, ConvergenceError)
 
 
+@pytest.mark.integration
 def test_a_run_that_grows_past_its_memory_limit_stops_mid_run():
     """A fast run whose memory grows (a tracker that keeps 64 MiB a step) stops with the limit named, after some
     steps and before the end; the pre-run estimate let it start."""
@@ -208,6 +209,7 @@ def test_estimated_unknowns_fast(i):
     assert 1 / budget.UNKNOWNS_ACCURACY < actual / est < budget.UNKNOWNS_ACCURACY
 
 
+@pytest.mark.integration
 @needs_fem
 @pytest.mark.parametrize("three_d", [False, True])
 def test_estimated_unknowns_fem(three_d):

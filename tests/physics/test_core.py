@@ -17,6 +17,7 @@ from cryosim.scenario import load_scenario, scenario_from_dict
 T_GRID = np.linspace(-60.0, 40.0, 997)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", material_names())
 def test_enthalpy_inverse_and_capacity(name):
     row = get_material(name).property_row()

@@ -53,6 +53,7 @@ def cwd(tmp_path, monkeypatch):
 
 
 # --- 1. the scenario name is a label ---------------------------------------
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["", ".", "..", "../../x", "/etc", "~"])
 def test_name_is_never_a_path(cwd, name, capsys):
     other = earlier_result(cwd / "cryosim-output" / "other")
@@ -97,6 +98,7 @@ def test_unprintable_or_long_names_refused(cwd, name, capsys):
 
 
 # --- 2. --out never deletes what it did not create -----------------------------
+@pytest.mark.integration
 def test_out_existing_folder_is_not_emptied(cwd, capsys):
     mine = cwd / "mine"
     mine.mkdir()
@@ -123,6 +125,7 @@ def test_out_file_refused(cwd, capsys):
 
 
 # --- 3. replacing is explicit and atomic -----------------------------------------
+@pytest.mark.integration
 def test_rerun_uses_a_sibling_without_overwrite(cwd, capsys):
     f = scenario_file(cwd, "r")
     assert main(["run", str(f), "--quiet"]) == 0
@@ -172,6 +175,7 @@ def small_results():
     return cryosim.run(s)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("planted", ["results.json.tmp", "results.json", "timeseries.csv.tmp", "extent_vs_time.png"])
 def test_save_does_not_follow_planted_links(tmp_path, small_results, planted):
     victim = tmp_path / "victim.txt"

@@ -123,6 +123,7 @@ def test_too_small_a_medium_is_stopped_by_the_far_field_guard():
     assert r.diagnostics["suspect"] and "SUSPECT" in r.table()
 
 
+@pytest.mark.integration
 def test_issue11_refreeze_reproducer_has_no_undershoot():
     """16 G in water, -30.95 °C freeze, thaw, refreeze: no cell colder than the tip, no -40 °C isotherm."""
     s = cryosim.default_scenario().with_(
@@ -160,6 +161,7 @@ def test_far_field_disturbance_reads_next_to_the_held_boundary():
     assert far_field_disturbance_K(T, np.array([3, 4]), 37.0, cells) == pytest.approx(2.0)
 
 
+@pytest.mark.integration
 def test_power_driven_27g_probe_keeps_the_ln2_floor():
     """Issue 16 (reviewer): 50 W through a 27 G tip with no coolant named went 0.64 K below the liquid-nitrogen
     floor with no flag (the old tolerance was 3 % of the span, 7 K). The explicit part of SDIRK2's second stage

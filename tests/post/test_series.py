@@ -79,6 +79,7 @@ def _fem() -> None:
     pytest.importorskip("gmsh")
 
 
+@pytest.mark.integration
 @pytest.mark.fem
 def test_fem_solver_writes_a_field_series(tmp_path):
     _fem()

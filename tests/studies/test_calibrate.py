@@ -240,6 +240,7 @@ file = "iso.csv"
 """
 
 
+@pytest.mark.integration
 def test_end_to_end_cli_fit_writes_a_design_file_that_runs(tmp_path, capsys):
     """``cryosim calibrate`` on one coarse device run per point (20 s of gas, resolution 0.5): the orifice is
     fitted to 0 °C volumes made at 0.11 mm (plus stated noise); the design file written loads and runs."""
@@ -316,6 +317,7 @@ def test_example_study_file_reads():
     assert [d.sha256 for d in one.datasets] == [d.sha256 for d in study.datasets]
 
 
+@pytest.mark.integration
 def test_skin_fit_writes_a_therapy_file(tmp_path):
     """Ice pack on the layered skin: the contact conductance fitted to a surface trace (5 min, no rewarming)."""
     from cryosim.clinical import skin

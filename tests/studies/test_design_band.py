@@ -54,6 +54,7 @@ def test_corners_then_latin_hypercube():
     assert all(0.0 <= v <= 1.0 for v in values["p3"])
 
 
+@pytest.mark.integration
 def test_band_brackets_the_nominal_and_a_larger_orifice_freezes_more(monkeypatch):
     s = _scenario()
     nominal = cryosim.run(s)  # before the patch: the run reads its design from the catalogue

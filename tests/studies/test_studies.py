@@ -125,6 +125,7 @@ def test_designs():
 
 
 # --- sweeps -------------------------------------------------------------------
+@pytest.mark.integration
 def test_tiny_sweep_table_and_failing_point(tmp_path):
     study = _study({"probe.gauge": [14, 99], "protocol[0].duration_s": [10, 20]}, times_s=[10])
     df = sweep(study, tmp_path / "out", workers=1, invalid="record")
@@ -158,6 +159,7 @@ def test_tiny_sweep_table_and_failing_point(tmp_path):
     assert manifest["cryosim_version"] == cryosim.__version__ and len(manifest["digest"]) == 64
 
 
+@pytest.mark.integration
 def test_resume_refuses_another_study(tmp_path):
     f = _write_study(tmp_path / "s.toml", {"protocol[0].duration_s": [10]})
     sweep(f, tmp_path / "out", workers=1)
@@ -172,6 +174,7 @@ def test_resume_refuses_another_study(tmp_path):
         sweep(f, tmp_path / "other", workers=1)
 
 
+@pytest.mark.integration
 def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
     """Kill a running sweep (the whole process group, SIGKILL) after some points; resume; nothing lost or redone."""
     f = _write_study(tmp_path / "s.toml", {"probe.gauge": [14, 16, 18, 20], "protocol[0].duration_s": [20, 30]},
@@ -227,6 +230,7 @@ def _sweep_until_first_point(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     return proc, out
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc")
 def test_lost_worker_is_replaced_and_no_point_lost(tmp_path):
     proc, out = _sweep_until_first_point(tmp_path)
@@ -239,6 +243,7 @@ def test_lost_worker_is_replaced_and_no_point_lost(tmp_path):
     assert len(df) == 8 and (df["status"] == "ok").all()  # the points it held were computed again
 
 
+@pytest.mark.integration
 def test_ctrl_c_stops_and_says_how_to_resume(tmp_path):
     proc, _ = _sweep_until_first_point(tmp_path)
     proc.send_signal(signal.SIGINT)
@@ -263,6 +268,7 @@ def test_sweep_on_dask_local_cluster(tmp_path):
     assert np.allclose(df["width_m@0C"].iloc[:2], local["width_m@0C"].iloc[:2], rtol=1e-12)
 
 
+@pytest.mark.integration
 def test_cli_sweep_example(tmp_path):
     assert main(["sweep", str(ROOT / "examples" / "study_gauge_temperature.toml"), "--out", str(tmp_path / "o"),
                  "--quiet"]) == 0
@@ -292,6 +298,7 @@ def test_isotherm_chart(tmp_path):
     assert chart["width_m@0C"].iloc[-1] == pytest.approx(r.final(0.0, "width_m"), rel=1e-9)
 
 
+@pytest.mark.integration
 def test_shortest_freeze_just_reaches_the_nerve():
     from cryosim.studies.design import DURATION_RESOLUTION_S, nerve_min_C, shortest_freeze
 
@@ -311,6 +318,7 @@ def test_shortest_freeze_just_reaches_the_nerve():
         shortest_freeze(s, nerve_distance_m=20e-3)
 
 
+@pytest.mark.integration
 def test_smallest_probe_and_warmest_tip():
     from cryosim.studies.design import smallest_probe, warmest_tip
 
@@ -343,6 +351,7 @@ def test_uncertainty_band_and_sobol_indices(tmp_path):
     assert [s["field"] for s in spreads] == [s.field for s in ITIS_SPREADS] and all(s["source"] for s in spreads)
 
 
+@pytest.mark.integration
 def test_cli_chart_and_design(tmp_path, capsys):
     f = tmp_path / "s.toml"
     f.write_text('name = "c"\n[probe]\ngauge = 18\nactive_length_m = 0.005\ncoolant = "N2O"\n[[protocol]]\n'
@@ -354,6 +363,7 @@ def test_cli_chart_and_design(tmp_path, capsys):
     assert main(["design", str(f), "--find", "duration", "--nerve-distance-m", "0.03"]) == 2
 
 
+@pytest.mark.integration
 def test_cli_sweep_device_operation_example(tmp_path):
     """The device engineers' example sweeps a catalogue design's supply pressure and orifice: every point runs,
     and more pressure or a larger orifice never draws less heat."""
@@ -368,6 +378,7 @@ def test_cli_sweep_device_operation_example(tmp_path):
     assert power.iloc[0, 0] < power.iloc[-1, -1]
 
 
+@pytest.mark.integration
 def test_cli_sweep_with_failed_points_exits_non_zero(tmp_path, capsys):
     """A study whose points fail is not a success: exit status 6 and the failures grouped by message, the good
     points kept (issue 16; a sweep used to exit 0 when every point failed)."""
@@ -398,6 +409,7 @@ def test_every_point_is_checked_before_the_first_runs(tmp_path, capsys):
     assert "1 of 2 points" in err and "points 1: " in err and "--skip-invalid" in err
 
 
+@pytest.mark.integration
 def test_resume_recomputes_bad_point_files_and_never_follows_links(tmp_path, capsys):
     """On resume every stored point file is checked: a truncated file (a JSONDecodeError stopped the sweep), a
     planted symbolic link (read into the table) and a row of another point are computed again (issue 16)."""
@@ -441,6 +453,7 @@ def test_a_study_of_a_million_points_is_refused_naming_the_key():
                          "parameters": {"protocol[0].duration_s": {"low": 10, "high": 20}}})
 
 
+@pytest.mark.integration
 def test_every_setting_of_a_study_enters_its_digest(tmp_path):
     """A study that differs in any setting (times_s, seed, samples, design, base, values) has another digest, so
     its folder is not resumed with the other's points (issue 17: dropping times_s from the digest passed)."""

@@ -41,6 +41,8 @@ def _rows(payload: dict, case: str) -> list[dict]:
     return [r for c in payload["cases"] if c["id"] == case for r in c["rows"]]
 
 
+@pytest.mark.xdist_group("fast_report")
+@pytest.mark.integration
 def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     path, payload = fast_report
     assert path.name == "report.md" and path.exists()
@@ -56,6 +58,8 @@ def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     assert set(VERIFICATION) | set(VALIDATION) == set(CASES)
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     for c in payload["cases"]:
@@ -71,6 +75,8 @@ def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
                 assert r["deviation"] is not None and r["tolerance"] is not None, r
 
 
+@pytest.mark.xdist_group("fast_report")
+@pytest.mark.integration
 @pytest.mark.parametrize("case", ["neumann", "paterson", "steady_sphere", "energy_balance"])
 def test_verification_against_exact_solutions_passes(fast_report: tuple[Path, dict], case: str) -> None:
     _, payload = fast_report
@@ -84,6 +90,8 @@ def _fem_available() -> bool:
     return _fem_or_reason()[0] is not None
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -> None:
     """validation/bone3d/case.toml sets run_fem = false under [fast]: one 'not run' row, and why."""
     _, payload = fast_report
@@ -99,6 +107,8 @@ def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -
         assert row["note"].startswith("not run: finite-element solver unavailable ("), row["note"]
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_every_other_case_passes(fast_report: tuple[Path, dict]) -> None:
     """Verification rows pass; validation rows carry the status their deviation and tolerance imply."""
     _, payload = fast_report
@@ -124,6 +134,8 @@ def _deviation(case: str, r: dict) -> float:
     return r["value"] if r["reference"] == 0.0 else (r["value"] - r["reference"]) / r["reference"]
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     rows = {r["name"]: r for r in _rows(payload, "wolter2017")}
@@ -151,6 +163,8 @@ def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> No
             assert v > ratios[key.replace("volume_m3", "width_m")]
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_summary_paragraph_and_source_caveat(fast_report: tuple[Path, dict]) -> None:
     path, _ = fast_report
     text = path.read_text(encoding="utf-8")
@@ -159,6 +173,7 @@ def test_summary_paragraph_and_source_caveat(fast_report: tuple[Path, dict]) -> 
     assert "could be found" in text or "could not be found" in text
 
 
+@pytest.mark.integration
 def test_case_data_is_read_from_files(tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(data_dir_default(), data)
@@ -180,6 +195,8 @@ def _littrup(payload: dict) -> tuple[list[dict], dict]:
     return case["rows"], case["data"]
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_littrup2009_rows_carry_the_data_file(fast_report: tuple[Path, dict]) -> None:
     """Three compared rows whose references and tolerances are those of validation/littrup2009/data.csv."""
     import csv
@@ -201,6 +218,8 @@ def test_littrup2009_rows_carry_the_data_file(fast_report: tuple[Path, dict]) ->
     assert [r["reference"] for r in rows] == pytest.approx([12.0, 0.84, 0.13])
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_littrup2009_model_is_physical(fast_report: tuple[Path, dict]) -> None:
     """Whatever the verdict against the data: the direction and bounds that physics sets.
 
@@ -238,6 +257,8 @@ def test_littrup2009_model_is_physical(fast_report: tuple[Path, dict]) -> None:
     assert data[small]["device"]["final"]["cooling_power_W"] < data[big]["device"]["final"]["cooling_power_W"]
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_littrup2009_in_the_summary(fast_report: tuple[Path, dict]) -> None:
     path, payload = fast_report
     summary = path.read_text(encoding="utf-8").split("## Summary", 1)[1].split("## 1.", 1)[0]
@@ -273,6 +294,8 @@ def test_report_groups_rows_by_kind_of_evidence(tmp_path: Path) -> None:
     assert "blind predictions: 0 of 1" in summary and "held-out predictions after calibration: 1 of 1" in summary
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("fast_report")
 def test_sarshoghi_case_separates_blind_calibration_and_holdout(fast_report: tuple[Path, dict]) -> None:
     """The PBS-trace case: blind rows from the probe's thermocouple, the fit's own residuals as calibration rows
     (the 1.8 and 6.8 mm traces only), predictions of the 2.8 / 4.8 mm traces, of the front and of the other run

@@ -18,6 +18,7 @@ import pytest
 
 from cryosim.validation import CASES, VALIDATION, VERIFICATION, run_validation
 from cryosim.validation.cases import data_dir_default
+from tests.helpers import built_once
 
 STATUSES = {"pass", "fail", "not run", "info"}
 
@@ -32,16 +33,15 @@ RATIO_RTOL = 0.25
 
 @pytest.fixture(scope="module")
 def fast_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("validation")
-    path = run_validation(out, fast=True)
-    return path, json.loads((out / "results.json").read_text(encoding="utf-8"))
+    # built once per session, also under pytest-xdist (it takes minutes)
+    out = built_once(tmp_path_factory, "validation_fast", lambda folder: run_validation(folder, fast=True))
+    return out / "report.md", json.loads((out / "results.json").read_text(encoding="utf-8"))
 
 
 def _rows(payload: dict, case: str) -> list[dict]:
     return [r for c in payload["cases"] if c["id"] == case for r in c["rows"]]
 
 
-@pytest.mark.xdist_group("fast_report")
 @pytest.mark.integration
 def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
     path, payload = fast_report
@@ -59,7 +59,6 @@ def test_report_files_written(fast_report: tuple[Path, dict]) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     for c in payload["cases"]:
@@ -75,7 +74,6 @@ def test_every_row_is_complete(fast_report: tuple[Path, dict]) -> None:
                 assert r["deviation"] is not None and r["tolerance"] is not None, r
 
 
-@pytest.mark.xdist_group("fast_report")
 @pytest.mark.integration
 @pytest.mark.parametrize("case", ["neumann", "paterson", "steady_sphere", "energy_balance"])
 def test_verification_against_exact_solutions_passes(fast_report: tuple[Path, dict], case: str) -> None:
@@ -91,7 +89,6 @@ def _fem_available() -> bool:
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -> None:
     """validation/bone3d/case.toml sets run_fem = false under [fast]: one 'not run' row, and why."""
     _, payload = fast_report
@@ -108,7 +105,6 @@ def test_bone3d_is_not_run_in_the_fast_variant(fast_report: tuple[Path, dict]) -
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_every_other_case_passes(fast_report: tuple[Path, dict]) -> None:
     """Verification rows pass; validation rows carry the status their deviation and tolerance imply."""
     _, payload = fast_report
@@ -135,7 +131,6 @@ def _deviation(case: str, r: dict) -> float:
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> None:
     _, payload = fast_report
     rows = {r["name"]: r for r in _rows(payload, "wolter2017")}
@@ -164,7 +159,6 @@ def test_wolter_trends_point_the_right_way(fast_report: tuple[Path, dict]) -> No
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_summary_paragraph_and_source_caveat(fast_report: tuple[Path, dict]) -> None:
     path, _ = fast_report
     text = path.read_text(encoding="utf-8")
@@ -196,7 +190,6 @@ def _littrup(payload: dict) -> tuple[list[dict], dict]:
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_littrup2009_rows_carry_the_data_file(fast_report: tuple[Path, dict]) -> None:
     """Three compared rows whose references and tolerances are those of validation/littrup2009/data.csv."""
     import csv
@@ -219,7 +212,6 @@ def test_littrup2009_rows_carry_the_data_file(fast_report: tuple[Path, dict]) ->
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_littrup2009_model_is_physical(fast_report: tuple[Path, dict]) -> None:
     """Whatever the verdict against the data: the direction and bounds that physics sets.
 
@@ -258,7 +250,6 @@ def test_littrup2009_model_is_physical(fast_report: tuple[Path, dict]) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_littrup2009_in_the_summary(fast_report: tuple[Path, dict]) -> None:
     path, payload = fast_report
     summary = path.read_text(encoding="utf-8").split("## Summary", 1)[1].split("## 1.", 1)[0]
@@ -295,7 +286,6 @@ def test_report_groups_rows_by_kind_of_evidence(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("fast_report")
 def test_sarshoghi_case_separates_blind_calibration_and_holdout(fast_report: tuple[Path, dict]) -> None:
     """The PBS-trace case: blind rows from the probe's thermocouple, the fit's own residuals as calibration rows
     (the 1.8 and 6.8 mm traces only), predictions of the 2.8 / 4.8 mm traces, of the front and of the other run
